@@ -1,0 +1,35 @@
+"""A tiny DER reader for the few hot-path spots that do not warrant a full decoder."""
+
+from __future__ import annotations
+
+from .errors import DecodeError
+
+
+def read_tlv(data: bytes, pos: int) -> tuple[int, int, int]:
+    """Read one TLV at ``pos``: (tag, start of contents, end of contents)."""
+    try:
+        tag = data[pos]
+        length = data[pos + 1]
+        pos += 2
+        if length & 0x80:
+            n = length & 0x7F
+            if n == 0 or n > 4:
+                raise DecodeError("unsupported DER length")
+            length = int.from_bytes(data[pos : pos + n], "big")
+            pos += n
+    except IndexError:
+        raise DecodeError("truncated DER") from None
+    end = pos + length
+    if end > len(data):
+        raise DecodeError("truncated DER")
+    return tag, pos, end
+
+
+def spki_bit_string(spki: bytes) -> bytes:
+    """The subjectPublicKey BIT STRING contents (without the unused-bits octet) of an SPKI."""
+    _, start, _ = read_tlv(spki, 0)  # SubjectPublicKeyInfo SEQUENCE
+    _, _, alg_end = read_tlv(spki, start)  # AlgorithmIdentifier
+    tag, bstart, bend = read_tlv(spki, alg_end)
+    if tag != 0x03:
+        raise DecodeError("SubjectPublicKeyInfo without BIT STRING")
+    return spki[bstart + 1 : bend]

@@ -1,0 +1,281 @@
+"""ocspkit's public value types: frozen dataclasses and enums.
+
+asn1crypto never appears here; certificates are :class:`cryptography.x509.Certificate`.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from .errors import DecodeError
+
+__all__ = [
+    "CertStatus",
+    "ResponseStatus",
+    "RevocationReason",
+    "HASH_ALGORITHMS",
+    "CertID",
+    "Extension",
+    "ResponderID",
+    "SingleResponse",
+    "OCSPResponse",
+    "OCSPRequest",
+    "ValidationResult",
+]
+
+#: CertID hash algorithms ocspkit can compute and match, by name.
+HASH_ALGORITHMS: tuple[str, ...] = ("sha1", "sha224", "sha256", "sha384", "sha512")
+
+OID_NONCE = "1.3.6.1.5.5.7.48.1.2"
+OID_OCSP_NOCHECK = "1.3.6.1.5.5.7.48.1.5"
+OID_ARCHIVE_CUTOFF = "1.3.6.1.5.5.7.48.1.6"
+OID_CRL_ID = "1.3.6.1.5.5.7.48.1.3"
+OID_EXTENDED_REVOKE = "1.3.6.1.5.5.7.48.1.9"
+
+
+class CertStatus(enum.Enum):
+    """The status of one certificate in a SingleResponse."""
+
+    GOOD = "good"
+    REVOKED = "revoked"
+    UNKNOWN = "unknown"
+
+
+class ResponseStatus(enum.IntEnum):
+    """OCSPResponseStatus (RFC 6960 §4.2.1)."""
+
+    SUCCESSFUL = 0
+    MALFORMED_REQUEST = 1
+    INTERNAL_ERROR = 2
+    TRY_LATER = 3
+    SIG_REQUIRED = 5
+    UNAUTHORIZED = 6
+
+
+class RevocationReason(enum.IntEnum):
+    """CRLReason (RFC 5280 §5.3.1)."""
+
+    UNSPECIFIED = 0
+    KEY_COMPROMISE = 1
+    CA_COMPROMISE = 2
+    AFFILIATION_CHANGED = 3
+    SUPERSEDED = 4
+    CESSATION_OF_OPERATION = 5
+    CERTIFICATE_HOLD = 6
+    REMOVE_FROM_CRL = 8
+    PRIVILEGE_WITHDRAWN = 9
+    AA_COMPROMISE = 10
+
+
+def _hash(name: str, data: bytes) -> bytes:
+    try:
+        return hashlib.new(name, data).digest()
+    except ValueError:
+        raise ValueError(f"unsupported CertID hash algorithm {name!r}") from None
+
+
+@lru_cache(maxsize=256)
+def _issuer_parts(issuer: x509.Certificate) -> tuple[bytes, bytes]:
+    """(subject DER, subjectPublicKey BIT STRING contents) of an issuer, cached per issuer."""
+    from ._der import spki_bit_string  # local import: tiny DER walker, no asn1crypto
+
+    spki = issuer.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return issuer.subject.public_bytes(), spki_bit_string(spki)
+
+
+@lru_cache(maxsize=1024)
+def issuer_hashes(issuer: x509.Certificate, hash_algorithm: str) -> tuple[bytes, bytes]:
+    """(issuerNameHash, issuerKeyHash) of ``issuer`` under ``hash_algorithm``."""
+    if hash_algorithm not in HASH_ALGORITHMS:
+        raise ValueError(
+            f"unsupported CertID hash algorithm {hash_algorithm!r}; use one of {HASH_ALGORITHMS}"
+        )
+    name, key = _issuer_parts(issuer)
+    return _hash(hash_algorithm, name), _hash(hash_algorithm, key)
+
+
+@dataclass(frozen=True, slots=True)
+class CertID:
+    """An OCSP CertID: which certificate a request or SingleResponse is about.
+
+    :ivar hash_algorithm: ``"sha1"``, ``"sha256"``, ... (the name; an unknown OID is kept as
+        its dotted string and never matches a certificate).
+    """
+
+    hash_algorithm: str
+    issuer_name_hash: bytes
+    issuer_key_hash: bytes
+    serial_number: int
+
+    @classmethod
+    def for_certificate(
+        cls, cert: x509.Certificate, issuer: x509.Certificate, hash_algorithm: str = "sha1"
+    ) -> CertID:
+        """The CertID of ``cert`` issued by ``issuer`` under ``hash_algorithm``."""
+        name_hash, key_hash = issuer_hashes(issuer, hash_algorithm)
+        return cls(hash_algorithm, name_hash, key_hash, cert.serial_number)
+
+    def matches(self, cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+        """True if this CertID identifies ``cert`` as issued by ``issuer`` (all four fields)."""
+        if self.serial_number != cert.serial_number or self.hash_algorithm not in HASH_ALGORITHMS:
+            return False
+        name_hash, key_hash = issuer_hashes(issuer, self.hash_algorithm)
+        return self.issuer_name_hash == name_hash and self.issuer_key_hash == key_hash
+
+
+@dataclass(frozen=True, slots=True)
+class Extension:
+    """An X.509/OCSP extension as carried: OID, criticality and the extnValue contents (DER)."""
+
+    oid: str
+    critical: bool
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ResponderID:
+    """The ResponderID of a response: by name (``name`` set) or by key hash (``key_hash`` set)."""
+
+    name: x509.Name | None = None
+    key_hash: bytes | None = None
+
+    def matches(self, cert: x509.Certificate) -> bool:
+        """True if ``cert`` is the responder this ID names."""
+        if self.key_hash is not None:
+            return issuer_hashes(cert, "sha1")[1] == self.key_hash
+        if self.name is not None:
+            return cert.subject == self.name
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class SingleResponse:
+    """One SingleResponse: the status of one certificate.
+
+    Also the input of :func:`ocspkit.build_response`.
+    """
+
+    cert_id: CertID
+    status: CertStatus
+    this_update: datetime
+    next_update: datetime | None = None
+    revocation_time: datetime | None = None
+    revocation_reason: RevocationReason | None = None
+    extensions: tuple[Extension, ...] = ()
+
+
+@dataclass(frozen=True)
+class OCSPResponse:
+    """A parsed OCSP response, of any responseStatus.
+
+    For unsuccessful responses only :attr:`status` and :attr:`der` are meaningful; the other
+    fields are empty. Times are timezone-aware UTC datetimes.
+    """
+
+    status: ResponseStatus
+    der: bytes
+    responses: tuple[SingleResponse, ...] = ()
+    responder_id: ResponderID | None = None
+    produced_at: datetime | None = None
+    certificates: tuple[x509.Certificate, ...] = ()
+    extensions: tuple[Extension, ...] = ()
+    nonce: bytes | None = None
+    signature_algorithm_oid: str | None = None
+    signature: bytes = b""
+    tbs_response_data: bytes = field(default=b"", repr=False)
+    version: int = 1
+
+    @property
+    def successful(self) -> bool:
+        """True when ``status`` is ``SUCCESSFUL``."""
+        return self.status is ResponseStatus.SUCCESSFUL
+
+    @property
+    def signature_algorithm(self) -> str | None:
+        """A readable name of the signature algorithm (e.g. ``"sha256WithRSAEncryption"``)."""
+        from ._sigalgs import algorithm_name
+
+        return algorithm_name(self.signature_algorithm_oid)
+
+    def find(self, cert_id: CertID) -> tuple[SingleResponse, ...]:
+        """The SingleResponses whose CertID equals ``cert_id`` exactly."""
+        return tuple(r for r in self.responses if r.cert_id == cert_id)
+
+    def _repr_html_(self) -> str:
+        from ._html import response_html
+
+        return response_html(self)
+
+
+@dataclass(frozen=True)
+class OCSPRequest:
+    """An OCSP request: one or more CertIDs and, usually, a nonce."""
+
+    der: bytes
+    cert_ids: tuple[CertID, ...]
+    nonce: bytes | None = None
+    extensions: tuple[Extension, ...] = ()
+    signed: bool = False
+    requestor_name: str | None = None
+    certificates: tuple[x509.Certificate, ...] = ()
+
+    def get_url(self, base_url: str) -> str:
+        """The RFC 6960 A.1 / RFC 5019 GET URL: base64 of the DER, percent-encoded, appended.
+
+        ``base_url`` may have a path or not, and a trailing slash or not.
+        """
+        from .request import get_url
+
+        return get_url(self.der, base_url)
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """A response that passed every check, for one certificate.
+
+    :ivar signer: the certificate whose key signed the response (the issuer itself, a delegated
+        responder, or a locally trusted responder).
+    :ivar delegated: True when a delegated responder certificate signed.
+    """
+
+    status: CertStatus
+    cert_id: CertID
+    this_update: datetime
+    next_update: datetime | None
+    produced_at: datetime
+    revocation_time: datetime | None
+    revocation_reason: RevocationReason | None
+    signer: x509.Certificate
+    delegated: bool
+    response: OCSPResponse
+    single: SingleResponse
+
+    @property
+    def good(self) -> bool:
+        """True when the certificate's status is GOOD."""
+        return self.status is CertStatus.GOOD
+
+    @property
+    def revoked(self) -> bool:
+        """True when the certificate's status is REVOKED."""
+        return self.status is CertStatus.REVOKED
+
+    def _repr_html_(self) -> str:
+        from ._html import result_html
+
+        return result_html(self)
+
+
+def ensure_bytes(data: object, what: str) -> bytes:
+    """Bytes from bytes-like input, or DecodeError naming ``what``."""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    raise DecodeError(f"{what} must be bytes, not {type(data).__name__}")
