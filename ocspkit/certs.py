@@ -7,7 +7,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from .errors import CertificateError, IssuerNotFoundError
 
@@ -25,7 +26,7 @@ _PEM_MARK = b"-----BEGIN"
 _TLS_FEATURE_STATUS_REQUEST = 5
 
 
-def _read(data_or_path: bytes | str | os.PathLike[str]) -> bytes:
+def _read(data_or_path: bytes | bytearray | memoryview | str | os.PathLike[str]) -> bytes:
     if isinstance(data_or_path, (bytes, bytearray, memoryview)):
         return bytes(data_or_path)
     if isinstance(data_or_path, (str, os.PathLike)):
@@ -35,7 +36,9 @@ def _read(data_or_path: bytes | str | os.PathLike[str]) -> bytes:
         try:
             return Path(text).read_bytes()
         except OSError as exc:
-            raise CertificateError(f"cannot read certificate file {text!r}: {exc.strerror}") from None
+            raise CertificateError(
+                f"cannot read certificate file {text!r}: {exc.strerror}"
+            ) from None
     raise CertificateError(
         f"expected PEM/DER bytes or a file path, not {type(data_or_path).__name__}"
     )
@@ -69,14 +72,16 @@ def load_certificates(
         raise CertificateError("not a certificate (neither PEM nor DER X.509)") from None
 
 
-def load_certificate(data_or_path: bytes | str | os.PathLike[str] | x509.Certificate) -> x509.Certificate:
+def load_certificate(
+    data_or_path: bytes | str | os.PathLike[str] | x509.Certificate,
+) -> x509.Certificate:
     """Load exactly the first certificate of :func:`load_certificates`."""
     return load_certificates(data_or_path)[0]
 
 
 def _aia_urls(cert: x509.Certificate, method: x509.ObjectIdentifier) -> tuple[str, ...]:
     try:
-        aia = cert.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS)
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess)
     except x509.ExtensionNotFound:
         return ()
     except ValueError:  # malformed extensions in the certificate
@@ -84,7 +89,8 @@ def _aia_urls(cert: x509.Certificate, method: x509.ObjectIdentifier) -> tuple[st
     return tuple(
         d.access_location.value
         for d in aia.value
-        if d.access_method == method and isinstance(d.access_location, x509.UniformResourceIdentifier)
+        if d.access_method == method
+        and isinstance(d.access_location, x509.UniformResourceIdentifier)
     )
 
 
@@ -101,7 +107,7 @@ def ca_issuer_urls(cert: x509.Certificate) -> tuple[str, ...]:
 def is_must_staple(cert: x509.Certificate) -> bool:
     """True if ``cert`` has the TLS Feature extension with status_request (RFC 7633)."""
     try:
-        ext = cert.extensions.get_extension_for_oid(ExtensionOID.TLS_FEATURE)
+        ext = cert.extensions.get_extension_for_class(x509.TLSFeature)
     except (x509.ExtensionNotFound, ValueError):
         return False
     return any(int(f.value) == _TLS_FEATURE_STATUS_REQUEST for f in ext.value)
@@ -113,7 +119,7 @@ def is_issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
         return False
     try:
         cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, Exception):  # InvalidSignature, unsupported key types
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
         return False
     return True
 
@@ -126,6 +132,7 @@ def find_issuer(cert: x509.Certificate, candidates: Sequence[x509.Certificate]) 
     for cand in candidates:
         if cand is not cert and is_issued_by(cert, cand):
             return cand
+    subject = cert.subject.rfc4514_string()
     raise IssuerNotFoundError(
-        f"issuer of {cert.subject.rfc4514_string()!r} not found among {len(candidates)} certificate(s)"
+        f"issuer of {subject!r} not found among {len(candidates)} certificate(s)"
     )

@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -140,18 +141,28 @@ class Extension:
 
 @dataclass(frozen=True, slots=True)
 class ResponderID:
-    """The ResponderID of a response: by name (``name`` set) or by key hash (``key_hash`` set)."""
+    """The ResponderID of a response: by name (``name`` set) or by key hash (``key_hash`` set).
+
+    :ivar name_der: the name exactly as encoded (``name`` is None when cryptography cannot
+        represent an unusual name; matching then compares the encodings).
+    """
 
     name: x509.Name | None = None
     key_hash: bytes | None = None
+    name_der: bytes | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def by_key(self) -> bool:
+        """True for a ResponderID byKey."""
+        return self.key_hash is not None
 
     def matches(self, cert: x509.Certificate) -> bool:
-        """True if ``cert`` is the responder this ID names."""
+        """True if ``cert`` is the responder this ID names (key SHA-1 hash, or subject name)."""
         if self.key_hash is not None:
             return issuer_hashes(cert, "sha1")[1] == self.key_hash
-        if self.name is not None:
-            return cert.subject == self.name
-        return False
+        if self.name is not None and cert.subject == self.name:
+            return True
+        return self.name_der is not None and cert.subject.public_bytes() == self.name_der
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +201,7 @@ class OCSPResponse:
     signature: bytes = b""
     tbs_response_data: bytes = field(default=b"", repr=False)
     version: int = 1
+    signature_algorithm_params: bytes | None = field(default=None, repr=False)
 
     @property
     def successful(self) -> bool:

@@ -1,14 +1,22 @@
-"""Building and parsing OCSP requests; the RFC 5019 GET form."""
+"""Building and parsing OCSP requests; the RFC 6960 A.1 / RFC 5019 GET form."""
 
 from __future__ import annotations
 
+import base64
+import os
 from collections.abc import Sequence
+from urllib.parse import quote
 
 from cryptography import x509
 
-from .models import OCSPRequest
+from . import _asn1
+from ._pem import der_from
+from .models import CertID, OCSPRequest
 
-__all__ = ["build_request", "parse_request", "get_url"]
+__all__ = ["build_request", "parse_request", "get_url", "DEFAULT_NONCE_SIZE"]
+
+#: Size of the random nonce ``build_request(nonce=True)`` adds (RFC 8954 allows 1–32 octets).
+DEFAULT_NONCE_SIZE = 16
 
 
 def build_request(
@@ -18,15 +26,48 @@ def build_request(
     hash_algorithm: str = "sha1",
     nonce: bool | bytes = True,
 ) -> OCSPRequest:
-    """Build an unsigned OCSP request for one certificate or several of the same issuer."""
-    raise NotImplementedError
+    """Build an unsigned OCSP request for one certificate or several of the same issuer.
+
+    :param hash_algorithm: the CertID hash: ``"sha1"`` (default, the most compatible),
+        ``"sha256"``, ``"sha384"``, ``"sha512"`` (or ``"sha224"``).
+    :param nonce: ``True`` for 16 random octets (the default), ``False`` for none, or explicit
+        bytes (1–32 octets, RFC 8954).
+    """
+    certs = [cert] if isinstance(cert, x509.Certificate) else list(cert)
+    if not certs:
+        raise ValueError("build_request needs at least one certificate")
+    cert_ids = tuple(CertID.for_certificate(c, issuer, hash_algorithm) for c in certs)
+    nonce_bytes: bytes | None
+    if nonce is True:
+        nonce_bytes = os.urandom(DEFAULT_NONCE_SIZE)
+    elif nonce is False or nonce is None:
+        nonce_bytes = None
+    elif isinstance(nonce, (bytes, bytearray)):
+        nonce_bytes = bytes(nonce)
+        if not 1 <= len(nonce_bytes) <= 32:
+            raise ValueError("a nonce must be 1 to 32 octets long (RFC 8954)")
+    else:
+        raise TypeError("nonce must be True, False or bytes")
+    der = _asn1.encode_request(cert_ids, nonce_bytes)
+    return OCSPRequest(der=der, cert_ids=cert_ids, nonce=nonce_bytes)
 
 
 def parse_request(der: bytes) -> OCSPRequest:
-    """Parse a DER (or PEM "OCSP REQUEST") request; several CertIDs and signed requests allowed."""
-    raise NotImplementedError
+    """Parse a DER (or PEM "OCSP REQUEST") request; several CertIDs and signed requests allowed.
+
+    Raises :class:`~ocspkit.DecodeError` on anything that is not a well-formed request.
+    """
+    return _asn1.decode_request(der_from(der, "OCSP REQUEST"))
 
 
 def get_url(der: bytes, base_url: str) -> str:
-    """The GET URL of a request (base64, then percent-encoded, joined to ``base_url``)."""
-    raise NotImplementedError
+    """The GET URL of a request: base64 of the DER, percent-encoded, joined to ``base_url``.
+
+    ``+``, ``/`` and ``=`` are escaped (RFC 6960 A.1; unescaped they break many servers), and
+    exactly one ``/`` separates the base URL (with or without a path) from the request.
+    """
+    b64 = base64.b64encode(der).decode("ascii")
+    encoded = quote(b64, safe="")
+    if not base_url.endswith("/"):
+        base_url += "/"
+    return base_url + encoded

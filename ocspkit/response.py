@@ -1,25 +1,143 @@
-"""Parsing and building OCSP responses."""
+"""Parsing and building OCSP responses.
+
+Parsing takes cryptography's fast Rust decoder first and falls back to asn1crypto for the
+real-world encodings it rejects (explicit default version, fractional seconds, several
+SingleResponses with extensions, ...). Either way the result is the same frozen model.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509 import ocsp as c_ocsp
 
-from .models import Extension, OCSPResponse, ResponseStatus, SingleResponse
+from . import _asn1
+from ._pem import der_from
+from ._sigalgs import sign
+from .models import (
+    CertID,
+    CertStatus,
+    Extension,
+    OCSPResponse,
+    ResponderID,
+    ResponseStatus,
+    RevocationReason,
+    SingleResponse,
+    issuer_hashes,
+)
 
 __all__ = ["parse_response", "build_response", "build_error_response"]
+
+_STATUS = {
+    c_ocsp.OCSPCertStatus.GOOD: CertStatus.GOOD,
+    c_ocsp.OCSPCertStatus.REVOKED: CertStatus.REVOKED,
+    c_ocsp.OCSPCertStatus.UNKNOWN: CertStatus.UNKNOWN,
+}
+_REASONS = {flag: RevocationReason[flag.name.upper()] for flag in x509.ReasonFlags}
+
+
+class _Fallback(Exception):
+    pass
+
+
+def _c_exts(exts: x509.Extensions) -> tuple[Extension, ...]:
+    out = []
+    for e in exts:
+        value = e.value
+        raw = value.value if isinstance(value, x509.UnrecognizedExtension) else value.public_bytes()
+        out.append(Extension(e.oid.dotted_string, e.critical, raw))
+    return tuple(out)
+
+
+def _fast(der: bytes) -> OCSPResponse:
+    """Decode with cryptography; raise _Fallback for anything it cannot represent fully."""
+    try:
+        r = c_ocsp.load_der_ocsp_response(der)
+    except ValueError:
+        raise _Fallback from None
+    status = ResponseStatus(r.response_status.value)
+    if status is not ResponseStatus.SUCCESSFUL:
+        return OCSPResponse(status=status, der=der)
+    try:
+        singles = list(r.responses)
+        if len(singles) != 1:
+            raise _Fallback
+        s = singles[0]
+        single_exts = _c_exts(r.single_extensions)
+        exts = _c_exts(r.extensions)
+        reason = s.revocation_reason
+        cert_status = _STATUS[s.certificate_status]
+        single = SingleResponse(
+            cert_id=CertID(
+                s.hash_algorithm.name, s.issuer_name_hash, s.issuer_key_hash, s.serial_number
+            ),
+            status=cert_status,
+            this_update=s.this_update_utc,
+            next_update=s.next_update_utc,
+            revocation_time=s.revocation_time_utc,
+            revocation_reason=(_REASONS[reason] if reason is not None else None),
+            extensions=single_exts,
+        )
+        name = r.responder_name
+        oid = r.signature_algorithm_oid.dotted_string
+        if oid == "1.2.840.113549.1.1.10":
+            raise _Fallback  # RSASSA-PSS parameters are read by the tolerant decoder
+        return OCSPResponse(
+            status=status,
+            der=der,
+            responses=(single,),
+            responder_id=(
+                ResponderID(key_hash=r.responder_key_hash)
+                if name is None
+                else ResponderID(name=name, name_der=name.public_bytes())
+            ),
+            produced_at=r.produced_at_utc,
+            certificates=tuple(r.certificates),
+            extensions=exts,
+            nonce=_nonce(exts),
+            signature_algorithm_oid=oid,
+            signature=r.signature,
+            tbs_response_data=r.tbs_response_bytes,
+        )
+    except _Fallback:
+        raise
+    except Exception:  # lazy decoding errors, unsupported hash OIDs, duplicate extensions
+        raise _Fallback from None
+
+
+def _nonce(exts: tuple[Extension, ...]) -> bytes | None:
+    for e in exts:
+        if e.oid == "1.3.6.1.5.5.7.48.1.2":
+            return _asn1.nonce_value(e.value)
+    return None
 
 
 def parse_response(der: bytes) -> OCSPResponse:
     """Parse a DER (or PEM "OCSP RESPONSE") response of any responseStatus.
 
-    Raises :class:`~ocspkit.DecodeError` on garbage, truncated or trailing-data input.
+    Raises :class:`~ocspkit.DecodeError` on garbage, truncated or trailing-data input, and
+    nothing else.
     """
-    raise NotImplementedError
+    der = der_from(der, "OCSP RESPONSE")
+    try:
+        return _fast(der)
+    except _Fallback:
+        return _asn1.decode_response(der)
+
+
+def _responder_id_parts(
+    responder_cert: x509.Certificate, responder_id: str
+) -> tuple[bytes | None, bytes | None]:
+    if responder_id == "key":
+        return issuer_hashes(responder_cert, "sha1")[1], None
+    if responder_id == "name":
+        return None, responder_cert.subject.public_bytes()
+    raise ValueError(f"responder_id must be 'key' or 'name', not {responder_id!r}")
 
 
 def build_response(
@@ -34,10 +152,46 @@ def build_response(
     extensions: Sequence[Extension] = (),
     signature_hash: str | None = "sha256",
 ) -> OCSPResponse:
-    """Build and sign a successful BasicOCSPResponse (the responder side)."""
-    raise NotImplementedError
+    """Build and sign a successful BasicOCSPResponse (the responder side).
+
+    :param responses: one or several :class:`~ocspkit.SingleResponse` values.
+    :param responder_cert: the certificate named in the ResponderID (the issuer itself, or a
+        delegated responder certificate, which you usually also pass in ``certificates``).
+    :param responder_key: the private key that signs (RSA, ECDSA, Ed25519, Ed448, DSA).
+    :param produced_at: producedAt (times are truncated to whole seconds).
+    :param responder_id: ``"key"`` (byKey, SHA-1 of the key) or ``"name"`` (byName).
+    :param certificates: certificates to embed (e.g. the delegated responder certificate).
+    :param nonce: a nonce to echo in the response extensions.
+    :param signature_hash: ``"sha256"`` (default), ``"sha1"``, ``"sha384"``, ``"sha512"``;
+        ignored for EdDSA keys.
+    """
+    singles = (responses,) if isinstance(responses, SingleResponse) else tuple(responses)
+    if not singles:
+        raise ValueError("build_response needs at least one SingleResponse")
+    key_hash, name_der = _responder_id_parts(responder_cert, responder_id)
+    tbs = _asn1.encode_response_data(
+        singles,
+        responder_key_hash=key_hash,
+        responder_name_der=name_der,
+        produced_at=produced_at,
+        nonce=nonce,
+        extensions=extensions,
+    )
+    signature, oid = sign(responder_key, tbs, signature_hash)
+    der = _asn1.encode_basic_response(
+        tbs, oid, signature, [c.public_bytes(Encoding.DER) for c in certificates]
+    )
+    return parse_response(der)
 
 
 def build_error_response(status: ResponseStatus) -> OCSPResponse:
     """An unsuccessful response (``tryLater``, ``unauthorized``, ...): no responseBytes."""
-    raise NotImplementedError
+    status = ResponseStatus(status)
+    if status is ResponseStatus.SUCCESSFUL:
+        raise ValueError("a successful response needs build_response()")
+    return OCSPResponse(status=status, der=_asn1.encode_error_response(status))
+
+
+def utcnow() -> datetime:
+    """The current time, aware UTC (the one clock read, used only by I/O edges and defaults)."""
+    return datetime.now(timezone.utc)

@@ -1,15 +1,202 @@
-"""validate_response: every check of RFC 6960 §3.2, plus policy."""
+"""validate_response: every check of RFC 6960 §3.2, plus policy.
+
+Pure: the time is an argument (``now``; the current time only when the caller omits it).
+Order of checks: responseStatus, CertID match, signer authority, signature, time window,
+nonce, critical extensions. The first failure raises its own ValidationError subclass.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timezone
 
 from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from .models import OCSPRequest, OCSPResponse, ValidationResult
-from .policy import ValidationPolicy
+from . import _asn1
+from ._sigalgs import verify_signature
+from .certs import is_issued_by
+from .errors import (
+    ConflictingResponsesError,
+    CriticalExtensionError,
+    ExpiredResponseError,
+    NoMatchingResponseError,
+    NonceMismatchError,
+    NonceMissingError,
+    NotYetValidError,
+    ProducedAtError,
+    ResponderError,
+    SignerNotFoundError,
+    StaleResponseError,
+    UnauthorizedResponderError,
+)
+from .models import (
+    OID_ARCHIVE_CUTOFF,
+    OID_CRL_ID,
+    OID_EXTENDED_REVOKE,
+    OID_NONCE,
+    OCSPRequest,
+    OCSPResponse,
+    SingleResponse,
+    ValidationResult,
+)
+from .policy import NonceRule, ValidationPolicy
+from .response import parse_response, utcnow
 
 __all__ = ["validate_response"]
+
+_DEFAULT_POLICY = ValidationPolicy()
+_UNDERSTOOD_RESPONSE_EXTS = frozenset({OID_NONCE, OID_EXTENDED_REVOKE})
+_UNDERSTOOD_SINGLE_EXTS = frozenset({OID_ARCHIVE_CUTOFF, OID_CRL_ID})
+_PSS = "1.2.840.113549.1.1.10"
+
+
+def _fmt(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _select(
+    response: OCSPResponse, cert: x509.Certificate, issuer: x509.Certificate
+) -> SingleResponse:
+    matches = [s for s in response.responses if s.cert_id.matches(cert, issuer)]
+    if not matches:
+        raise NoMatchingResponseError(
+            f"no SingleResponse matches serial {cert.serial_number:x} under this issuer "
+            f"({len(response.responses)} in the response)"
+        )
+    first = matches[0]
+    for other in matches[1:]:
+        if (other.status, other.revocation_time, other.revocation_reason) != (
+            first.status,
+            first.revocation_time,
+            first.revocation_reason,
+        ):
+            raise ConflictingResponsesError(
+                f"the response holds contradictory statuses for serial {cert.serial_number:x}"
+            )
+    return max(matches, key=lambda s: s.this_update)
+
+
+def _check_validity(cert: x509.Certificate, at: datetime, skew_s: float, what: str) -> None:
+    nb = cert.not_valid_before_utc
+    na = cert.not_valid_after_utc
+    if (nb - at).total_seconds() > skew_s:
+        raise UnauthorizedResponderError(f"{what} is not valid until {_fmt(nb)}")
+    if (at - na).total_seconds() > skew_s:
+        raise UnauthorizedResponderError(f"{what} expired at {_fmt(na)}")
+
+
+def _has_ocsp_signing(cert: x509.Certificate) -> bool:
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+    return ExtendedKeyUsageOID.OCSP_SIGNING in eku
+
+
+def _find_signer(
+    response: OCSPResponse,
+    issuer: x509.Certificate,
+    policy: ValidationPolicy,
+    extra_certs: Sequence[x509.Certificate],
+    now: datetime,
+    skew_s: float,
+) -> tuple[x509.Certificate, bool]:
+    """(signer certificate, delegated?) per RFC 6960 §4.2.2.2; raise if none is authorised."""
+    rid = response.responder_id
+    assert rid is not None
+    if rid.matches(issuer):
+        return issuer, False
+    for trusted in policy.trusted_responders:
+        if rid.matches(trusted):
+            _check_validity(trusted, now, skew_s, "the locally trusted responder certificate")
+            return trusted, False
+    problem: UnauthorizedResponderError | None = None
+    for cand in (*response.certificates, *extra_certs):
+        if not rid.matches(cand):
+            continue
+        try:
+            _check_delegate(cand, issuer, response, policy, now, skew_s)
+        except UnauthorizedResponderError as exc:
+            problem = problem or exc
+            continue
+        return cand, True
+    if problem is not None:
+        raise problem
+    raise SignerNotFoundError(
+        "the ResponderID names neither the issuer nor an authorised responder certificate"
+    )
+
+
+def _check_delegate(
+    cand: x509.Certificate,
+    issuer: x509.Certificate,
+    response: OCSPResponse,
+    policy: ValidationPolicy,
+    now: datetime,
+    skew_s: float,
+) -> None:
+    who = f"responder certificate {cand.subject.rfc4514_string()!r}"
+    if not is_issued_by(cand, issuer):
+        raise UnauthorizedResponderError(f"{who} is not issued directly by the issuer")
+    if not _has_ocsp_signing(cand):
+        raise UnauthorizedResponderError(f"{who} lacks the id-kp-OCSPSigning extended key usage")
+    if policy.check_responder_validity:
+        _check_validity(cand, now, skew_s, who)
+        if response.produced_at is not None:
+            _check_validity(cand, response.produced_at, skew_s, f"{who} (at producedAt)")
+
+
+def _check_times(
+    single: SingleResponse, response: OCSPResponse, policy: ValidationPolicy, now: datetime
+) -> None:
+    skew = policy.clock_skew
+    tu, nu, pa = single.this_update, single.next_update, response.produced_at
+    if tu > now + skew:
+        raise NotYetValidError(f"thisUpdate {_fmt(tu)} is in the future (now {_fmt(now)})")
+    if nu is not None:
+        if nu < tu:
+            raise ExpiredResponseError(f"nextUpdate {_fmt(nu)} precedes thisUpdate {_fmt(tu)}")
+        if nu < now - skew:
+            raise ExpiredResponseError(f"the response expired at nextUpdate {_fmt(nu)}")
+    elif now - tu > policy.max_age_without_next_update + skew:
+        raise StaleResponseError(
+            f"no nextUpdate and thisUpdate {_fmt(tu)} is older than "
+            f"{policy.max_age_without_next_update}"
+        )
+    if policy.max_age is not None and now - tu > policy.max_age + skew:
+        raise StaleResponseError(f"thisUpdate {_fmt(tu)} is older than {policy.max_age}")
+    if pa is not None:
+        if pa > now + skew:
+            raise ProducedAtError(f"producedAt {_fmt(pa)} is in the future (now {_fmt(now)})")
+        if tu > pa + skew:
+            raise ProducedAtError(f"thisUpdate {_fmt(tu)} is after producedAt {_fmt(pa)}")
+        if nu is not None and pa > nu + skew:
+            raise ExpiredResponseError(
+                f"the response was produced at {_fmt(pa)}, after its nextUpdate {_fmt(nu)}"
+            )
+
+
+def _check_nonce(
+    response: OCSPResponse, request: OCSPRequest | None, policy: ValidationPolicy
+) -> None:
+    if request is None or policy.nonce is NonceRule.IGNORE or request.nonce is None:
+        return
+    if response.nonce is None:
+        if policy.nonce is NonceRule.REQUIRED:
+            raise NonceMissingError("the request had a nonce; the response echoes none")
+        return
+    if response.nonce != request.nonce:
+        raise NonceMismatchError("the response nonce differs from the request's")
+
+
+def _check_extensions(response: OCSPResponse, single: SingleResponse) -> None:
+    for e in response.extensions:
+        if e.critical and e.oid not in _UNDERSTOOD_RESPONSE_EXTS:
+            raise CriticalExtensionError(f"unknown critical response extension {e.oid}")
+    for e in single.extensions:
+        if e.critical and e.oid not in _UNDERSTOOD_SINGLE_EXTS:
+            raise CriticalExtensionError(f"unknown critical singleExtension {e.oid}")
 
 
 def validate_response(
@@ -20,7 +207,71 @@ def validate_response(
     now: datetime | None = None,
     request: OCSPRequest | None = None,
     policy: ValidationPolicy | None = None,
+    extra_certs: Sequence[x509.Certificate] = (),
 ) -> ValidationResult:
-    """Validate ``response`` for ``cert`` issued by ``issuer``; raise a ValidationError or
-    ResponderError on failure. ``now`` defaults to the current time."""
-    raise NotImplementedError
+    """Validate ``response`` for ``cert`` issued by ``issuer``.
+
+    Returns a :class:`~ocspkit.ValidationResult` (whose ``status`` may be REVOKED or UNKNOWN:
+    those are answers, not errors). Raises :class:`~ocspkit.ResponderError` for an unsuccessful
+    responseStatus, or one :class:`~ocspkit.ValidationError` subclass for the first failed check:
+
+    - the SingleResponse is chosen by the full CertID (hash algorithm, issuer name hash, issuer
+      key hash, serial); none → :class:`~ocspkit.NoMatchingResponseError`; disagreeing
+      duplicates → :class:`~ocspkit.ConflictingResponsesError`;
+    - the signer is the issuer itself, a locally trusted responder (``policy``), or a delegated
+      responder certificate (embedded, or given in ``extra_certs``) issued *directly* by the
+      issuer (signature verified), carrying id-kp-OCSPSigning, valid at ``now`` and at
+      producedAt, named by the ResponderID; nothing else is ever trusted;
+    - the signature over tbsResponseData (RSA PKCS#1 v1.5, RSA-PSS, ECDSA, DSA, Ed25519,
+      Ed448; MD5 never, SHA-1 per policy);
+    - thisUpdate ≤ now + skew; nextUpdate ≥ now - skew; without nextUpdate, thisUpdate within
+      ``policy.max_age_without_next_update``; ``policy.max_age``; producedAt not in the future;
+    - the nonce, when ``request`` is given (see :class:`~ocspkit.NonceRule`);
+    - no unknown critical extension.
+
+    :param now: the validation time (aware or naive UTC); the current time when omitted.
+    :param request: the request this response answers, for the nonce check.
+    :param extra_certs: candidate delegated responder certificates that the response does not
+        embed; they are checked exactly like embedded ones.
+    """
+    if not isinstance(response, OCSPResponse):
+        response = parse_response(response)
+    if not response.successful:
+        raise ResponderError(response.status)
+    policy = policy or _DEFAULT_POLICY
+    if now is None:
+        now = utcnow()
+    elif now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    skew_s = policy.clock_skew.total_seconds()
+
+    single = _select(response, cert, issuer)
+    signer, delegated = _find_signer(response, issuer, policy, extra_certs, now, skew_s)
+    pss = None
+    if response.signature_algorithm_oid == _PSS:
+        pss = _asn1.pss_parameters(response.signature_algorithm_params)
+    verify_signature(
+        signer.public_key(),
+        response.signature_algorithm_oid,
+        response.signature,
+        response.tbs_response_data,
+        allow_sha1=policy.allow_sha1_signatures,
+        pss=pss,
+    )
+    _check_times(single, response, policy, now)
+    _check_nonce(response, request, policy)
+    _check_extensions(response, single)
+    assert response.produced_at is not None
+    return ValidationResult(
+        status=single.status,
+        cert_id=single.cert_id,
+        this_update=single.this_update,
+        next_update=single.next_update,
+        produced_at=response.produced_at,
+        revocation_time=single.revocation_time,
+        revocation_reason=single.revocation_reason,
+        signer=signer,
+        delegated=delegated,
+        response=response,
+        single=single,
+    )
