@@ -173,7 +173,7 @@ def _decode_response(der: bytes) -> OCSPResponse:
     if rid.name == "by_key":
         responder = ResponderID(key_hash=rid.chosen.native)
     else:
-        name_der = rid.chosen.dump()
+        name_der = rid.chosen.untag().dump()
         responder = ResponderID(name=name_from_der(name_der), name_der=name_der)
     singles = tuple(_single(s) for s in tbs["responses"])
     exts = _exts(tbs["response_extensions"])

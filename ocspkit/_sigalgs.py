@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
@@ -12,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 
 from .errors import SignatureError, WeakAlgorithmError
 
-__all__ = ["algorithm_name", "verify_signature", "sign", "HASHES"]
+__all__ = ["HASHES", "algorithm_name", "sign", "verify_certificate_signature", "verify_signature"]
 
 HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "md5": hashes.MD5,
@@ -138,3 +139,25 @@ def sign(
     if isinstance(key, dsa.DSAPrivateKey):
         return key.sign(data, h), _SIGN_OIDS[("dsa", hname)]
     raise TypeError(f"unsupported responder key type {type(key).__name__}")
+
+
+def verify_certificate_signature(
+    cert: x509.Certificate, issuer_key: CertificatePublicKeyTypes, *, allow_sha1: bool = True
+) -> None:
+    """Verify ``cert``'s signature with ``issuer_key`` (SHA-1 allowed unless refused)."""
+    oid = cert.signature_algorithm_oid.dotted_string
+    if oid == "1.2.840.113549.1.1.10":
+        params = cert.signature_algorithm_parameters
+        h = cert.signature_hash_algorithm
+        if not isinstance(issuer_key, rsa.RSAPublicKey) or not isinstance(params, padding.PSS):
+            raise SignatureError("RSASSA-PSS certificate signature with a non-RSA key")
+        if h is None:
+            raise SignatureError("RSASSA-PSS certificate signature without a hash")
+        try:
+            issuer_key.verify(cert.signature, cert.tbs_certificate_bytes, params, h)
+        except InvalidSignature:
+            raise SignatureError("the certificate signature does not verify") from None
+        return
+    verify_signature(
+        issuer_key, oid, cert.signature, cert.tbs_certificate_bytes, allow_sha1=allow_sha1
+    )

@@ -7,10 +7,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
-from .errors import CertificateError, IssuerNotFoundError
+from ._sigalgs import verify_certificate_signature
+from .errors import CertificateError, IssuerNotFoundError, OCSPError
 
 __all__ = [
     "load_certificates",
@@ -113,13 +114,18 @@ def is_must_staple(cert: x509.Certificate) -> bool:
     return any(int(f.value) == _TLS_FEATURE_STATUS_REQUEST for f in ext.value)
 
 
-def is_issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    """True if ``issuer``'s subject is ``cert``'s issuer name and its key signed ``cert``."""
+def is_issued_by(
+    cert: x509.Certificate, issuer: x509.Certificate, *, allow_sha1: bool = True
+) -> bool:
+    """True if ``issuer``'s subject is ``cert``'s issuer name and its key signed ``cert``.
+
+    SHA-1 certificate signatures are accepted unless ``allow_sha1`` is False (MD5 never).
+    """
     if cert.issuer != issuer.subject:
         return False
     try:
-        cert.verify_directly_issued_by(issuer)
-    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
+        verify_certificate_signature(cert, issuer.public_key(), allow_sha1=allow_sha1)
+    except (OCSPError, UnsupportedAlgorithm, ValueError, TypeError):
         return False
     return True
 

@@ -14,8 +14,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from . import _asn1
-from ._sigalgs import verify_signature
-from .certs import is_issued_by
+from ._sigalgs import verify_certificate_signature, verify_signature
 from .errors import (
     ConflictingResponsesError,
     CriticalExtensionError,
@@ -26,6 +25,7 @@ from .errors import (
     NotYetValidError,
     ProducedAtError,
     ResponderError,
+    SignatureError,
     SignerNotFoundError,
     StaleResponseError,
     UnauthorizedResponderError,
@@ -137,8 +137,16 @@ def _check_delegate(
     skew_s: float,
 ) -> None:
     who = f"responder certificate {cand.subject.rfc4514_string()!r}"
-    if not is_issued_by(cand, issuer):
-        raise UnauthorizedResponderError(f"{who} is not issued directly by the issuer")
+    if cand.issuer != issuer.subject:
+        raise UnauthorizedResponderError(f"{who} is not issued by the issuer (name differs)")
+    try:
+        verify_certificate_signature(
+            cand, issuer.public_key(), allow_sha1=policy.allow_sha1_signatures
+        )
+    except SignatureError:
+        raise UnauthorizedResponderError(
+            f"{who} is not issued directly by the issuer (its signature does not verify)"
+        ) from None
     if not _has_ocsp_signing(cand):
         raise UnauthorizedResponderError(f"{who} lacks the id-kp-OCSPSigning extended key usage")
     if policy.check_responder_validity:
