@@ -14,7 +14,8 @@ def need_binary(name: str, *candidates: str) -> str:
     """Path of ``name`` (or one of ``candidates``); skip the test if missing, fail if required."""
     for n in (name, *candidates):
         path = shutil.which(n) or next(
-            (p for p in (f"/usr/sbin/{n}", f"/usr/bin/{n}", f"/sbin/{n}") if os.path.exists(p)), None
+            (p for p in (f"/usr/sbin/{n}", f"/usr/bin/{n}", f"/sbin/{n}") if os.path.exists(p)),
+            None,
         )
         if path:
             return path
