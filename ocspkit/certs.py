@@ -56,7 +56,13 @@ def load_certificates(
     if isinstance(data_or_path, x509.Certificate):
         return [data_or_path]
     if not isinstance(data_or_path, (bytes, bytearray, memoryview, str, os.PathLike)):
-        items = list(data_or_path)
+        try:
+            items = list(data_or_path)
+        except TypeError:
+            raise CertificateError(
+                f"expected PEM/DER bytes, a file path or certificates, not "
+                f"{type(data_or_path).__name__}"
+            ) from None
         if items and all(isinstance(c, x509.Certificate) for c in items):
             return items
         raise CertificateError("expected x509.Certificate objects")
