@@ -33,3 +33,19 @@ def spki_bit_string(spki: bytes) -> bytes:
     if tag != 0x03:
         raise DecodeError("SubjectPublicKeyInfo without BIT STRING")
     return spki[bstart + 1 : bend]
+
+
+def tbs_issuer_der(tbs: bytes) -> bytes | None:
+    """The issuer Name DER of a TBSCertificate (None if the structure is unexpected)."""
+    try:
+        _, pos, _ = read_tlv(tbs, 0)  # TBSCertificate SEQUENCE
+        tag, _, end = read_tlv(tbs, pos)
+        if tag == 0xA0:  # [0] version
+            pos = end
+            tag, _, end = read_tlv(tbs, pos)
+        pos = end  # serialNumber
+        _, _, pos = read_tlv(tbs, pos)  # signature AlgorithmIdentifier
+        tag, _, end = read_tlv(tbs, pos)
+        return tbs[pos:end] if tag == 0x30 else None
+    except DecodeError:
+        return None

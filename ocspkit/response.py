@@ -39,6 +39,7 @@ _STATUS = {
     c_ocsp.OCSPCertStatus.UNKNOWN: CertStatus.UNKNOWN,
 }
 _REASONS = {flag: RevocationReason[flag.name.upper()] for flag in x509.ReasonFlags}
+_RESPONSE_STATUS = {s: ResponseStatus(s.value) for s in c_ocsp.OCSPResponseStatus}
 
 
 class _Fallback(Exception):
@@ -46,6 +47,8 @@ class _Fallback(Exception):
 
 
 def _c_exts(exts: x509.Extensions) -> tuple[Extension, ...]:
+    if not len(exts):
+        return ()
     out = []
     for e in exts:
         value = e.value
@@ -60,7 +63,7 @@ def _fast(der: bytes) -> OCSPResponse:
         r = c_ocsp.load_der_ocsp_response(der)
     except ValueError:
         raise _Fallback from None
-    status = ResponseStatus(r.response_status.value)
+    status = _RESPONSE_STATUS[r.response_status]
     if status is not ResponseStatus.SUCCESSFUL:
         return OCSPResponse(status=status, der=der)
     try:
@@ -123,7 +126,8 @@ def parse_response(der: bytes) -> OCSPResponse:
     Raises :class:`~ocspkit.DecodeError` on garbage, truncated or trailing-data input, and
     nothing else.
     """
-    der = der_from(der, "OCSP RESPONSE")
+    if not (isinstance(der, bytes) and der[:1] == b"\x30"):
+        der = der_from(der, "OCSP RESPONSE")
     try:
         return _fast(der)
     except _Fallback:

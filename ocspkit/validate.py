@@ -11,9 +11,12 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from . import _asn1
+from ._der import tbs_issuer_der
 from ._sigalgs import verify_certificate_signature, verify_signature
 from .errors import (
     ConflictingResponsesError,
@@ -39,6 +42,7 @@ from .models import (
     OCSPResponse,
     SingleResponse,
     ValidationResult,
+    issuer_parts,
 )
 from .policy import NonceRule, ValidationPolicy
 from .response import parse_response, utcnow
@@ -65,6 +69,8 @@ def _select(
             f"({len(response.responses)} in the response)"
         )
     first = matches[0]
+    if len(matches) == 1:
+        return first
     for other in matches[1:]:
         if (other.status, other.revocation_time, other.revocation_reason) != (
             first.status,
@@ -77,13 +83,27 @@ def _select(
     return max(matches, key=lambda s: s.this_update)
 
 
-def _check_validity(cert: x509.Certificate, at: datetime, skew_s: float, what: str) -> None:
+def _who(cert: x509.Certificate) -> str:
+    try:
+        return f"responder certificate {cert.subject.rfc4514_string()!r}"
+    except ValueError:
+        return "a responder certificate with an undecodable subject"
+
+
+def _issuer_name_matches(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """cert's issuer name equals issuer's subject: exact DER first, then semantic comparison."""
+    if tbs_issuer_der(cert.tbs_certificate_bytes) == issuer_parts(issuer)[0]:
+        return True
+    return bool(cert.issuer == issuer.subject)
+
+
+def _check_validity(cert: x509.Certificate, at: datetime, skew_s: float, when: str) -> None:
     nb = cert.not_valid_before_utc
     na = cert.not_valid_after_utc
     if (nb - at).total_seconds() > skew_s:
-        raise UnauthorizedResponderError(f"{what} is not valid until {_fmt(nb)}")
+        raise UnauthorizedResponderError(f"{_who(cert)}{when} is not valid until {_fmt(nb)}")
     if (at - na).total_seconds() > skew_s:
-        raise UnauthorizedResponderError(f"{what} expired at {_fmt(na)}")
+        raise UnauthorizedResponderError(f"{_who(cert)}{when} expired at {_fmt(na)}")
 
 
 def _has_ocsp_signing(cert: x509.Certificate) -> bool:
@@ -101,31 +121,59 @@ def _find_signer(
     extra_certs: Sequence[x509.Certificate],
     now: datetime,
     skew_s: float,
-) -> tuple[x509.Certificate, bool]:
+) -> tuple[x509.Certificate, CertificatePublicKeyTypes, bool]:
     """(signer certificate, delegated?) per RFC 6960 §4.2.2.2; raise if none is authorised."""
     rid = response.responder_id
     assert rid is not None
     if rid.matches(issuer):
-        return issuer, False
+        return issuer, issuer.public_key(), False
     for trusted in policy.trusted_responders:
         if rid.matches(trusted):
-            _check_validity(trusted, now, skew_s, "the locally trusted responder certificate")
-            return trusted, False
+            _check_validity(trusted, now, skew_s, " (locally trusted)")
+            return trusted, trusted.public_key(), False
     problem: UnauthorizedResponderError | None = None
     for cand in (*response.certificates, *extra_certs):
         if not rid.matches(cand):
             continue
         try:
-            _check_delegate(cand, issuer, response, policy, now, skew_s)
+            key = _check_delegate(cand, issuer, response, policy, now, skew_s)
         except UnauthorizedResponderError as exc:
             problem = problem or exc
             continue
-        return cand, True
+        except (ValueError, TypeError, UnsupportedAlgorithm):  # lazily decoded, malformed
+            problem = problem or UnauthorizedResponderError(
+                f"{_who(cand)} is malformed and cannot be checked"
+            )
+            continue
+        return cand, key, True
     if problem is not None:
         raise problem
     raise SignerNotFoundError(
         "the ResponderID names neither the issuer nor an authorised responder certificate"
     )
+
+
+# Outcome of the time-independent checks of a delegated responder certificate (issuer name,
+# issuer's signature, id-kp-OCSPSigning), keyed by the certificate (compared by DER) and
+# holding the issuer object it was checked against. A hit saves a signature verification.
+_DELEGATE_CACHE_MAX = 1024
+_delegate_cache: dict[
+    x509.Certificate, tuple[x509.Certificate, bool, str | None, CertificatePublicKeyTypes]
+] = {}
+
+
+def _delegate_problem(
+    cand: x509.Certificate, issuer: x509.Certificate, allow_sha1: bool
+) -> str | None:
+    if not _issuer_name_matches(cand, issuer):
+        return f"{_who(cand)} is not issued by the issuer (its issuer name differs)"
+    try:
+        verify_certificate_signature(cand, issuer.public_key(), allow_sha1=allow_sha1)
+    except SignatureError:
+        return f"{_who(cand)} is not issued directly by the issuer (its signature does not verify)"
+    if not _has_ocsp_signing(cand):
+        return f"{_who(cand)} lacks the id-kp-OCSPSigning extended key usage"
+    return None
 
 
 def _check_delegate(
@@ -135,24 +183,25 @@ def _check_delegate(
     policy: ValidationPolicy,
     now: datetime,
     skew_s: float,
-) -> None:
-    who = f"responder certificate {cand.subject.rfc4514_string()!r}"
-    if cand.issuer != issuer.subject:
-        raise UnauthorizedResponderError(f"{who} is not issued by the issuer (name differs)")
-    try:
-        verify_certificate_signature(
-            cand, issuer.public_key(), allow_sha1=policy.allow_sha1_signatures
-        )
-    except SignatureError:
-        raise UnauthorizedResponderError(
-            f"{who} is not issued directly by the issuer (its signature does not verify)"
-        ) from None
-    if not _has_ocsp_signing(cand):
-        raise UnauthorizedResponderError(f"{who} lacks the id-kp-OCSPSigning extended key usage")
+) -> CertificatePublicKeyTypes:
+    """Check a delegated responder certificate; return its (possibly cached) public key."""
+    allow_sha1 = policy.allow_sha1_signatures
+    hit = _delegate_cache.get(cand)
+    if hit is not None and hit[0] is issuer and hit[1] == allow_sha1:
+        problem, key = hit[2], hit[3]
+    else:
+        problem = _delegate_problem(cand, issuer, allow_sha1)  # may raise WeakAlgorithmError
+        key = cand.public_key()
+        if len(_delegate_cache) >= _DELEGATE_CACHE_MAX:
+            _delegate_cache.clear()
+        _delegate_cache[cand] = (issuer, allow_sha1, problem, key)
+    if problem is not None:
+        raise UnauthorizedResponderError(problem)
     if policy.check_responder_validity:
-        _check_validity(cand, now, skew_s, who)
+        _check_validity(cand, now, skew_s, "")
         if response.produced_at is not None:
-            _check_validity(cand, response.produced_at, skew_s, f"{who} (at producedAt)")
+            _check_validity(cand, response.produced_at, skew_s, " (at producedAt)")
+    return key
 
 
 def _check_times(
@@ -254,12 +303,12 @@ def validate_response(
     skew_s = policy.clock_skew.total_seconds()
 
     single = _select(response, cert, issuer)
-    signer, delegated = _find_signer(response, issuer, policy, extra_certs, now, skew_s)
+    signer, key, delegated = _find_signer(response, issuer, policy, extra_certs, now, skew_s)
     pss = None
     if response.signature_algorithm_oid == _PSS:
         pss = _asn1.pss_parameters(response.signature_algorithm_params)
     verify_signature(
-        signer.public_key(),
+        key,
         response.signature_algorithm_oid,
         response.signature,
         response.tbs_response_data,

@@ -23,6 +23,7 @@ def pki() -> PKI:
 
 # --- certificates ------------------------------------------------------------------------------
 
+
 def test_load_certificates_forms(pki: PKI, tmp_path: Path) -> None:
     leaf = pki.leaf()
     pem = leaf.public_bytes(Encoding.PEM) + pki.issuer.public_bytes(Encoding.PEM)
@@ -37,7 +38,9 @@ def test_load_certificates_forms(pki: PKI, tmp_path: Path) -> None:
     assert ocspkit.load_certificates([leaf]) == [leaf]
 
 
-@pytest.mark.parametrize("bad", [b"", b"hello", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", 42])
+@pytest.mark.parametrize(
+    "bad", [b"", b"hello", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", 42]
+)
 def test_load_certificates_errors(bad: object) -> None:
     with pytest.raises(ocspkit.CertificateError):
         ocspkit.load_certificates(bad)  # type: ignore[arg-type]
@@ -68,6 +71,7 @@ def test_find_issuer_checks_signature_not_just_name(pki: PKI) -> None:
 
 # --- requests ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("alg", ["sha1", "sha256", "sha384", "sha512"])
 def test_request_roundtrip(pki: PKI, alg: str) -> None:
     leaves = [pki.leaf() for _ in range(3)]
@@ -83,7 +87,10 @@ def test_request_nonce_options(pki: PKI) -> None:
     leaf = pki.leaf()
     assert ocspkit.build_request(leaf, pki.issuer, nonce=False).nonce is None
     assert ocspkit.build_request(leaf, pki.issuer, nonce=b"x").nonce == b"x"
-    assert ocspkit.parse_request(ocspkit.build_request(leaf, pki.issuer, nonce=b"n" * 32).der).nonce == b"n" * 32
+    assert (
+        ocspkit.parse_request(ocspkit.build_request(leaf, pki.issuer, nonce=b"n" * 32).der).nonce
+        == b"n" * 32
+    )
     for bad in (b"", b"n" * 33):
         with pytest.raises(ValueError):
             ocspkit.build_request(leaf, pki.issuer, nonce=bad)
@@ -109,7 +116,7 @@ def test_get_url_forms(pki: PKI, base: str, prefix: str) -> None:
             break
     url = req.get_url(base)
     assert url.startswith(prefix)
-    tail = url[len(prefix):]
+    tail = url[len(prefix) :]
     assert "/" not in tail and "+" not in tail and "=" not in tail
     assert base64.b64decode(unquote(tail)) == req.der
 
@@ -122,20 +129,37 @@ def test_parse_request_rejects_garbage() -> None:
 
 # --- responses ---------------------------------------------------------------------------------
 
+
 def test_build_parse_roundtrip_many_singles(pki: PKI) -> None:
     leaves = [pki.leaf() for _ in range(3)]
     singles = [
-        SingleResponse(CertID.for_certificate(leaves[0], pki.issuer), CertStatus.GOOD, NOW, NOW + timedelta(hours=1)),
         SingleResponse(
-            CertID.for_certificate(leaves[1], pki.issuer, "sha256"), CertStatus.REVOKED, NOW, NOW + timedelta(hours=1),
-            revocation_time=NOW - timedelta(days=3), revocation_reason=RevocationReason.CA_COMPROMISE,
+            CertID.for_certificate(leaves[0], pki.issuer),
+            CertStatus.GOOD,
+            NOW,
+            NOW + timedelta(hours=1),
         ),
-        SingleResponse(CertID.for_certificate(leaves[2], pki.issuer), CertStatus.UNKNOWN, NOW, None),
+        SingleResponse(
+            CertID.for_certificate(leaves[1], pki.issuer, "sha256"),
+            CertStatus.REVOKED,
+            NOW,
+            NOW + timedelta(hours=1),
+            revocation_time=NOW - timedelta(days=3),
+            revocation_reason=RevocationReason.CA_COMPROMISE,
+        ),
+        SingleResponse(
+            CertID.for_certificate(leaves[2], pki.issuer), CertStatus.UNKNOWN, NOW, None
+        ),
     ]
     rc, rk = pki.responder()
     resp = ocspkit.build_response(
-        singles, responder_cert=rc, responder_key=rk, produced_at=NOW, responder_id="name",
-        certificates=[rc], nonce=b"0123456789abcdef",
+        singles,
+        responder_cert=rc,
+        responder_key=rk,
+        produced_at=NOW,
+        responder_id="name",
+        certificates=[rc],
+        nonce=b"0123456789abcdef",
     )
     again = ocspkit.parse_response(resp.der)
     assert again == resp
@@ -143,7 +167,9 @@ def test_build_parse_roundtrip_many_singles(pki: PKI) -> None:
     assert again.nonce == b"0123456789abcdef"
     assert again.responder_id is not None and again.responder_id.name == rc.subject
     assert again.certificates == (rc,)
-    statuses = [ocspkit.validate_response(again, leaf, pki.issuer, now=NOW).status for leaf in leaves]
+    statuses = [
+        ocspkit.validate_response(again, leaf, pki.issuer, now=NOW).status for leaf in leaves
+    ]
     assert statuses == [CertStatus.GOOD, CertStatus.REVOKED, CertStatus.UNKNOWN]
     revoked = ocspkit.validate_response(again, leaves[1], pki.issuer, now=NOW)
     assert revoked.revocation_reason is RevocationReason.CA_COMPROMISE
@@ -163,14 +189,24 @@ def test_error_responses_roundtrip() -> None:
 def test_pem_response(pki: PKI) -> None:
     leaf = pki.leaf()
     resp = ocspkit.build_response(
-        SingleResponse(CertID.for_certificate(leaf, pki.issuer), CertStatus.GOOD, NOW, NOW + timedelta(hours=1)),
-        responder_cert=pki.issuer, responder_key=pki.issuer_key, produced_at=NOW,
+        SingleResponse(
+            CertID.for_certificate(leaf, pki.issuer), CertStatus.GOOD, NOW, NOW + timedelta(hours=1)
+        ),
+        responder_cert=pki.issuer,
+        responder_key=pki.issuer_key,
+        produced_at=NOW,
     )
-    pem = b"-----BEGIN OCSP RESPONSE-----\n" + base64.encodebytes(resp.der) + b"-----END OCSP RESPONSE-----\n"
+    pem = (
+        b"-----BEGIN OCSP RESPONSE-----\n"
+        + base64.encodebytes(resp.der)
+        + b"-----END OCSP RESPONSE-----\n"
+    )
     assert ocspkit.parse_response(pem) == resp
 
 
-@pytest.mark.parametrize("bad", [b"", b"\x00", b"\x30\x03\x0a\x01\x04", b"\x30\x03\x0a\x01\x07", b"\x30\x80", "text"])
+@pytest.mark.parametrize(
+    "bad", [b"", b"\x00", b"\x30\x03\x0a\x01\x04", b"\x30\x03\x0a\x01\x07", b"\x30\x80", "text"]
+)
 def test_parse_response_rejects(bad: object) -> None:
     with pytest.raises(ocspkit.DecodeError):
         ocspkit.parse_response(bad)  # type: ignore[arg-type]
@@ -179,8 +215,12 @@ def test_parse_response_rejects(bad: object) -> None:
 def test_trailing_data_and_truncation(pki: PKI) -> None:
     leaf = pki.leaf()
     resp = ocspkit.build_response(
-        SingleResponse(CertID.for_certificate(leaf, pki.issuer), CertStatus.GOOD, NOW, NOW + timedelta(hours=1)),
-        responder_cert=pki.issuer, responder_key=pki.issuer_key, produced_at=NOW,
+        SingleResponse(
+            CertID.for_certificate(leaf, pki.issuer), CertStatus.GOOD, NOW, NOW + timedelta(hours=1)
+        ),
+        responder_cert=pki.issuer,
+        responder_key=pki.issuer_key,
+        produced_at=NOW,
     )
     with pytest.raises(ocspkit.DecodeError):
         ocspkit.parse_response(resp.der + b"\x00")
@@ -191,10 +231,15 @@ def test_trailing_data_and_truncation(pki: PKI) -> None:
 
 # --- policy ------------------------------------------------------------------------------------
 
+
 def _resp(pki: PKI, leaf, this_update, next_update):  # type: ignore[no-untyped-def]
     return ocspkit.build_response(
-        SingleResponse(CertID.for_certificate(leaf, pki.issuer), CertStatus.GOOD, this_update, next_update),
-        responder_cert=pki.issuer, responder_key=pki.issuer_key, produced_at=this_update,
+        SingleResponse(
+            CertID.for_certificate(leaf, pki.issuer), CertStatus.GOOD, this_update, next_update
+        ),
+        responder_cert=pki.issuer,
+        responder_key=pki.issuer_key,
+        produced_at=this_update,
     )
 
 
@@ -209,7 +254,9 @@ def test_clock_skew(pki: PKI) -> None:
         ocspkit.validate_response(resp, leaf, pki.issuer, now=NOW + timedelta(minutes=66))
     tight = ocspkit.ValidationPolicy(clock_skew=timedelta(0))
     with pytest.raises(ocspkit.NotYetValidError):
-        ocspkit.validate_response(resp, leaf, pki.issuer, now=NOW - timedelta(seconds=1), policy=tight)
+        ocspkit.validate_response(
+            resp, leaf, pki.issuer, now=NOW - timedelta(seconds=1), policy=tight
+        )
 
 
 def test_max_age_and_no_next_update(pki: PKI) -> None:
@@ -218,13 +265,20 @@ def test_max_age_and_no_next_update(pki: PKI) -> None:
     assert ocspkit.validate_response(long_window, leaf, pki.issuer, now=NOW).good
     with pytest.raises(ocspkit.StaleResponseError):
         ocspkit.validate_response(
-            long_window, leaf, pki.issuer, now=NOW, policy=ocspkit.ValidationPolicy(max_age=timedelta(days=1))
+            long_window,
+            leaf,
+            pki.issuer,
+            now=NOW,
+            policy=ocspkit.ValidationPolicy(max_age=timedelta(days=1)),
         )
     open_ended = _resp(pki, leaf, NOW - timedelta(hours=2), None)
     assert ocspkit.validate_response(open_ended, leaf, pki.issuer, now=NOW).good
     with pytest.raises(ocspkit.StaleResponseError):
         ocspkit.validate_response(
-            open_ended, leaf, pki.issuer, now=NOW,
+            open_ended,
+            leaf,
+            pki.issuer,
+            now=NOW,
             policy=ocspkit.ValidationPolicy(max_age_without_next_update=timedelta(hours=1)),
         )
 
@@ -234,8 +288,12 @@ def test_locally_trusted_responder(pki: PKI) -> None:
     leaf = pki.leaf()
     va = PKI("ecdsa")
     resp = ocspkit.build_response(
-        SingleResponse(CertID.for_certificate(leaf, pki.issuer), CertStatus.GOOD, NOW, NOW + timedelta(hours=1)),
-        responder_cert=va.root, responder_key=va.root_key, produced_at=NOW,
+        SingleResponse(
+            CertID.for_certificate(leaf, pki.issuer), CertStatus.GOOD, NOW, NOW + timedelta(hours=1)
+        ),
+        responder_cert=va.root,
+        responder_key=va.root_key,
+        produced_at=NOW,
     )
     with pytest.raises(ocspkit.SignerNotFoundError):
         ocspkit.validate_response(resp, leaf, pki.issuer, now=NOW)

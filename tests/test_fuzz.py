@@ -22,9 +22,17 @@ _LEAF = _PKI.leaf()
 _RESPONDER, _RKEY = _PKI.responder()
 _REQ = ocspkit.build_request(_LEAF, _PKI.issuer)
 _REVOKED = ocspkit.build_response(
-    SingleResponse(CertID.for_certificate(_LEAF, _PKI.issuer), CertStatus.REVOKED, NOW, NOW + timedelta(hours=1),
-                   revocation_time=NOW - timedelta(days=1)),
-    responder_cert=_RESPONDER, responder_key=_RKEY, produced_at=NOW, certificates=[_RESPONDER],
+    SingleResponse(
+        CertID.for_certificate(_LEAF, _PKI.issuer),
+        CertStatus.REVOKED,
+        NOW,
+        NOW + timedelta(hours=1),
+        revocation_time=NOW - timedelta(days=1),
+    ),
+    responder_cert=_RESPONDER,
+    responder_key=_RKEY,
+    produced_at=NOW,
+    certificates=[_RESPONDER],
     nonce=_REQ.nonce,
 ).der
 _ALLOWED = (ocspkit.DecodeError, ocspkit.ResponderError, ocspkit.ValidationError)

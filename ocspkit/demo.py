@@ -1,0 +1,341 @@
+"""The offline demo behind ``ocspkit demo``: every piece of ocspkit, on loopback, in seconds.
+
+A throwaway CA (:class:`ocspkit.testing.CA`), a real HTTP OCSP responder
+(:class:`ocspkit.testing.Responder`) and a pyOpenSSL TLS server that staples, all on 127.0.0.1.
+Then: build a request, query the responder and validate the answer, probe the server's staple,
+revoke the certificate, query again, and probe again once the server refreshed its staple.
+
+Library code never prints; this module is the command line's, and writes to the stream it is
+given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import socket
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from types import TracebackType
+from typing import IO, Any
+
+from cryptography import x509
+
+from .models import RevocationReason, ValidationResult
+
+__all__ = ["run_demo", "StaplingTLSServer"]
+
+
+class StaplingTLSServer:
+    """A small pyOpenSSL TLS server on loopback that staples what ``staple()`` returns.
+
+    It completes handshakes and closes; it is for probing, not for serving content. Each
+    connection gets the bytes of ``staple()`` at handshake time (``b""`` staples nothing).
+
+    :param cert: the server's certificate; :param key: its private key;
+        :param chain: extra certificates sent after it (the issuer).
+    :param configure: called with the :class:`OpenSSL.SSL.Context` before serving (for
+        instance a stapler's ``install``); without it, ``staple`` is installed.
+    """
+
+    def __init__(
+        self,
+        cert: x509.Certificate,
+        key: Any,
+        chain: tuple[x509.Certificate, ...] = (),
+        *,
+        staple: Callable[[], bytes] | None = None,
+        configure: Callable[[Any], None] | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        from OpenSSL import SSL, crypto
+
+        ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
+        try:  # pyOpenSSL >= 24.3 takes cryptography objects (and deprecates its own)
+            ctx.use_certificate(cert)  # type: ignore[arg-type, unused-ignore]
+            ctx.use_privatekey(key)
+            for extra in chain:
+                ctx.add_extra_chain_cert(extra)  # type: ignore[arg-type, unused-ignore]
+        except TypeError:
+            ctx.use_certificate(crypto.X509.from_cryptography(cert))
+            ctx.use_privatekey(crypto.PKey.from_cryptography_key(key))
+            for extra in chain:
+                ctx.add_extra_chain_cert(crypto.X509.from_cryptography(extra))
+        if configure is not None:
+            configure(ctx)
+        else:
+            source = staple if staple is not None else (lambda: b"")
+            ctx.set_ocsp_server_callback(lambda _conn, _data: source())
+        self._ctx = ctx
+        self._sock = socket.create_server((host, 0))
+        self._sock.settimeout(0.1)
+        self.host = host
+        self.port: int = self._sock.getsockname()[1]
+        self.handshakes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="ocspkit-demo-tls", daemon=True)
+
+    def __enter__(self) -> StaplingTLSServer:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop accepting, wait for the serving thread, close the socket."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self._sock.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with contextlib.closing(client):
+                self._handle(client)
+
+    def _handle(self, client: socket.socket) -> None:
+        from OpenSSL import SSL
+
+        # Blocking mode (pyOpenSSL wants it) with kernel timeouts, so a silent client
+        # cannot hold the server.
+        client.settimeout(None)
+        limit = struct.pack("ll", 5, 0)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)
+        conn = SSL.Connection(self._ctx, client)
+        conn.set_accept_state()
+        try:
+            conn.do_handshake()
+            self.handshakes += 1
+            with contextlib.suppress(SSL.Error, OSError):
+                conn.recv(1)  # until the client's close_notify or EOF
+            with contextlib.suppress(SSL.Error, OSError):
+                conn.shutdown()
+        except (SSL.Error, OSError):
+            return
+
+
+class _Out:
+    """Plain text on any stream; colour only on a terminal."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        from .cli.output import Style
+
+        self.style = Style(stream)
+
+    def head(self, n: int, text: str, code: str = "") -> None:
+        self.style.line()
+        title = self.style.paint(f"{n}. {text}", "bold")
+        self.style.line(title + (f"   {self.style.paint(code, 'cyan')}" if code else ""))
+
+    def rows(self, rows: list[tuple[str, str]]) -> None:
+        self.style.table(rows, indent="   ")
+
+
+@contextlib.contextmanager
+def _stapling_server(leaf: Any) -> Iterator[tuple[StaplingTLSServer, Callable[[], object]]]:
+    """A TLS server stapling through :class:`ocspkit.Stapler` (its ``install``).
+
+    Yields the server and a ``refresh()`` that runs the stapler as if half the staple's
+    validity had passed (when the stapler refreshes early), so the demo need not wait.
+    """
+    from .stapling import Stapler
+
+    with Stapler() as stapler:
+        stapler.add(list(leaf.chain))  # fetches and validates a staple before serving
+
+        def refresh() -> object:
+            return stapler.refresh(now=datetime.now(timezone.utc) + timedelta(minutes=31))
+
+        with StaplingTLSServer(
+            leaf.cert, leaf.key, leaf.chain[1:], configure=stapler.install
+        ) as server:
+            yield server, refresh
+
+
+def _result_rows(result: ValidationResult) -> list[tuple[str, str]]:
+    from .cli.output import iso, subject
+
+    rows = []
+    if result.revocation_time is not None:
+        reason = result.revocation_reason
+        rows.append(
+            (
+                "revoked at",
+                f"{iso(result.revocation_time)}"
+                + (f" ({reason.name.lower()})" if reason is not None else ""),
+            )
+        )
+    rows += [
+        ("this update", iso(result.this_update) or "-"),
+        ("next update", iso(result.next_update) or "(none)"),
+        ("signed by", subject(result.signer)),
+    ]
+    return rows
+
+
+def run_demo(stream: IO[str] | None = None, *, json_output: bool = False) -> int:
+    """Run the demo, writing a readable account to ``stream`` (stdout); return 0 on success.
+
+    With ``json_output``, one JSON document of the steps is written instead.
+    """
+    from . import build_request, validate_response
+    from .cli.output import cert_json, emit_json, envelope, result_json, subject
+    from .client import Client, check
+    from .probe import probe
+    from .testing import CA, Responder
+
+    out_stream = stream if stream is not None else sys.stdout
+    out = _Out(out_stream if not json_output else io.StringIO())
+    steps: list[dict[str, Any]] = []
+    started = time.monotonic()
+    style = out.style
+
+    out.style.line(style.paint("ocspkit demo", "bold") + " - offline, everything on 127.0.0.1")
+    ca = CA("ecdsa", name="ocspkit demo")
+    out.head(1, "A throwaway CA", "ocspkit.testing.CA()")
+    out.rows([("root", subject(ca.root)), ("issuer", subject(ca.issuer))])
+    steps.append({"step": "ca", "root": cert_json(ca.root), "issuer": cert_json(ca.issuer)})
+
+    with Responder(ca) as responder:
+        out.head(2, "A local OCSP responder", "ocspkit.testing.Responder(ca)")
+        out.rows([("URL", responder.url)])
+        steps.append({"step": "responder", "url": responder.url})
+
+        leaf = ca.issue("localhost", must_staple=True)
+        from .certs import ocsp_urls
+
+        out.head(3, "A certificate for localhost, Must-Staple", 'ca.issue("localhost")')
+        out.rows(
+            [
+                ("subject", subject(leaf.cert)),
+                ("serial", format(leaf.cert.serial_number, "x")),
+                ("OCSP URL", ", ".join(ocsp_urls(leaf.cert)) + "  (from its AIA extension)"),
+            ]
+        )
+        steps.append({"step": "issue", "certificate": cert_json(leaf.cert)})
+
+        request = build_request(leaf.cert, ca.issuer)
+        cert_id = request.cert_ids[0]
+        out.head(4, "The OCSP request", "ocspkit.build_request(cert, issuer)")
+        out.rows(
+            [
+                ("CertID", f"{cert_id.hash_algorithm}, serial {cert_id.serial_number:x}"),
+                ("nonce", f"{len(request.nonce or b'')} random bytes"),
+                ("size", f"{len(request.der)} bytes DER"),
+                ("GET URL", request.get_url(responder.url)),
+            ]
+        )
+        steps.append(
+            {"step": "request", "size": len(request.der), "get_url": request.get_url(responder.url)}
+        )
+
+        with Client(timeout=5, deadline=10) as client:
+            response = client.query(request, responder.url)
+        out.head(5, "Query the responder", "client.query(request, url)")
+        out.rows(
+            [
+                ("answer", f"{response.status.name.lower()}, {len(response.der)} bytes"),
+                ("nonce", "echoed" if response.nonce == request.nonce else "not echoed"),
+            ]
+        )
+        steps.append({"step": "query", "size": len(response.der), "status": response.status.name})
+
+        result = validate_response(response, leaf.cert, ca.issuer, request=request)
+        out.head(
+            6, "Validate the answer", "ocspkit.validate_response(response, cert, issuer, ...)"
+        )
+        out.rows(
+            [
+                ("status", style.status(result.status)),
+                *_result_rows(result),
+                ("checked", "CertID, signature, signer, freshness, nonce: all passed"),
+            ]
+        )
+        steps.append({"step": "validate", "result": result_json(result)})
+
+        with _stapling_server(leaf) as (server, refresh):
+            report = probe(
+                server.host, server.port, servername="localhost", trust_roots=[ca.root], timeout=5
+            )
+            where = f"{server.host}:{server.port}"
+            out.head(
+                7,
+                f"A TLS server on {where} staples it",
+                f'ocspkit.probe("{server.host}", {server.port})',
+            )
+            _probe_rows(out, report)
+            steps.append({"step": "probe", **_probe_json(report)})
+
+            ca.revoke(leaf.cert, RevocationReason.KEY_COMPROMISE)
+            revoked = check(leaf.cert, ca.issuer, timeout=5)
+            out.head(8, "Revoke the certificate and check again", "ocspkit.check(cert, issuer)")
+            out.rows([("status", style.status(revoked.status)), *_result_rows(revoked)])
+            steps.append({"step": "revoke-and-check", "result": result_json(revoked)})
+
+            refresh()
+            report2 = probe(
+                server.host, server.port, servername="localhost", trust_roots=[ca.root], timeout=5
+            )
+            out.head(
+                9,
+                "The stapler refreshes early (half the validity window); probe again",
+                "stapler.refresh()",
+            )
+            _probe_rows(out, report2)
+            steps.append({"step": "probe-after-revoke", **_probe_json(report2)})
+
+    took = time.monotonic() - started
+    ok = (
+        result.good
+        and revoked.revoked
+        and report.staple_result is not None
+        and report.staple_result.good
+        and report2.staple_result is not None
+        and report2.staple_result.revoked
+    )
+    out.style.line()
+    out.style.line(
+        (style.paint("Done", "green") if ok else style.paint("Unexpected results", "red"))
+        + f" in {took:.1f} s. Next: 'ocspkit check --help', 'ocspkit probe --help'."
+    )
+    if json_output:
+        emit_json(envelope("demo", 0 if ok else 3, seconds=round(took, 3), steps=steps), out_stream)
+    return 0 if ok else 3
+
+
+def _probe_rows(out: _Out, report: Any) -> None:
+    style = out.style
+    result = report.staple_result
+    rows = [
+        ("TLS", f"{report.tls_version}, chain {'valid' if report.chain_valid else 'NOT valid'}"),
+        ("staple", f"{len(report.staple_der or b'')} bytes, " + ("valid" if result else "INVALID")),
+    ]
+    if result is not None:
+        rows.append(("status", style.status(result.status)))
+        rows += _result_rows(result)
+    elif report.staple_error is not None:
+        rows.append(("error", str(report.staple_error)))
+    out.rows(rows)
+
+
+def _probe_json(report: Any) -> dict[str, Any]:
+    from .cli.probe import probe_json
+
+    return probe_json(report)
