@@ -15,6 +15,7 @@ from asn1crypto import x509 as a_x509
 from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
 
+from ._der import nonce_value
 from .errors import DecodeError
 from .models import (
     CertID,
@@ -122,17 +123,6 @@ def _single(s: Any) -> SingleResponse:
     )
 
 
-def nonce_value(ext_value: bytes) -> bytes:
-    """The nonce octets of an id-pkix-ocsp-nonce extnValue (tolerating a missing inner wrap)."""
-    if len(ext_value) >= 2 and ext_value[0] == 0x04:
-        try:
-            inner = core.OctetString.load(ext_value, strict=True)
-            return bytes(inner.native)
-        except ValueError:
-            pass
-    return ext_value
-
-
 def _response_nonce(exts: tuple[Extension, ...]) -> bytes | None:
     for e in exts:
         if e.oid == "1.3.6.1.5.5.7.48.1.2":
@@ -200,7 +190,12 @@ def _decode_response(der: bytes) -> OCSPResponse:
         signature=basic["signature"].contents[1:],
         tbs_response_data=tbs.dump(),
         version=int(version[1:]) if isinstance(version, str) else 1,
-        signature_algorithm_params=None if isinstance(params, core.Void) else params.dump(),
+        signature_algorithm_params=(
+            params.dump()
+            if sig_alg["algorithm"].dotted == "1.2.840.113549.1.1.10"
+            and not isinstance(params, core.Void)
+            else None
+        ),
     )
 
 

@@ -49,3 +49,19 @@ def tbs_issuer_der(tbs: bytes) -> bytes | None:
         return tbs[pos:end] if tag == 0x30 else None
     except DecodeError:
         return None
+
+
+def nonce_value(ext_value: bytes) -> bytes:
+    """The nonce octets of an id-pkix-ocsp-nonce extnValue.
+
+    RFC 8954: the extnValue holds an OCTET STRING; some responders put the raw octets
+    there instead, which are returned as they are.
+    """
+    if len(ext_value) >= 2 and ext_value[0] == 0x04:
+        try:
+            _, start, end = read_tlv(ext_value, 0)
+        except DecodeError:
+            return ext_value
+        if end == len(ext_value):
+            return ext_value[start:end]
+    return ext_value

@@ -46,15 +46,31 @@ class _Fallback(Exception):
     pass
 
 
-def _c_exts(exts: x509.Extensions) -> tuple[Extension, ...]:
+def _der_octet_string(data: bytes) -> bytes:
+    n = len(data)
+    if n < 0x80:
+        return b"\x04" + bytes([n]) + data
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return b"\x04" + bytes([0x80 | len(size)]) + size + data
+
+
+def _c_exts(exts: x509.Extensions) -> tuple[tuple[Extension, ...], bytes | None]:
+    """(extensions, nonce) from cryptography's parsed extensions."""
     if not len(exts):
-        return ()
+        return (), None
     out = []
+    nonce = None
     for e in exts:
         value = e.value
-        raw = value.value if isinstance(value, x509.UnrecognizedExtension) else value.public_bytes()
+        if isinstance(value, x509.OCSPNonce):
+            nonce = value.nonce
+            raw = _der_octet_string(nonce)
+        elif isinstance(value, x509.UnrecognizedExtension):
+            raw = value.value
+        else:
+            raw = value.public_bytes()
         out.append(Extension(e.oid.dotted_string, e.critical, raw))
-    return tuple(out)
+    return tuple(out), nonce
 
 
 def _fast(der: bytes) -> OCSPResponse:
@@ -71,8 +87,8 @@ def _fast(der: bytes) -> OCSPResponse:
         if len(singles) != 1:
             raise _Fallback
         s = singles[0]
-        single_exts = _c_exts(r.single_extensions)
-        exts = _c_exts(r.extensions)
+        single_exts = _c_exts(r.single_extensions)[0]
+        exts, nonce = _c_exts(r.extensions)
         reason = s.revocation_reason
         cert_status = _STATUS[s.certificate_status]
         single = SingleResponse(
@@ -102,7 +118,7 @@ def _fast(der: bytes) -> OCSPResponse:
             produced_at=r.produced_at_utc,
             certificates=tuple(r.certificates),
             extensions=exts,
-            nonce=_nonce(exts),
+            nonce=nonce,
             signature_algorithm_oid=oid,
             signature=r.signature,
             tbs_response_data=r.tbs_response_bytes,
@@ -111,13 +127,6 @@ def _fast(der: bytes) -> OCSPResponse:
         raise
     except Exception:  # lazy decoding errors, unsupported hash OIDs, duplicate extensions
         raise _Fallback from None
-
-
-def _nonce(exts: tuple[Extension, ...]) -> bytes | None:
-    for e in exts:
-        if e.oid == "1.3.6.1.5.5.7.48.1.2":
-            return _asn1.nonce_value(e.value)
-    return None
 
 
 def parse_response(der: bytes) -> OCSPResponse:

@@ -306,3 +306,19 @@ def test_naive_now_is_utc(pki: PKI) -> None:
     leaf = pki.leaf()
     resp = _resp(pki, leaf, NOW, NOW + timedelta(hours=1))
     assert ocspkit.validate_response(resp, leaf, pki.issuer, now=NOW.replace(tzinfo=None)).good
+
+
+def test_fast_and_tolerant_decoders_agree(pki: PKI) -> None:
+    """cryptography's fast path and the asn1crypto path yield the same model."""
+    from ocspkit import _asn1
+
+    leaf = pki.leaf()
+    rc, rk = pki.responder()
+    for rid in ("key", "name"):
+        resp = ocspkit.build_response(
+            SingleResponse(CertID.for_certificate(leaf, pki.issuer), CertStatus.REVOKED, NOW, NOW + timedelta(hours=1),
+                           revocation_time=NOW - timedelta(days=1), revocation_reason=RevocationReason.SUPERSEDED),
+            responder_cert=rc, responder_key=rk, produced_at=NOW, responder_id=rid, certificates=[rc],
+            nonce=b"0123456789abcdef", extensions=[ocspkit.Extension("1.2.3.4", False, b"\x05\x00")],
+        )
+        assert _asn1.decode_response(resp.der) == ocspkit.parse_response(resp.der)
