@@ -38,7 +38,11 @@ def good(leaf: x509.Certificate, pki: PKI, **kw: object) -> SingleResponse:
 
 def sign_as_issuer(pki: PKI, single: SingleResponse, **kw: object) -> ocspkit.OCSPResponse:
     return ocspkit.build_response(
-        single, responder_cert=pki.issuer, responder_key=pki.issuer_key, produced_at=NOW, **kw  # type: ignore[arg-type]
+        single,
+        responder_cert=pki.issuer,
+        responder_key=pki.issuer_key,
+        produced_at=NOW,
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -60,8 +64,11 @@ def test_another_cas_responder(pki: PKI, leaf: x509.Certificate) -> None:
 def test_another_ca_signing_as_itself(pki: PKI, leaf: x509.Certificate) -> None:
     other = PKI(pki.kind)
     resp = ocspkit.build_response(
-        good(leaf, pki), responder_cert=other.issuer, responder_key=other.issuer_key,
-        produced_at=NOW, certificates=[other.issuer],
+        good(leaf, pki),
+        responder_cert=other.issuer,
+        responder_key=other.issuer_key,
+        produced_at=NOW,
+        certificates=[other.issuer],
     )
     with pytest.raises(ocspkit.UnauthorizedResponderError):
         ocspkit.validate_response(resp, leaf, pki.issuer, now=NOW)
@@ -69,14 +76,18 @@ def test_another_ca_signing_as_itself(pki: PKI, leaf: x509.Certificate) -> None:
 
 def test_responder_without_eku(pki: PKI, leaf: x509.Certificate) -> None:
     rc, rk = pki.responder(ocsp_signing=False)
-    resp = ocspkit.build_response(good(leaf, pki), responder_cert=rc, responder_key=rk, produced_at=NOW, certificates=[rc])
+    resp = ocspkit.build_response(
+        good(leaf, pki), responder_cert=rc, responder_key=rk, produced_at=NOW, certificates=[rc]
+    )
     with pytest.raises(ocspkit.UnauthorizedResponderError, match="OCSPSigning"):
         ocspkit.validate_response(resp, leaf, pki.issuer, now=NOW)
 
 
 def test_expired_responder_cert(pki: PKI, leaf: x509.Certificate) -> None:
     rc, rk = pki.responder(not_before=NOW - timedelta(days=10), not_after=NOW - timedelta(days=1))
-    resp = ocspkit.build_response(good(leaf, pki), responder_cert=rc, responder_key=rk, produced_at=NOW, certificates=[rc])
+    resp = ocspkit.build_response(
+        good(leaf, pki), responder_cert=rc, responder_key=rk, produced_at=NOW, certificates=[rc]
+    )
     with pytest.raises(ocspkit.UnauthorizedResponderError, match="expired"):
         ocspkit.validate_response(resp, leaf, pki.issuer, now=NOW)
 
@@ -84,8 +95,17 @@ def test_expired_responder_cert(pki: PKI, leaf: x509.Certificate) -> None:
 def test_responder_issued_by_the_root_not_the_issuer(pki: PKI, leaf: x509.Certificate) -> None:
     """A delegate must be issued *directly* by the issuer, not by its parent."""
     key = new_key(pki.kind)
-    rc = make_cert("root-issued responder", key, pki.root.subject, pki.root_key, ocsp_signing=True, ocsp_url=None)
-    resp = ocspkit.build_response(good(leaf, pki), responder_cert=rc, responder_key=key, produced_at=NOW, certificates=[rc])
+    rc = make_cert(
+        "root-issued responder",
+        key,
+        pki.root.subject,
+        pki.root_key,
+        ocsp_signing=True,
+        ocsp_url=None,
+    )
+    resp = ocspkit.build_response(
+        good(leaf, pki), responder_cert=rc, responder_key=key, produced_at=NOW, certificates=[rc]
+    )
     with pytest.raises(ocspkit.UnauthorizedResponderError):
         ocspkit.validate_response(resp, leaf, pki.issuer, now=NOW)
 
@@ -93,8 +113,12 @@ def test_responder_issued_by_the_root_not_the_issuer(pki: PKI, leaf: x509.Certif
 def test_responder_with_issuers_name_but_self_signed(pki: PKI, leaf: x509.Certificate) -> None:
     """Same issuer *name*, other key: name matching alone would trust it."""
     key = new_key(pki.kind)
-    rc = make_cert("forged responder", key, pki.issuer.subject, key, ocsp_signing=True, ocsp_url=None)
-    resp = ocspkit.build_response(good(leaf, pki), responder_cert=rc, responder_key=key, produced_at=NOW, certificates=[rc])
+    rc = make_cert(
+        "forged responder", key, pki.issuer.subject, key, ocsp_signing=True, ocsp_url=None
+    )
+    resp = ocspkit.build_response(
+        good(leaf, pki), responder_cert=rc, responder_key=key, produced_at=NOW, certificates=[rc]
+    )
     with pytest.raises(ocspkit.UnauthorizedResponderError, match="signature"):
         ocspkit.validate_response(resp, leaf, pki.issuer, now=NOW)
 
@@ -109,7 +133,9 @@ def test_response_for_another_serial(pki: PKI, leaf: x509.Certificate) -> None:
 def test_same_serial_other_issuer(pki: PKI, leaf: x509.Certificate) -> None:
     other = PKI(pki.kind)
     forged_id = CertID.for_certificate(leaf, other.issuer)
-    single = SingleResponse(forged_id, CertStatus.GOOD, NOW - timedelta(hours=1), NOW + timedelta(hours=1))
+    single = SingleResponse(
+        forged_id, CertStatus.GOOD, NOW - timedelta(hours=1), NOW + timedelta(hours=1)
+    )
     resp = sign_as_issuer(pki, single)
     with pytest.raises(ocspkit.NoMatchingResponseError):
         ocspkit.validate_response(resp, leaf, pki.issuer, now=NOW)
@@ -131,8 +157,11 @@ def test_tampered_signature(pki: PKI, leaf: x509.Certificate) -> None:
 def test_tampered_tbs_status(pki: PKI, leaf: x509.Certificate) -> None:
     """Turn REVOKED into ... anything else by editing one byte of tbsResponseData."""
     single = SingleResponse(
-        CertID.for_certificate(leaf, pki.issuer), CertStatus.REVOKED, NOW - timedelta(hours=1),
-        NOW + timedelta(hours=6), revocation_time=NOW - timedelta(days=1),
+        CertID.for_certificate(leaf, pki.issuer),
+        CertStatus.REVOKED,
+        NOW - timedelta(hours=1),
+        NOW + timedelta(hours=6),
+        revocation_time=NOW - timedelta(days=1),
         revocation_reason=ocspkit.RevocationReason.KEY_COMPROMISE,
     )
     resp = sign_as_issuer(pki, single)
@@ -167,7 +196,10 @@ def test_missing_nonce_follows_policy(pki: PKI, leaf: x509.Certificate) -> None:
 
 
 def test_this_update_in_the_future(pki: PKI, leaf: x509.Certificate) -> None:
-    resp = sign_as_issuer(pki, good(leaf, pki, this_update=NOW + timedelta(hours=1), next_update=NOW + timedelta(hours=9)))
+    resp = sign_as_issuer(
+        pki,
+        good(leaf, pki, this_update=NOW + timedelta(hours=1), next_update=NOW + timedelta(hours=9)),
+    )
     with pytest.raises(ocspkit.NotYetValidError):
         ocspkit.validate_response(resp, leaf, pki.issuer, now=NOW)
 
@@ -183,14 +215,21 @@ def test_trust_smuggled_via_embedded_certs(pki: PKI, leaf: x509.Certificate) -> 
     evil = PKI(pki.kind)
     rc, rk = evil.responder()
     resp = ocspkit.build_response(
-        good(leaf, pki), responder_cert=rc, responder_key=rk, produced_at=NOW,
+        good(leaf, pki),
+        responder_cert=rc,
+        responder_key=rk,
+        produced_at=NOW,
         certificates=[rc, evil.issuer, evil.root, pki.issuer],
     )
     with pytest.raises(ocspkit.UnauthorizedResponderError):
         ocspkit.validate_response(resp, leaf, pki.issuer, now=NOW)
     # and embedding the real issuer does not let the attacker's key sign as the issuer
     forged = ocspkit.build_response(
-        good(leaf, pki), responder_cert=pki.issuer, responder_key=rk, produced_at=NOW, certificates=[pki.issuer]
+        good(leaf, pki),
+        responder_cert=pki.issuer,
+        responder_key=rk,
+        produced_at=NOW,
+        certificates=[pki.issuer],
     )
     with pytest.raises(ocspkit.SignatureError):
         ocspkit.validate_response(forged, leaf, pki.issuer, now=NOW)
@@ -198,7 +237,13 @@ def test_trust_smuggled_via_embedded_certs(pki: PKI, leaf: x509.Certificate) -> 
 
 def test_contradictory_duplicates(pki: PKI, leaf: x509.Certificate) -> None:
     a = good(leaf, pki)
-    b = SingleResponse(a.cert_id, CertStatus.REVOKED, a.this_update, a.next_update, revocation_time=NOW - timedelta(days=1))
+    b = SingleResponse(
+        a.cert_id,
+        CertStatus.REVOKED,
+        a.this_update,
+        a.next_update,
+        revocation_time=NOW - timedelta(days=1),
+    )
     with pytest.raises(ocspkit.ConflictingResponsesError):
         ocspkit.validate_response(sign_as_issuer(pki, [a, b]), leaf, pki.issuer, now=NOW)
 
@@ -206,9 +251,13 @@ def test_contradictory_duplicates(pki: PKI, leaf: x509.Certificate) -> None:
 def test_unknown_critical_extensions(pki: PKI, leaf: x509.Certificate) -> None:
     ext = ocspkit.Extension("1.2.3.4.5", True, b"\x05\x00")
     with pytest.raises(ocspkit.CriticalExtensionError):
-        ocspkit.validate_response(sign_as_issuer(pki, good(leaf, pki), extensions=[ext]), leaf, pki.issuer, now=NOW)
+        ocspkit.validate_response(
+            sign_as_issuer(pki, good(leaf, pki), extensions=[ext]), leaf, pki.issuer, now=NOW
+        )
     with pytest.raises(ocspkit.CriticalExtensionError):
-        ocspkit.validate_response(sign_as_issuer(pki, good(leaf, pki, extensions=(ext,))), leaf, pki.issuer, now=NOW)
+        ocspkit.validate_response(
+            sign_as_issuer(pki, good(leaf, pki, extensions=(ext,))), leaf, pki.issuer, now=NOW
+        )
     benign = ocspkit.Extension("1.2.3.4.5", False, b"\x05\x00")
     assert ocspkit.validate_response(
         sign_as_issuer(pki, good(leaf, pki), extensions=[benign]), leaf, pki.issuer, now=NOW
@@ -222,7 +271,11 @@ def test_sha1_signature_refused_by_policy() -> None:
     assert ocspkit.validate_response(resp, leaf, pki.issuer, now=NOW).good
     with pytest.raises(ocspkit.WeakAlgorithmError):
         ocspkit.validate_response(
-            resp, leaf, pki.issuer, now=NOW, policy=ocspkit.ValidationPolicy(allow_sha1_signatures=False)
+            resp,
+            leaf,
+            pki.issuer,
+            now=NOW,
+            policy=ocspkit.ValidationPolicy(allow_sha1_signatures=False),
         )
 
 
@@ -231,5 +284,7 @@ def test_unsuccessful_status_is_responder_error(pki: PKI, leaf: x509.Certificate
         if status is ocspkit.ResponseStatus.SUCCESSFUL:
             continue
         with pytest.raises(ocspkit.ResponderError) as exc:
-            ocspkit.validate_response(ocspkit.build_error_response(status).der, leaf, pki.issuer, now=NOW)
+            ocspkit.validate_response(
+                ocspkit.build_error_response(status).der, leaf, pki.issuer, now=NOW
+            )
         assert exc.value.status is status

@@ -21,7 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 import ocspkit
 from ocspkit import CertStatus, ResponseStatus, RevocationReason
 
-CORPUS = Path(os.environ.get("OCSPKIT_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
+CORPUS = Path(
+    os.environ.get("OCSPKIT_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus")
+)
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared/corpus not present")
 
 OSSL = CORPUS / "openssl-ocsp-tests"
@@ -143,29 +145,58 @@ def test_openssl_80_test_ocsp(row: dict[str, str]) -> None:
 @pytest.mark.parametrize(
     ("response", "error"),
     [
-        *[(f"ISOP_{b}.ors", ocspkit.SignatureError) for b in ("ND1", "ND2", "ND3", "D1", "D2", "D3")],
-        *[(f"WRID_{b}.ors", ocspkit.SignerNotFoundError) for b in ("ND1", "ND2", "ND3", "D1", "D2", "D3")],
-        *[(f"WINH_{b}.ors", ocspkit.NoMatchingResponseError) for b in ("ND1", "ND2", "ND3", "D1", "D2", "D3")],
-        *[(f"WIKH_{b}.ors", ocspkit.NoMatchingResponseError) for b in ("ND1", "ND2", "ND3", "D1", "D2", "D3")],
+        *[
+            (f"ISOP_{b}.ors", ocspkit.SignatureError)
+            for b in ("ND1", "ND2", "ND3", "D1", "D2", "D3")
+        ],
+        *[
+            (f"WRID_{b}.ors", ocspkit.SignerNotFoundError)
+            for b in ("ND1", "ND2", "ND3", "D1", "D2", "D3")
+        ],
+        *[
+            (f"WINH_{b}.ors", ocspkit.NoMatchingResponseError)
+            for b in ("ND1", "ND2", "ND3", "D1", "D2", "D3")
+        ],
+        *[
+            (f"WIKH_{b}.ors", ocspkit.NoMatchingResponseError)
+            for b in ("ND1", "ND2", "ND3", "D1", "D2", "D3")
+        ],
         *[(f"ISDOSC_{b}.ors", ocspkit.UnauthorizedResponderError) for b in ("D1", "D2", "D3")],
     ],
 )
 def test_openssl_vectors_fail_for_the_right_reason(response: str, error: type[Exception]) -> None:
     base = response.removesuffix(".ors").rpartition("_")[2]
-    issuer_file = {"ND1": "ND1_Issuer_ICA.pem", "ND2": "ND2_Issuer_Root.pem", "ND3": "ND3_Issuer_Root.pem",
-                   "D1": "D1_Issuer_ICA.pem", "D2": "D2_Issuer_Root.pem", "D3": "D3_Issuer_Root.pem"}[base]
+    issuer_file = {
+        "ND1": "ND1_Issuer_ICA.pem",
+        "ND2": "ND2_Issuer_Root.pem",
+        "ND3": "ND3_Issuer_Root.pem",
+        "D1": "D1_Issuer_ICA.pem",
+        "D2": "D2_Issuer_Root.pem",
+        "D3": "D3_Issuer_Root.pem",
+    }[base]
     with pytest.raises(error):
         ocspkit.validate_response(
-            ors(response), cert(OSSL / _SUBJECT[base]), cert(OSSL / issuer_file), now=_as_of(response)
+            ors(response),
+            cert(OSSL / _SUBJECT[base]),
+            cert(OSSL / issuer_file),
+            now=_as_of(response),
         )
 
 
 def test_wkdosc_wrong_key_in_delegated_cert_fails() -> None:
     for base in ("D1", "D2", "D3"):
-        issuer = cert(OSSL / {"D1": "D1_Issuer_ICA.pem", "D2": "D2_Issuer_Root.pem", "D3": "D3_Issuer_Root.pem"}[base])
+        issuer = cert(
+            OSSL
+            / {"D1": "D1_Issuer_ICA.pem", "D2": "D2_Issuer_Root.pem", "D3": "D3_Issuer_Root.pem"}[
+                base
+            ]
+        )
         with pytest.raises(ocspkit.ValidationError):
             ocspkit.validate_response(
-                ors(f"WKDOSC_{base}.ors"), cert(OSSL / _SUBJECT[base]), issuer, now=at("2012-10-11T14:00Z")
+                ors(f"WKDOSC_{base}.ors"),
+                cert(OSSL / _SUBJECT[base]),
+                issuer,
+                now=at("2012-10-11T14:00Z"),
             )
 
 
@@ -173,14 +204,19 @@ def test_nd3_stale_a_year_later() -> None:
     """pyhanko's openssl-ocsp.json stale case: ND3 at 2013-10-12 is not recent enough."""
     with pytest.raises(ocspkit.ExpiredResponseError):
         ocspkit.validate_response(
-            ors("ND3.ors"), cert(OSSL / "ND3_Cert_EE.pem"), cert(OSSL / "ND3_Issuer_Root.pem"),
+            ors("ND3.ors"),
+            cert(OSSL / "ND3_Cert_EE.pem"),
+            cert(OSSL / "ND3_Issuer_Root.pem"),
             now=at("2013-10-12T00:00Z"),
         )
 
 
 def test_d3_byname_responder_without_nocheck() -> None:
     r = ocspkit.validate_response(
-        ors("D3.ors"), cert(OSSL / "D3_Cert_EE.pem"), cert(OSSL / "D3_Issuer_Root.pem"), now=at("2012-10-23T11:00Z")
+        ors("D3.ors"),
+        cert(OSSL / "D3_Cert_EE.pem"),
+        cert(OSSL / "D3_Issuer_Root.pem"),
+        now=at("2012-10-23T11:00Z"),
     )
     assert r.status is CertStatus.GOOD and r.delegated
     assert r.response.responder_id is not None and r.response.responder_id.name is not None
@@ -215,7 +251,9 @@ FRESH = PH / "freshness"
 )
 def test_pyhanko_freshness(name: str, now: str, status: CertStatus) -> None:
     r = ocspkit.validate_response(
-        (FRESH / name).read_bytes(), cert(FRESH / "certs" / "alice.crt"), cert(FRESH / "certs" / "interm.crt"),
+        (FRESH / name).read_bytes(),
+        cert(FRESH / "certs" / "alice.crt"),
+        cert(FRESH / "certs" / "interm.crt"),
         now=at(now),
     )
     assert r.status is status and r.delegated
@@ -228,23 +266,30 @@ def test_pyhanko_freshness(name: str, now: str, status: CertStatus) -> None:
 def test_pyhanko_postdated_response_is_rejected() -> None:
     with pytest.raises((ocspkit.NotYetValidError, ocspkit.ProducedAtError)):
         ocspkit.validate_response(
-            (FRESH / "alice-2020-12-10.ors").read_bytes(), cert(FRESH / "certs" / "alice.crt"),
-            cert(FRESH / "certs" / "interm.crt"), now=at("2020-11-29T00:05Z"),
+            (FRESH / "alice-2020-12-10.ors").read_bytes(),
+            cert(FRESH / "certs" / "alice.crt"),
+            cert(FRESH / "certs" / "interm.crt"),
+            now=at("2020-11-29T00:05Z"),
         )
 
 
 def test_pyhanko_ten_minute_window_expires() -> None:
     with pytest.raises(ocspkit.ExpiredResponseError):
         ocspkit.validate_response(
-            (FRESH / "alice-2020-10-01.ors").read_bytes(), cert(FRESH / "certs" / "alice.crt"),
-            cert(FRESH / "certs" / "interm.crt"), now=at("2020-10-01T00:30Z"),
+            (FRESH / "alice-2020-10-01.ors").read_bytes(),
+            cert(FRESH / "certs" / "alice.crt"),
+            cert(FRESH / "certs" / "interm.crt"),
+            now=at("2020-10-01T00:30Z"),
         )
 
 
-@pytest.mark.parametrize(("resp", "subject", "issuer"), [
-    ("ocsp-resp-alice.der", "alice.cert.pem", "interm.cert.pem"),
-    ("ocsp-resp-interm.der", "interm.cert.pem", "root.cert.pem"),
-])
+@pytest.mark.parametrize(
+    ("resp", "subject", "issuer"),
+    [
+        ("ocsp-resp-alice.der", "alice.cert.pem", "interm.cert.pem"),
+        ("ocsp-resp-interm.der", "interm.cert.pem", "root.cert.pem"),
+    ],
+)
 def test_pyhanko_fractional_seconds(resp: str, subject: str, issuer: str) -> None:
     d = PH / "multitasking-ocsp"
     r = ocspkit.validate_response(
@@ -258,7 +303,9 @@ def test_pyhanko_same_serial_other_issuer_does_not_match() -> None:
     d = PH / "multitasking-ocsp"
     with pytest.raises(ocspkit.NoMatchingResponseError):
         ocspkit.validate_response(
-            (d / "ocsp-resp-alice.der").read_bytes(), cert(d / "interm.cert.pem"), cert(d / "root.cert.pem"),
+            (d / "ocsp-resp-alice.der").read_bytes(),
+            cert(d / "interm.cert.pem"),
+            cert(d / "root.cert.pem"),
             now=at("2021-08-19T12:20:44Z"),
         )
 
@@ -267,18 +314,23 @@ def test_pyhanko_same_serial_other_issuer_does_not_match() -> None:
 # RustCrypto x509-ocsp
 # ---------------------------------------------------------------------------------------------
 
+
 def rc_ca() -> x509.Certificate:
     return cert(RC / "rsa-2048-sha256-ca.der")
 
 
 def test_rc_revoked_delegated() -> None:
-    r = validate_for_serial((RC / "rsa-2048-sha256-revoked-ocsp-res.der").read_bytes(), rc_ca(), at("2023-11-06T00:00Z"))
+    r = validate_for_serial(
+        (RC / "rsa-2048-sha256-revoked-ocsp-res.der").read_bytes(), rc_ca(), at("2023-11-06T00:00Z")
+    )
     assert r.status is CertStatus.REVOKED and r.delegated
     assert r.cert_id.serial_number == 3
     assert r.revocation_time == at("2023-11-05T01:09:45Z") and r.revocation_reason is None
 
 
-@pytest.mark.parametrize("name", ["sha1-certid-ocsp-res.der", "sha256-certid-ocsp-res.der", "sha512-certid-ocsp-res.der"])
+@pytest.mark.parametrize(
+    "name", ["sha1-certid-ocsp-res.der", "sha256-certid-ocsp-res.der", "sha512-certid-ocsp-res.der"]
+)
 def test_rc_byname_responder_but_ca_signed_is_rejected(name: str) -> None:
     """ResponderID names the OCSP cert, yet the CA key signed: a lenient validator says GOOD."""
     with pytest.raises(ocspkit.SignerNotFoundError):
@@ -311,7 +363,9 @@ def test_rc_delegated_signer_not_embedded_supplied_but_not_valid_at_produced_at(
 def test_rc_bykey_matching_no_cert() -> None:
     with pytest.raises(ocspkit.SignerNotFoundError):
         validate_for_serial(
-            (RC / "ocsp-by-key-res.der").read_bytes(), rc_ca(), at("2023-11-06T00:00Z"),
+            (RC / "ocsp-by-key-res.der").read_bytes(),
+            rc_ca(),
+            at("2023-11-06T00:00Z"),
             extra_certs=[cert(RC / "rsa-2048-sha256-ocsp-crt.der")],
         )
 
@@ -327,13 +381,16 @@ def test_rc_dod_twenty_responses() -> None:
     assert r.produced_at == at("2023-11-07T18:42:37Z")
 
 
-@pytest.mark.parametrize(("name", "status"), [
-    ("ocsp-malformed.der", ResponseStatus.MALFORMED_REQUEST),
-    ("ocsp-internal-error.der", ResponseStatus.INTERNAL_ERROR),
-    ("ocsp-try-later.der", ResponseStatus.TRY_LATER),
-    ("ocsp-sig-required.der", ResponseStatus.SIG_REQUIRED),
-    ("ocsp-unauthorized.der", ResponseStatus.UNAUTHORIZED),
-])
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [
+        ("ocsp-malformed.der", ResponseStatus.MALFORMED_REQUEST),
+        ("ocsp-internal-error.der", ResponseStatus.INTERNAL_ERROR),
+        ("ocsp-try-later.der", ResponseStatus.TRY_LATER),
+        ("ocsp-sig-required.der", ResponseStatus.SIG_REQUIRED),
+        ("ocsp-unauthorized.der", ResponseStatus.UNAUTHORIZED),
+    ],
+)
 def test_rc_error_statuses(name: str, status: ResponseStatus) -> None:
     der = (RC / name).read_bytes()
     assert ocspkit.parse_response(der).status is status
@@ -366,21 +423,29 @@ def test_rc_other_requests() -> None:
 # golang/crypto ocsp
 # ---------------------------------------------------------------------------------------------
 
+
 def test_go_gts1c3_good() -> None:
-    r = validate_for_serial((GO / "gts1c3-good-resp.der").read_bytes(), cert(GO / "gts-ca-1c3.pem"), at("2021-11-08T00:00Z"))
+    r = validate_for_serial(
+        (GO / "gts1c3-good-resp.der").read_bytes(),
+        cert(GO / "gts-ca-1c3.pem"),
+        at("2021-11-08T00:00Z"),
+    )
     assert r.status is CertStatus.GOOD and not r.delegated
 
 
 def test_go_comodo_without_certs_good() -> None:
     r = validate_for_serial(
-        (GO / "resp-without-cert.der").read_bytes(), cert(OSSL / "ND1_Issuer_ICA.pem"), at("2013-06-19T00:00Z")
+        (GO / "resp-without-cert.der").read_bytes(),
+        cert(OSSL / "ND1_Issuer_ICA.pem"),
+        at("2013-06-19T00:00Z"),
     )
     assert r.status is CertStatus.GOOD
 
 
 def test_go_startcom_delegated_nocheck_inside_eku() -> None:
     r = validate_for_serial(
-        (GO / "old-startcom-delegated-good-resp.der").read_bytes(), cert(GO / "startcom-cert.der"),
+        (GO / "old-startcom-delegated-good-resp.der").read_bytes(),
+        cert(GO / "startcom-cert.der"),
         at("2010-07-07T18:00Z"),
     )
     assert r.status is CertStatus.GOOD and r.delegated
@@ -394,7 +459,12 @@ def test_go_multi_resp() -> None:
     assert len(matches) == 1 and matches[0].status is CertStatus.GOOD
     # Matching is by full CertID, never by serial alone (Go's mistake): StartCom's cert finds nothing.
     with pytest.raises(ocspkit.NoMatchingResponseError):
-        ocspkit.validate_response(r, cert(GO / "startcom-cert.der"), cert(GO / "startcom-cert.der"), now=at("2015-06-02T12:00Z"))
+        ocspkit.validate_response(
+            r,
+            cert(GO / "startcom-cert.der"),
+            cert(GO / "startcom-cert.der"),
+            now=at("2015-06-02T12:00Z"),
+        )
 
 
 def test_go_explicit_default_version_and_produced_after_next_update() -> None:
@@ -402,7 +472,9 @@ def test_go_explicit_default_version_and_produced_after_next_update() -> None:
     r = ocspkit.parse_response(der)
     assert r.responses[0].status is CertStatus.REVOKED
     responder = cert(GO / "responder-cert.der")
-    policy = ocspkit.ValidationPolicy(trusted_responders=(responder,), check_responder_validity=False)
+    policy = ocspkit.ValidationPolicy(
+        trusted_responders=(responder,), check_responder_validity=False
+    )
     for now in ("2010-07-07T16:00Z", "2016-01-04T17:00Z"):
         with pytest.raises(ocspkit.ValidationError):
             validate_for_serial(der, responder, at(now), policy=policy)
@@ -417,7 +489,10 @@ def test_go_critical_unknown_single_extension() -> None:
 
 
 def test_go_malformed_request_status_and_request() -> None:
-    assert ocspkit.parse_response((GO / "resp-malformed-request.der").read_bytes()).status is ResponseStatus.MALFORMED_REQUEST
+    assert (
+        ocspkit.parse_response((GO / "resp-malformed-request.der").read_bytes()).status
+        is ResponseStatus.MALFORMED_REQUEST
+    )
     req = ocspkit.parse_request((GO / "req-sha1.der").read_bytes())
     leaf, issuer = cert(GO / "leaf-cert.der"), cert(GO / "issuer-cert.der")
     assert req.cert_ids[0].matches(leaf, issuer)
@@ -428,18 +503,25 @@ def test_go_malformed_request_status_and_request() -> None:
 # Bouncy Castle
 # ---------------------------------------------------------------------------------------------
 
+
 def test_bc_tcs_revoked_no_next_update() -> None:
     r = ocspkit.parse_response((BC / "pkix-testResp1-tcs-ca-2003.der").read_bytes())
     (s,) = r.responses
     assert s.status is CertStatus.REVOKED and s.next_update is None and s.revocation_reason is None
     assert s.revocation_time == at("2002-08-29T07:09:26Z")
-    assert (BC / "core-response.der").read_bytes() == (BC / "pkix-testResp1-tcs-ca-2003.der").read_bytes()
+    assert (BC / "core-response.der").read_bytes() == (
+        BC / "pkix-testResp1-tcs-ca-2003.der"
+    ).read_bytes()
 
 
 def test_bc_md5_response_rejected() -> None:
     der = (BC / "pkix-testResp2-forum-systems-2003.der").read_bytes()
     r = ocspkit.parse_response(der)
-    assert r.version == 1 and len(r.certificates) == 2 and r.signature_algorithm == "md5WithRSAEncryption"
+    assert (
+        r.version == 1
+        and len(r.certificates) == 2
+        and r.signature_algorithm == "md5WithRSAEncryption"
+    )
     ca = next(c for c in r.certificates if c.subject == c.issuer)
     with pytest.raises(ocspkit.WeakAlgorithmError):
         validate_for_serial(der, ca, at("2003-05-19T21:00Z"))
@@ -472,18 +554,26 @@ def test_bc_requests() -> None:
 AWS_NOW = at("2023-07-01T00:00Z")
 
 
-@pytest.mark.parametrize(("name", "status", "delegated"), [
-    ("ocsp_response.der", CertStatus.GOOD, True),
-    ("ocsp_response_ca_signed.der", CertStatus.GOOD, False),
-    ("ocsp_response_revoked.der", CertStatus.REVOKED, True),
-    ("ocsp_response_revoked_sha256.der", CertStatus.REVOKED, True),
-    ("ocsp_response_unknown.der", CertStatus.UNKNOWN, True),
-    ("ocsp_response_unknown_sha256.der", CertStatus.UNKNOWN, True),
-    ("ocsp_response_sha256.der", CertStatus.GOOD, True),
-    ("ocsp_response_no_nonce.der", CertStatus.GOOD, True),
-])
+@pytest.mark.parametrize(
+    ("name", "status", "delegated"),
+    [
+        ("ocsp_response.der", CertStatus.GOOD, True),
+        ("ocsp_response_ca_signed.der", CertStatus.GOOD, False),
+        ("ocsp_response_revoked.der", CertStatus.REVOKED, True),
+        ("ocsp_response_revoked_sha256.der", CertStatus.REVOKED, True),
+        ("ocsp_response_unknown.der", CertStatus.UNKNOWN, True),
+        ("ocsp_response_unknown_sha256.der", CertStatus.UNKNOWN, True),
+        ("ocsp_response_sha256.der", CertStatus.GOOD, True),
+        ("ocsp_response_no_nonce.der", CertStatus.GOOD, True),
+    ],
+)
 def test_aws_verdicts(name: str, status: CertStatus, delegated: bool) -> None:
-    r = ocspkit.validate_response((AWS / name).read_bytes(), cert(AWS / "rsa_cert.pem"), cert(AWS / "ca_cert.pem"), now=AWS_NOW)
+    r = ocspkit.validate_response(
+        (AWS / name).read_bytes(),
+        cert(AWS / "rsa_cert.pem"),
+        cert(AWS / "ca_cert.pem"),
+        now=AWS_NOW,
+    )
     assert r.status is status and r.delegated is delegated
     if status is CertStatus.REVOKED:
         assert r.revocation_time == at("2018-08-12T05:39:25Z")
@@ -492,23 +582,41 @@ def test_aws_verdicts(name: str, status: CertStatus, delegated: bool) -> None:
 def test_aws_sha256_response_has_no_entry_for_ecdsa_cert() -> None:
     with pytest.raises(ocspkit.NoMatchingResponseError):
         ocspkit.validate_response(
-            (AWS / "ocsp_response_sha256.der").read_bytes(), cert(AWS / "ecdsa_cert.pem"), cert(AWS / "ca_cert.pem"), now=AWS_NOW
+            (AWS / "ocsp_response_sha256.der").read_bytes(),
+            cert(AWS / "ecdsa_cert.pem"),
+            cert(AWS / "ca_cert.pem"),
+            now=AWS_NOW,
         )
 
 
-@pytest.mark.parametrize("name", ["ocsp_response_wrong_signer.der", "ocsp_response_wrong_signer_sha256.der", "ocsp_response_expired_signer.der"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ocsp_response_wrong_signer.der",
+        "ocsp_response_wrong_signer_sha256.der",
+        "ocsp_response_expired_signer.der",
+    ],
+)
 def test_aws_unauthorised_signers(name: str) -> None:
     with pytest.raises(ocspkit.UnauthorizedResponderError):
-        ocspkit.validate_response((AWS / name).read_bytes(), cert(AWS / "rsa_cert.pem"), cert(AWS / "ca_cert.pem"), now=AWS_NOW)
+        ocspkit.validate_response(
+            (AWS / name).read_bytes(),
+            cert(AWS / "rsa_cert.pem"),
+            cert(AWS / "ca_cert.pem"),
+            now=AWS_NOW,
+        )
 
 
-@pytest.mark.parametrize(("name", "status"), [
-    ("ocsp_response_malformedrequest.der", ResponseStatus.MALFORMED_REQUEST),
-    ("ocsp_response_internalerror.der", ResponseStatus.INTERNAL_ERROR),
-    ("ocsp_response_trylater.der", ResponseStatus.TRY_LATER),
-    ("ocsp_response_sigrequired.der", ResponseStatus.SIG_REQUIRED),
-    ("ocsp_response_unauthorized.der", ResponseStatus.UNAUTHORIZED),
-])
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [
+        ("ocsp_response_malformedrequest.der", ResponseStatus.MALFORMED_REQUEST),
+        ("ocsp_response_internalerror.der", ResponseStatus.INTERNAL_ERROR),
+        ("ocsp_response_trylater.der", ResponseStatus.TRY_LATER),
+        ("ocsp_response_sigrequired.der", ResponseStatus.SIG_REQUIRED),
+        ("ocsp_response_unauthorized.der", ResponseStatus.UNAUTHORIZED),
+    ],
+)
 def test_aws_error_statuses(name: str, status: ResponseStatus) -> None:
     assert ocspkit.parse_response((AWS / name).read_bytes()).status is status
 
@@ -516,19 +624,33 @@ def test_aws_error_statuses(name: str, status: ResponseStatus) -> None:
 def test_aws_requests() -> None:
     assert ocspkit.parse_request((AWS / "ocsp_request.der").read_bytes()).nonce is not None
     assert ocspkit.parse_request((AWS / "ocsp_request_no_nonce.der").read_bytes()).nonce is None
-    for name in ("ocsp_request_signed.der", "ocsp_request_signed_sha256.der", "ocsp_request_attached_cert.der"):
+    for name in (
+        "ocsp_request_signed.der",
+        "ocsp_request_signed_sha256.der",
+        "ocsp_request_attached_cert.der",
+    ):
         req = ocspkit.parse_request((AWS / name).read_bytes())
         assert req.signed and req.certificates
-    assert ocspkit.parse_request((AWS / "ocsp_request_signed_sha256.der").read_bytes()).cert_ids[0].hash_algorithm == "sha256"
+    assert (
+        ocspkit.parse_request((AWS / "ocsp_request_signed_sha256.der").read_bytes())
+        .cert_ids[0]
+        .hash_algorithm
+        == "sha256"
+    )
     wrong = ocspkit.parse_request((AWS / "ocsp_request_wrong_signer.der").read_bytes())
     assert wrong.signed and not wrong.certificates
     rsa_cert, ca = cert(AWS / "rsa_cert.pem"), cert(AWS / "ca_cert.pem")
-    assert ocspkit.parse_request((AWS / "ocsp_request.der").read_bytes()).cert_ids[0].matches(rsa_cert, ca)
+    assert (
+        ocspkit.parse_request((AWS / "ocsp_request.der").read_bytes())
+        .cert_ids[0]
+        .matches(rsa_cert, ca)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # misc
 # ---------------------------------------------------------------------------------------------
+
 
 def test_pem_armoured_response_and_request() -> None:
     r = ocspkit.parse_response((CORPUS / "misc-pki-tools" / "res.pem").read_bytes())

@@ -38,13 +38,19 @@ def _t(d: datetime) -> str:
     return d.strftime("%y%m%d%H%M%SZ")
 
 
-def write_index(path: Path, good: list[x509.Certificate], revoked: list[tuple[x509.Certificate, str]]) -> Path:
+def write_index(
+    path: Path, good: list[x509.Certificate], revoked: list[tuple[x509.Certificate, str]]
+) -> Path:
     lines = []
     for c in good:
-        lines.append(f"V\t{_t(c.not_valid_after_utc)}\t\t{c.serial_number:X}\tunknown\t/CN=s{c.serial_number:X}")
+        lines.append(
+            f"V\t{_t(c.not_valid_after_utc)}\t\t{c.serial_number:X}\tunknown\t/CN=s{c.serial_number:X}"
+        )
     for c, reason in revoked:
         rt = _t(REAL_NOW - timedelta(days=2))
-        lines.append(f"R\t{_t(c.not_valid_after_utc)}\t{rt},{reason}\t{c.serial_number:X}\tunknown\t/CN=s{c.serial_number:X}")
+        lines.append(
+            f"R\t{_t(c.not_valid_after_utc)}\t{rt},{reason}\t{c.serial_number:X}\tunknown\t/CN=s{c.serial_number:X}"
+        )
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -53,17 +59,37 @@ def make_pki(kind: str) -> PKI:
     pki = PKI.__new__(PKI)
     pki.kind = kind
     pki.root_key = new_key(kind)
-    pki.root = make_cert(f"{kind} Root", pki.root_key, None, None, ca=True,
-                         not_before=REAL_NOW - timedelta(days=1), not_after=REAL_NOW + timedelta(days=30))
+    pki.root = make_cert(
+        f"{kind} Root",
+        pki.root_key,
+        None,
+        None,
+        ca=True,
+        not_before=REAL_NOW - timedelta(days=1),
+        not_after=REAL_NOW + timedelta(days=30),
+    )
     pki.issuer_key = new_key(kind)
-    pki.issuer = make_cert(f"{kind} Issuing CA", pki.issuer_key, pki.root.subject, pki.root_key, ca=True,
-                           not_before=REAL_NOW - timedelta(days=1), not_after=REAL_NOW + timedelta(days=30))
+    pki.issuer = make_cert(
+        f"{kind} Issuing CA",
+        pki.issuer_key,
+        pki.root.subject,
+        pki.root_key,
+        ca=True,
+        not_before=REAL_NOW - timedelta(days=1),
+        not_after=REAL_NOW + timedelta(days=30),
+    )
     return pki
 
 
 def leaf_of(pki: PKI) -> x509.Certificate:
-    return make_cert("leaf", new_key(pki.kind), pki.issuer.subject, pki.issuer_key,
-                     not_before=REAL_NOW - timedelta(days=1), not_after=REAL_NOW + timedelta(days=30))
+    return make_cert(
+        "leaf",
+        new_key(pki.kind),
+        pki.issuer.subject,
+        pki.issuer_key,
+        not_before=REAL_NOW - timedelta(days=1),
+        not_after=REAL_NOW + timedelta(days=30),
+    )
 
 
 @pytest.fixture(params=["rsa", "ecdsa", "ed25519"])
@@ -73,16 +99,26 @@ def kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.mark.parametrize("delegated", [False, True])
 @pytest.mark.parametrize("hash_algorithm", ["sha1", "sha256"])
-def test_openssl_answers_ocspkit_validates(tmp_path: Path, kind: str, delegated: bool, hash_algorithm: str) -> None:
+def test_openssl_answers_ocspkit_validates(
+    tmp_path: Path, kind: str, delegated: bool, hash_algorithm: str
+) -> None:
     openssl = need_binary("openssl")
     pki = make_pki(kind)
     good, revoked, stranger = leaf_of(pki), leaf_of(pki), leaf_of(pki)
     index = write_index(tmp_path / "index.txt", [good], [(revoked, "keyCompromise")])
     if delegated:
         rkey = new_key(kind)
-        rcert = make_cert("openssl responder", rkey, pki.issuer.subject, pki.issuer_key, ocsp_signing=True,
-                          nocheck=True, ocsp_url=None, not_before=REAL_NOW - timedelta(days=1),
-                          not_after=REAL_NOW + timedelta(days=30))
+        rcert = make_cert(
+            "openssl responder",
+            rkey,
+            pki.issuer.subject,
+            pki.issuer_key,
+            ocsp_signing=True,
+            nocheck=True,
+            ocsp_url=None,
+            not_before=REAL_NOW - timedelta(days=1),
+            not_after=REAL_NOW + timedelta(days=30),
+        )
     else:
         rkey, rcert = pki.issuer_key, pki.issuer
     ca = write_cert(tmp_path / "ca.pem", pki.issuer)
@@ -92,8 +128,24 @@ def test_openssl_answers_ocspkit_validates(tmp_path: Path, kind: str, delegated:
     for cert, status in expected.items():
         req = ocspkit.build_request(cert, pki.issuer, hash_algorithm=hash_algorithm)
         (tmp_path / "req.der").write_bytes(req.der)
-        cmd = [openssl, "ocsp", "-index", str(index), "-CA", str(ca), "-rsigner", str(rs), "-rkey", str(rk),
-               "-reqin", str(tmp_path / "req.der"), "-respout", str(tmp_path / "resp.der"), "-ndays", "1"]
+        cmd = [
+            openssl,
+            "ocsp",
+            "-index",
+            str(index),
+            "-CA",
+            str(ca),
+            "-rsigner",
+            str(rs),
+            "-rkey",
+            str(rk),
+            "-reqin",
+            str(tmp_path / "req.der"),
+            "-respout",
+            str(tmp_path / "resp.der"),
+            "-ndays",
+            "1",
+        ]
         subprocess.run(cmd, check=True, capture_output=True, timeout=30)
         der = (tmp_path / "resp.der").read_bytes()
         result = ocspkit.validate_response(der, cert, pki.issuer, request=req)
@@ -113,9 +165,29 @@ def test_openssl_multi_certid_request(tmp_path: Path) -> None:
     rk = write_key(tmp_path / "rkey.pem", pki.issuer_key)
     req = ocspkit.build_request(leaves, pki.issuer)
     (tmp_path / "req.der").write_bytes(req.der)
-    subprocess.run([openssl, "ocsp", "-index", str(index), "-CA", str(ca), "-rsigner", str(ca), "-rkey", str(rk),
-                    "-reqin", str(tmp_path / "req.der"), "-respout", str(tmp_path / "resp.der"), "-ndays", "1"],
-                   check=True, capture_output=True, timeout=30)
+    subprocess.run(
+        [
+            openssl,
+            "ocsp",
+            "-index",
+            str(index),
+            "-CA",
+            str(ca),
+            "-rsigner",
+            str(ca),
+            "-rkey",
+            str(rk),
+            "-reqin",
+            str(tmp_path / "req.der"),
+            "-respout",
+            str(tmp_path / "resp.der"),
+            "-ndays",
+            "1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
     resp = ocspkit.parse_response((tmp_path / "resp.der").read_bytes())
     assert len(resp.responses) == 3
     got = [ocspkit.validate_response(resp, c, pki.issuer, request=req).status for c in leaves]
@@ -124,35 +196,72 @@ def test_openssl_multi_certid_request(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("responder_id", ["key", "name"])
 @pytest.mark.parametrize("delegated", [False, True])
-def test_openssl_verifies_ocspkit_responses(tmp_path: Path, kind: str, delegated: bool, responder_id: str) -> None:
+def test_openssl_verifies_ocspkit_responses(
+    tmp_path: Path, kind: str, delegated: bool, responder_id: str
+) -> None:
     openssl = need_binary("openssl")
     pki = make_pki(kind)
     leaf = leaf_of(pki)
     if delegated:
         rkey = new_key(kind)
-        rcert = make_cert("ocspkit responder", rkey, pki.issuer.subject, pki.issuer_key, ocsp_signing=True,
-                          nocheck=True, ocsp_url=None, not_before=REAL_NOW - timedelta(days=1),
-                          not_after=REAL_NOW + timedelta(days=30))
+        rcert = make_cert(
+            "ocspkit responder",
+            rkey,
+            pki.issuer.subject,
+            pki.issuer_key,
+            ocsp_signing=True,
+            nocheck=True,
+            ocsp_url=None,
+            not_before=REAL_NOW - timedelta(days=1),
+            not_after=REAL_NOW + timedelta(days=30),
+        )
         embedded = [rcert]
     else:
         rkey, rcert, embedded = pki.issuer_key, pki.issuer, []
-    for status, marker in ((CertStatus.GOOD, "good"), (CertStatus.REVOKED, "revoked"), (CertStatus.UNKNOWN, "unknown")):
+    for status, marker in (
+        (CertStatus.GOOD, "good"),
+        (CertStatus.REVOKED, "revoked"),
+        (CertStatus.UNKNOWN, "unknown"),
+    ):
         single = SingleResponse(
-            CertID.for_certificate(leaf, pki.issuer), status, REAL_NOW - timedelta(minutes=1),
+            CertID.for_certificate(leaf, pki.issuer),
+            status,
+            REAL_NOW - timedelta(minutes=1),
             REAL_NOW + timedelta(hours=1),
             revocation_time=REAL_NOW - timedelta(days=1) if status is CertStatus.REVOKED else None,
-            revocation_reason=RevocationReason.KEY_COMPROMISE if status is CertStatus.REVOKED else None,
+            revocation_reason=RevocationReason.KEY_COMPROMISE
+            if status is CertStatus.REVOKED
+            else None,
         )
-        resp = ocspkit.build_response(single, responder_cert=rcert, responder_key=rkey, produced_at=REAL_NOW,
-                                      responder_id=responder_id, certificates=embedded)  # type: ignore[arg-type]
+        resp = ocspkit.build_response(
+            single,
+            responder_cert=rcert,
+            responder_key=rkey,
+            produced_at=REAL_NOW,
+            responder_id=responder_id,
+            certificates=embedded,
+        )  # type: ignore[arg-type]
         (tmp_path / "resp.der").write_bytes(resp.der)
         chain = tmp_path / "chain.pem"
-        chain.write_bytes(pki.issuer.public_bytes(Encoding.PEM) + pki.root.public_bytes(Encoding.PEM))
+        chain.write_bytes(
+            pki.issuer.public_bytes(Encoding.PEM) + pki.root.public_bytes(Encoding.PEM)
+        )
         out = subprocess.run(
-            [openssl, "ocsp", "-respin", str(tmp_path / "resp.der"), "-CAfile", str(chain),
-             "-issuer", str(write_cert(tmp_path / "issuer.pem", pki.issuer)),
-             "-cert", str(write_cert(tmp_path / "leaf.pem", leaf))],
-            capture_output=True, text=True, timeout=30,
+            [
+                openssl,
+                "ocsp",
+                "-respin",
+                str(tmp_path / "resp.der"),
+                "-CAfile",
+                str(chain),
+                "-issuer",
+                str(write_cert(tmp_path / "issuer.pem", pki.issuer)),
+                "-cert",
+                str(write_cert(tmp_path / "leaf.pem", leaf)),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         text = out.stdout + out.stderr
         assert "Response verify OK" in text, text
