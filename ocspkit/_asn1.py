@@ -1,11 +1,10 @@
-"""The only module that imports asn1crypto: tolerant decoding and encoding of OCSP structures.
+"""The only module that imports asn1crypto: tolerant decoding of OCSP structures.
 
 Everything here returns ocspkit's own models; asn1crypto objects never leave this module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -29,16 +28,7 @@ from .models import (
     SingleResponse,
 )
 
-__all__ = [
-    "decode_response",
-    "decode_request",
-    "encode_request",
-    "encode_response_data",
-    "encode_basic_response",
-    "encode_error_response",
-    "name_from_der",
-    "pss_parameters",
-]
+__all__ = ["decode_request", "decode_response", "name_from_der", "pss_parameters"]
 
 _HASH_NAMES = {"sha1", "sha224", "sha256", "sha384", "sha512", "md5"}
 
@@ -248,150 +238,3 @@ def decode_request(der: bytes) -> OCSPRequest:
         raise
     except Exception as exc:
         raise DecodeError(f"malformed OCSP request: {exc}") from None
-
-
-def _a_cert_id(c: CertID) -> a_ocsp.CertId:
-    return a_ocsp.CertId(
-        {
-            "hash_algorithm": {"algorithm": c.hash_algorithm, "parameters": core.Null()},
-            "issuer_name_hash": c.issuer_name_hash,
-            "issuer_key_hash": c.issuer_key_hash,
-            "serial_number": c.serial_number,
-        }
-    )
-
-
-def _a_exts(exts: Sequence[Extension]) -> list[dict[str, Any]]:
-    return [
-        {"extn_id": e.oid, "critical": e.critical, "extn_value": core.ParsableOctetString(e.value)}
-        for e in exts
-    ]
-
-
-def _nonce_ext(nonce: bytes) -> Extension:
-    return Extension("1.3.6.1.5.5.7.48.1.2", False, core.OctetString(nonce).dump())
-
-
-def encode_request(
-    cert_ids: Sequence[CertID], nonce: bytes | None, extensions: Sequence[Extension] = ()
-) -> bytes:
-    """DER of an unsigned OCSPRequest."""
-    exts = list(extensions)
-    if nonce is not None:
-        exts.insert(0, _nonce_ext(nonce))
-    tbs: dict[str, Any] = {"request_list": [{"req_cert": _a_cert_id(c)} for c in cert_ids]}
-    if exts:
-        tbs["request_extensions"] = _a_tbs_req_exts(exts)
-    return bytes(a_ocsp.OCSPRequest({"tbs_request": tbs}).dump())
-
-
-def _a_tbs_req_exts(exts: Sequence[Extension]) -> a_ocsp.TBSRequestExtensions:
-    out = a_ocsp.TBSRequestExtensions()
-    for e in exts:
-        ext = a_ocsp.TBSRequestExtension()
-        ext["extn_id"] = a_ocsp.TBSRequestExtensionId(e.oid)
-        ext["critical"] = e.critical
-        ext["extn_value"] = core.ParsableOctetString(e.value)
-        out.append(ext)
-    return out
-
-
-def _utc(t: datetime) -> datetime:
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc).replace(microsecond=0)
-
-
-def _a_single(s: SingleResponse) -> dict[str, Any]:
-    if s.status is CertStatus.GOOD:
-        status = a_ocsp.CertStatus(name="good", value=core.Null())
-    elif s.status is CertStatus.UNKNOWN:
-        status = a_ocsp.CertStatus(name="unknown", value=core.Null())
-    else:
-        info: dict[str, Any] = {"revocation_time": _utc(s.revocation_time or s.this_update)}
-        if s.revocation_reason is not None:
-            info["revocation_reason"] = s.revocation_reason.name.lower()
-        status = a_ocsp.CertStatus(name="revoked", value=a_ocsp.RevokedInfo(info))
-    out: dict[str, Any] = {
-        "cert_id": _a_cert_id(s.cert_id),
-        "cert_status": status,
-        "this_update": _utc(s.this_update),
-    }
-    if s.next_update is not None:
-        out["next_update"] = _utc(s.next_update)
-    if s.extensions:
-        seq = a_ocsp.SingleResponseExtensions()
-        for e in s.extensions:
-            ext = a_ocsp.SingleResponseExtension()
-            ext["extn_id"] = a_ocsp.SingleResponseExtensionId(e.oid)
-            ext["critical"] = e.critical
-            ext["extn_value"] = core.ParsableOctetString(e.value)
-            seq.append(ext)
-        out["single_extensions"] = seq
-    return out
-
-
-def encode_response_data(
-    singles: Sequence[SingleResponse],
-    *,
-    responder_key_hash: bytes | None,
-    responder_name_der: bytes | None,
-    produced_at: datetime,
-    nonce: bytes | None,
-    extensions: Sequence[Extension],
-) -> bytes:
-    """DER of tbsResponseData (ResponseData)."""
-    if responder_key_hash is not None:
-        rid = a_ocsp.ResponderId(name="by_key", value=core.OctetString(responder_key_hash))
-    else:
-        assert responder_name_der is not None
-        rid = a_ocsp.ResponderId(name="by_name", value=a_x509.Name.load(responder_name_der))
-    data: dict[str, Any] = {
-        "responder_id": rid,
-        "produced_at": _utc(produced_at),
-        "responses": [_a_single(s) for s in singles],
-    }
-    exts = list(extensions)
-    if nonce is not None:
-        exts.insert(0, _nonce_ext(nonce))
-    if exts:
-        seq = a_ocsp.ResponseDataExtensions()
-        for e in exts:
-            ext = a_ocsp.ResponseDataExtension()
-            ext["extn_id"] = a_ocsp.ResponseDataExtensionId(e.oid)
-            ext["critical"] = e.critical
-            ext["extn_value"] = core.ParsableOctetString(e.value)
-            seq.append(ext)
-        data["response_extensions"] = seq
-    return bytes(a_ocsp.ResponseData(data).dump())
-
-
-def encode_basic_response(
-    tbs_der: bytes, signature_oid: str, signature: bytes, certificates: Sequence[bytes]
-) -> bytes:
-    """DER of a successful OCSPResponse wrapping a BasicOCSPResponse."""
-    alg: dict[str, Any] = {"algorithm": signature_oid}
-    if signature_oid.startswith("1.2.840.113549.1.1."):
-        alg["parameters"] = core.Null()
-    basic: dict[str, Any] = {
-        "tbs_response_data": a_ocsp.ResponseData.load(tbs_der),
-        "signature_algorithm": algos.SignedDigestAlgorithm(alg),
-        "signature": signature,
-    }
-    if certificates:
-        basic["certs"] = [a_x509.Certificate.load(c) for c in certificates]
-    outer = a_ocsp.OCSPResponse(
-        {
-            "response_status": "successful",
-            "response_bytes": {
-                "response_type": "basic_ocsp_response",
-                "response": a_ocsp.BasicOCSPResponse(basic),
-            },
-        }
-    )
-    return bytes(outer.dump())
-
-
-def encode_error_response(status: ResponseStatus) -> bytes:
-    """DER of an unsuccessful OCSPResponse (no responseBytes)."""
-    return bytes(core.Sequence.load(b"\x30\x03\x0a\x01" + bytes([int(status)])).dump())

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from cryptography import x509
 
-from . import _asn1
+from . import _asn1, _encode
 from ._pem import der_from
 from .models import CertID, OCSPRequest
 
@@ -48,7 +48,7 @@ def build_request(
             raise ValueError("a nonce must be 1 to 32 octets long (RFC 8954)")
     else:
         raise TypeError("nonce must be True, False or bytes")
-    der = _asn1.encode_request(cert_ids, nonce_bytes)
+    der = _encode.encode_request(cert_ids, nonce_bytes)
     return OCSPRequest(der=der, cert_ids=cert_ids, nonce=nonce_bytes)
 
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPri
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp as c_ocsp
 
-from . import _asn1
+from . import _asn1, _encode
 from ._pem import der_from
 from ._sigalgs import sign
 from .models import (
@@ -182,7 +182,7 @@ def build_response(
     if not singles:
         raise ValueError("build_response needs at least one SingleResponse")
     key_hash, name_der = _responder_id_parts(responder_cert, responder_id)
-    tbs = _asn1.encode_response_data(
+    tbs = _encode.encode_response_data(
         singles,
         responder_key_hash=key_hash,
         responder_name_der=name_der,
@@ -191,7 +191,7 @@ def build_response(
         extensions=extensions,
     )
     signature, oid = sign(responder_key, tbs, signature_hash)
-    der = _asn1.encode_basic_response(
+    der = _encode.encode_basic_response(
         tbs, oid, signature, [c.public_bytes(Encoding.DER) for c in certificates]
     )
     return parse_response(der)
@@ -202,7 +202,7 @@ def build_error_response(status: ResponseStatus) -> OCSPResponse:
     status = ResponseStatus(status)
     if status is ResponseStatus.SUCCESSFUL:
         raise ValueError("a successful response needs build_response()")
-    return OCSPResponse(status=status, der=_asn1.encode_error_response(status))
+    return OCSPResponse(status=status, der=_encode.encode_error_response(status))
 
 
 def utcnow() -> datetime:
