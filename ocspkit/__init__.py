@@ -15,6 +15,18 @@ from .certs import (
     load_certificates,
     ocsp_urls,
 )
+from .client import (
+    AsyncClient,
+    CheckOutcome,
+    Client,
+    ClientConfig,
+    IssuerFetchError,
+    ResponseCache,
+    acheck,
+    acheck_many,
+    check,
+    check_many,
+)
 from .errors import (
     CertificateError,
     ConflictingResponsesError,
@@ -66,6 +78,16 @@ from .validate import validate_response
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncClient",
+    "CheckOutcome",
+    "Client",
+    "ClientConfig",
+    "IssuerFetchError",
+    "ResponseCache",
+    "acheck",
+    "acheck_many",
+    "check",
+    "check_many",
     "HASH_ALGORITHMS",
     "CertID",
     "CertStatus",

@@ -1,0 +1,178 @@
+"""The I/O actions the shared plan asks an edge to perform, and the helpers both edges use.
+
+The plan (:mod:`ocspkit.client.plan`) is a generator: it yields an :class:`Exchange`,
+:class:`Sleep` or :class:`Resolve` and receives the outcome (or has the edge's
+:class:`~ocspkit.FetchError` thrown into it). The sync and async clients only perform these
+actions; every decision stays in the plan.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from ..errors import ConnectError, FetchError, FetchTimeoutError, ResponseTooLargeError
+
+__all__ = [
+    "Exchange",
+    "Reply",
+    "Sleep",
+    "Resolve",
+    "Action",
+    "BodyReader",
+    "body_wanted",
+    "transport_error",
+    "parse_retry_after",
+    "OCSP_REQUEST_TYPE",
+    "OCSP_RESPONSE_TYPE",
+]
+
+OCSP_REQUEST_TYPE = "application/ocsp-request"
+OCSP_RESPONSE_TYPE = "application/ocsp-response"
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """Send one HTTP request (never following redirects) and read the reply.
+
+    :ivar timeout: seconds for each network operation (already capped by the deadline).
+    :ivar deadline: absolute ``time.monotonic()`` value the body must be complete by.
+    :ivar content_type: the media type the body must have to be read (``None``: any).
+    """
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes | None
+    timeout: float
+    deadline: float
+    max_size: int
+    content_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What an edge got back for an :class:`Exchange`.
+
+    :ivar body: the body, read only when :func:`body_wanted` said so (else ``b""``).
+    :ivar peer: the IP address actually connected to, when the edge can tell.
+    """
+
+    status_code: int
+    headers: Mapping[str, str]
+    body: bytes
+    peer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Wait ``seconds`` (a retry backoff)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Resolve:
+    """Resolve ``host`` to its IP addresses (for the private-address guard)."""
+
+    url: str
+    host: str
+    port: int
+    timeout: float
+
+
+Action = Exchange | Sleep | Resolve
+
+
+def media_type(headers: Mapping[str, str]) -> str:
+    """The Content-Type's media type, lower-cased, without parameters."""
+    return headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def body_wanted(status_code: int, headers: Mapping[str, str], action: Exchange) -> bool:
+    """Whether the body of a reply is worth reading: a 200 of the expected media type."""
+    if status_code != 200:
+        return False
+    return action.content_type is None or media_type(headers) == action.content_type
+
+
+class BodyReader:
+    """Collects a streamed body, enforcing the size cap and the deadline chunk by chunk."""
+
+    def __init__(
+        self,
+        action: Exchange,
+        headers: Mapping[str, str],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._action = action
+        self._clock = clock
+        self._parts: list[bytes] = []
+        self._size = 0
+        declared = headers.get("content-length", "").strip()
+        if declared.isdigit() and int(declared) > action.max_size:
+            raise ResponseTooLargeError(
+                f"response of {int(declared)} bytes exceeds the {action.max_size}-byte cap",
+                url=action.url,
+            )
+
+    def feed(self, chunk: bytes) -> None:
+        """Add one chunk; raise ResponseTooLargeError or FetchTimeoutError."""
+        self._size += len(chunk)
+        if self._size > self._action.max_size:
+            raise ResponseTooLargeError(
+                f"response exceeds the {self._action.max_size}-byte cap", url=self._action.url
+            )
+        self._parts.append(chunk)
+        if self._clock() > self._action.deadline:
+            raise FetchTimeoutError(
+                "deadline exceeded while reading the response", url=self._action.url
+            )
+
+    def check_deadline(self) -> None:
+        """Raise FetchTimeoutError if the deadline has passed."""
+        if self._clock() > self._action.deadline:
+            raise FetchTimeoutError(
+                "deadline exceeded while reading the response", url=self._action.url
+            )
+
+    @property
+    def body(self) -> bytes:
+        """The body collected so far."""
+        return b"".join(self._parts)
+
+
+def transport_error(exc: Exception, url: str) -> FetchError:
+    """The :class:`~ocspkit.FetchError` subclass for an httpx (or socket) exception."""
+    if isinstance(exc, FetchError):
+        return exc
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
+        return FetchTimeoutError(f"timed out: {detail}", url=url)
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return ConnectError(f"connection broken mid-response: {detail}", url=url)
+    if isinstance(exc, (httpx.TransportError, OSError)):
+        return ConnectError(f"connection failed: {detail}", url=url)
+    return FetchError(f"request failed: {detail}", url=url)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    current = now or datetime.now(timezone.utc)
+    return max(0.0, (when - current).total_seconds())

@@ -1,0 +1,215 @@
+"""The asyncio client: :class:`AsyncClient` and the one-shot :func:`acheck`."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from cryptography import x509
+
+from ..errors import ConnectError, FetchError, FetchTimeoutError
+from ..models import OCSPRequest, OCSPResponse, ValidationResult
+from ..policy import ValidationPolicy
+from .actions import (
+    Action,
+    BodyReader,
+    Exchange,
+    Reply,
+    Resolve,
+    Sleep,
+    body_wanted,
+    transport_error,
+)
+from .base import BundleInput, CertInput, ClientBase, new_async_http
+from .config import CONFIG_FIELDS
+from .guard import host_and_port
+from .issuer import issuer_flow
+from .sync import _peer
+from .transfer import Flow
+
+__all__ = ["AsyncClient", "acheck", "adrive"]
+
+T = TypeVar("T")
+
+
+async def adrive(flow: Flow[T], perform: Callable[[Action], Awaitable[Any]]) -> T:
+    """Run a plan to completion, performing each action with ``await``."""
+    value: Any = None
+    error: FetchError | None = None
+    try:
+        while True:
+            try:
+                action = flow.send(value) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            try:
+                value, error = await perform(action), None
+            except FetchError as exc:
+                value, error = None, exc
+    finally:
+        flow.close()
+
+
+class _HostSlots:
+    """At most ``limit`` requests in flight per host, within one event loop."""
+
+    def __init__(self, limit: int | None) -> None:
+        self._limit = limit
+        self._slots: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
+
+    @asynccontextmanager
+    async def slot(self, url: str) -> AsyncIterator[None]:
+        if self._limit is None:
+            yield
+            return
+        host = host_and_port(url)[0]
+        sem, users = self._slots.setdefault(host, (asyncio.Semaphore(self._limit), [0]))
+        users[0] += 1
+        try:
+            async with sem:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._slots[host]
+
+
+async def _resolve(action: Resolve) -> tuple[str, ...]:
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(action.host, action.port, type=socket.SOCK_STREAM), action.timeout
+        )
+    except asyncio.TimeoutError:
+        raise FetchTimeoutError(f"resolving {action.host} timed out", url=action.url) from None
+    except OSError as exc:
+        raise ConnectError(f"cannot resolve {action.host}: {exc}", url=action.url) from exc
+    return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class AsyncClient(ClientBase[httpx.AsyncClient]):
+    """The asyncio twin of :class:`~ocspkit.Client` (same settings, same decisions).
+
+    >>> async with ocspkit.AsyncClient() as client:                   # doctest: +SKIP
+    ...     result = await client.check(cert, issuer)
+    """
+
+    def _open(self, http_client: httpx.AsyncClient | None) -> httpx.AsyncClient:
+        self._slots = _HostSlots(self.config.per_host)
+        return http_client or new_async_http(self.config.proxy)
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connections (only those of an httpx client this one created)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def query(self, request: OCSPRequest, url: str) -> OCSPResponse:
+        """Like :meth:`ocspkit.Client.query`."""
+        return await adrive(self._query_flow(request, url), self._perform)
+
+    async def check(
+        self,
+        cert: CertInput | Iterable[x509.Certificate],
+        issuer: CertInput | None = None,
+        *,
+        url: str | None = None,
+        bundle: BundleInput = (),
+        now: datetime | None = None,
+        hash_algorithm: str = "sha1",
+        nonce: bool | bytes = True,
+        policy: ValidationPolicy | None = None,
+    ) -> ValidationResult:
+        """Like :meth:`ocspkit.Client.check`."""
+        flow = self._check_flow(
+            cert,
+            issuer,
+            url=url,
+            bundle=bundle,
+            now=now,
+            hash_algorithm=hash_algorithm,
+            nonce=nonce,
+            policy=policy,
+        )
+        return await adrive(flow, self._perform)
+
+    async def fetch_issuer(
+        self, cert: x509.Certificate, bundle: Sequence[x509.Certificate] = ()
+    ) -> x509.Certificate:
+        """Like :meth:`ocspkit.Client.fetch_issuer`."""
+        return await adrive(issuer_flow(self._context(), cert, tuple(bundle)), self._perform)
+
+    # -- the I/O edge ---------------------------------------------------------------------------
+
+    async def _perform(self, action: Action) -> Any:
+        if isinstance(action, Exchange):
+            return await self._exchange(action)
+        if isinstance(action, Sleep):
+            await asyncio.sleep(action.seconds)
+            return None
+        return await _resolve(action)
+
+    async def _exchange(self, action: Exchange) -> Reply:
+        # The monotonic deadline is enforced chunk by chunk (as in the sync client) and, here,
+        # also as a hard cancellation of the whole exchange.
+        remaining = max(0.0, action.deadline - time.monotonic())
+        try:
+            if sys.version_info >= (3, 11):
+                async with asyncio.timeout(remaining):  # no extra task, unlike wait_for
+                    return await self._exchange_now(action)
+            return await asyncio.wait_for(self._exchange_now(action), remaining)
+        except asyncio.TimeoutError:
+            raise FetchTimeoutError("deadline exceeded", url=action.url) from None
+
+    async def _exchange_now(self, action: Exchange) -> Reply:
+        async with self._slots.slot(action.url):
+            try:
+                async with self._http.stream(
+                    action.method,
+                    action.url,
+                    content=action.body,
+                    headers=dict(action.headers),
+                    timeout=httpx.Timeout(action.timeout),
+                    follow_redirects=False,
+                ) as response:
+                    headers = {k.lower(): v for k, v in response.headers.items()}
+                    peer = _peer(response)
+                    if not body_wanted(response.status_code, headers, action):
+                        return Reply(response.status_code, headers, b"", peer)
+                    reader = BodyReader(action, headers)
+                    async for chunk in response.aiter_bytes():
+                        reader.feed(chunk)
+                    reader.check_deadline()
+                    return Reply(response.status_code, headers, reader.body, peer)
+            except (httpx.HTTPError, OSError) as exc:
+                raise transport_error(exc, action.url) from exc
+
+
+async def acheck(
+    cert: CertInput | Iterable[x509.Certificate],
+    issuer: CertInput | None = None,
+    **kwargs: Any,
+) -> ValidationResult:
+    """One-shot :meth:`AsyncClient.check` with a client of its own (see :func:`ocspkit.check`)."""
+    settings = {k: kwargs.pop(k) for k in list(kwargs) if k in CONFIG_FIELDS or k == "cache"}
+    async with AsyncClient(**settings) as client:
+        return await client.check(cert, issuer, **kwargs)

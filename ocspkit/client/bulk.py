@@ -1,0 +1,299 @@
+"""Bulk checks: many certificates, bounded concurrency, outcomes as they complete."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sys
+import threading
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Callable,
+    Generator,
+    Iterable,
+    Sequence,
+)
+from dataclasses import dataclass
+from typing import Any, Union
+
+import httpx
+from cryptography import x509
+
+from ..certs import load_certificate, load_certificates
+from ..errors import CertificateError, OCSPError
+from ..models import CertStatus, ValidationResult
+from .aio import AsyncClient
+from .base import new_async_http
+from .config import CONFIG_FIELDS, ClientConfig
+
+__all__ = ["CheckOutcome", "Item", "acheck_many", "check_many"]
+
+#: One item of a bulk check: a certificate, a ``(certificate, issuer)`` pair (any sequence of
+#: two), or a longer chain (leaf first; the issuer is found among the rest, else fetched from
+#: AIA caIssuers).
+Item = Union[x509.Certificate, Sequence[x509.Certificate]]  # noqa: UP007 - a runtime alias
+
+#: Called after each outcome with the number of outcomes so far and the outcome.
+Progress = Callable[[int, "CheckOutcome"], None]
+
+_SETTINGS = CONFIG_FIELDS | {"cache"}
+_CHECK_ARGS = frozenset({"issuer", "bundle", "url", "now", "hash_algorithm", "nonce", "policy"})
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """The outcome of checking one item: a result, or the typed error that prevented one.
+
+    :ivar index: the item's position in the input (outcomes arrive in completion order).
+    :ivar item: the item as given.
+    :ivar cert: the certificate checked (``None`` if the item held none).
+    :ivar result: the :class:`~ocspkit.ValidationResult`, or ``None`` on error.
+    :ivar error: the :class:`~ocspkit.OCSPError`, or ``None`` on success.
+    """
+
+    index: int
+    item: object
+    cert: x509.Certificate | None
+    result: ValidationResult | None
+    error: OCSPError | None
+
+    @property
+    def ok(self) -> bool:
+        """True when a validated result was obtained (whatever the certificate's status)."""
+        return self.result is not None
+
+    @property
+    def status(self) -> CertStatus | None:
+        """The certificate's status, or ``None`` on error."""
+        return self.result.status if self.result is not None else None
+
+
+def _split(
+    item: object, issuer: x509.Certificate | None, bundle: tuple[x509.Certificate, ...]
+) -> tuple[x509.Certificate, x509.Certificate | None, tuple[x509.Certificate, ...]]:
+    if isinstance(item, x509.Certificate):
+        return item, issuer, bundle
+    if (
+        isinstance(item, (list, tuple))
+        and item
+        and all(isinstance(c, x509.Certificate) for c in item)
+    ):
+        return item[0], None, (*item[1:], *((issuer,) if issuer else ()), *bundle)
+    raise CertificateError(
+        f"a bulk item must be a certificate, a (certificate, issuer) pair or a chain, "
+        f"not {type(item).__name__}"
+    )
+
+
+async def _one(
+    client: AsyncClient,
+    index: int,
+    item: object,
+    issuer: x509.Certificate | None,
+    bundle: tuple[x509.Certificate, ...],
+    kwargs: dict[str, Any],
+) -> CheckOutcome:
+    cert: x509.Certificate | None = None
+    try:
+        cert, found_issuer, found_bundle = _split(item, issuer, bundle)
+        result = await client.check(cert, found_issuer, bundle=found_bundle, **kwargs)
+    except OCSPError as exc:
+        return CheckOutcome(index, item, cert, None, exc)
+    return CheckOutcome(index, item, cert, result, None)
+
+
+async def _aiter(items: Iterable[Item] | AsyncIterable[Item]) -> AsyncGenerator[object, None]:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item
+
+
+def _prepare(
+    concurrency: int, per_host: int | None, kwargs: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], x509.Certificate | None, tuple[x509.Certificate, ...]]:
+    if not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"concurrency must be a positive integer, not {concurrency!r}")
+    if per_host is not None and (not isinstance(per_host, int) or per_host < 1):
+        raise ValueError(f"per_host must be a positive integer or None, not {per_host!r}")
+    unknown = set(kwargs) - _SETTINGS - _CHECK_ARGS
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+    settings = {k: v for k, v in kwargs.items() if k in _SETTINGS}
+    check_kwargs = {k: v for k, v in kwargs.items() if k not in _SETTINGS}
+    ClientConfig(**{k: v for k, v in settings.items() if k in CONFIG_FIELDS})  # validates
+    raw_issuer = check_kwargs.pop("issuer", None)
+    raw_bundle = check_kwargs.pop("bundle", ())
+    issuer = load_certificate(raw_issuer) if raw_issuer is not None else None
+    bundle = tuple(load_certificates(raw_bundle)) if raw_bundle else ()
+    return settings, check_kwargs, issuer, bundle
+
+
+async def acheck_many(
+    items: Iterable[Item] | AsyncIterable[Item],
+    *,
+    concurrency: int = 50,
+    per_host: int | None = 10,
+    progress: Progress | None = None,
+    client: AsyncClient | None = None,
+    **kwargs: Any,
+) -> AsyncGenerator[CheckOutcome, None]:
+    """Check many certificates concurrently; yield one :class:`CheckOutcome` per item as it
+    completes.
+
+    ``items`` (an iterable or async iterable) is read lazily and at most ``concurrency``
+    checks are in flight (``per_host`` of them per responder host), so memory stays flat
+    however long the input. One item's failure is that item's outcome; the batch goes on.
+
+    Keyword arguments are :class:`~ocspkit.Client` settings and :meth:`~ocspkit.Client.check`
+    arguments; ``issuer=`` and ``bundle=`` apply to every item. Pass ``client=`` to reuse an
+    :class:`~ocspkit.AsyncClient` (its own settings and ``per_host`` then apply). Close the
+    generator (``contextlib.aclosing``) if you stop early, to cancel the checks in flight.
+    """
+    settings, check_kwargs, issuer, bundle = _prepare(concurrency, per_host, kwargs)
+    http: httpx.AsyncClient | None = None
+    if client is None:
+        http = new_async_http(settings.pop("proxy", None), max_connections=concurrency)
+        client = AsyncClient(per_host=per_host, http_client=http, **settings)
+    elif settings:
+        raise ValueError(f"pass settings {sorted(settings)} to the client, not with client=")
+    source = _aiter(items)
+    # Workers pull items one at a time; a slot is taken before each pull and given back when
+    # the caller has received the outcome, so at most `concurrency` items are held at once.
+    slots = asyncio.Semaphore(concurrency)
+    pull = asyncio.Lock()
+    results: asyncio.Queue[CheckOutcome | _Stop] = asyncio.Queue()
+    counter = iter(range(sys.maxsize))
+
+    async def worker() -> None:
+        try:
+            while True:
+                await slots.acquire()
+                async with pull:
+                    try:
+                        item = await source.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    index = next(counter)
+                results.put_nowait(await _one(client, index, item, issuer, bundle, check_kwargs))
+        except Exception as exc:  # the input iterator failed: hand it to the caller
+            results.put_nowait(_Stop(exc))
+            return
+        results.put_nowait(_Stop(None))
+
+    workers = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
+    running = len(workers)
+    done = 0
+    try:
+        while running:
+            outcome = await results.get()
+            if isinstance(outcome, _Stop):
+                running -= 1
+                if outcome.error is not None:
+                    raise outcome.error
+                continue
+            slots.release()
+            done += 1
+            if progress is not None:
+                progress(done, outcome)
+            yield outcome
+    finally:
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        await source.aclose()
+        if http is not None:
+            await http.aclose()
+
+
+@dataclass(frozen=True)
+class _Stop:
+    """A worker finished (``error`` set if the input iterator raised)."""
+
+    error: Exception | None
+
+
+def check_many(
+    items: Iterable[Item] | AsyncIterable[Item],
+    *,
+    concurrency: int = 50,
+    per_host: int | None = 10,
+    progress: Progress | None = None,
+    **kwargs: Any,
+) -> Generator[CheckOutcome, None, None]:
+    """The blocking form of :func:`acheck_many`: an iterator of outcomes as they complete.
+
+    The checks run on an event loop in a private thread (so this also works inside Jupyter,
+    whose loop is already running); ``progress`` is called in the caller's thread. Stopping
+    early (``break``, or closing the iterator) cancels the checks in flight.
+    """
+    _prepare(concurrency, per_host, dict(kwargs))  # fail fast on bad arguments
+    return _iterate(items, concurrency, per_host, progress, kwargs)
+
+
+def _iterate(
+    items: Iterable[Item] | AsyncIterable[Item],
+    concurrency: int,
+    per_host: int | None,
+    progress: Progress | None,
+    kwargs: dict[str, Any],
+) -> Generator[CheckOutcome, None, None]:
+    handoff: queue.Queue[tuple[str, Any]] = queue.Queue()
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    state: dict[str, Any] = {}
+
+    async def main() -> None:
+        batch = acheck_many(items, concurrency=concurrency, per_host=per_host, **kwargs)
+        try:
+            async for outcome in batch:
+                # at most `concurrency` outcomes wait for the caller; a slow caller makes the
+                # batch wait (polling: no cross-thread wake-up per outcome in the fast case)
+                while handoff.qsize() >= concurrency:
+                    await asyncio.sleep(0.005)
+                handoff.put(("outcome", outcome))
+        finally:
+            await batch.aclose()
+
+    def run() -> None:
+        try:
+            task = loop.create_task(main())
+            state["task"] = task
+            started.set()
+            loop.run_until_complete(task)
+            handoff.put(("end", None))
+        except BaseException as exc:  # handed to the caller's thread
+            handoff.put(("error", exc))
+        finally:
+            started.set()
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+
+    worker = threading.Thread(target=run, name="ocspkit-check-many", daemon=True)
+    worker.start()
+    done = 0
+    try:
+        while True:
+            kind, value = handoff.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            done += 1
+            if progress is not None:
+                progress(done, value)
+            yield value
+    finally:
+        started.wait()
+        task = state.get("task")
+        if worker.is_alive() and task is not None:
+            try:
+                loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:
+                pass
+        worker.join()

@@ -1,0 +1,256 @@
+"""The blocking client: :class:`Client` and the one-shot :func:`check`."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from cryptography import x509
+
+from ..errors import ConnectError, FetchError, FetchTimeoutError
+from ..models import OCSPRequest, OCSPResponse, ValidationResult
+from ..policy import ValidationPolicy
+from .actions import (
+    Action,
+    BodyReader,
+    Exchange,
+    Reply,
+    Resolve,
+    Sleep,
+    body_wanted,
+    transport_error,
+)
+from .base import BundleInput, CertInput, ClientBase, default_ssl_context
+from .config import CONFIG_FIELDS
+from .guard import getaddrinfo_addresses, host_and_port
+from .issuer import issuer_flow
+from .transfer import Flow
+
+__all__ = ["Client", "check", "drive"]
+
+T = TypeVar("T")
+
+
+def drive(flow: Flow[T], perform: Callable[[Action], Any]) -> T:
+    """Run a plan to completion, performing each action with blocking I/O."""
+    value: Any = None
+    error: FetchError | None = None
+    try:
+        while True:
+            try:
+                action = flow.send(value) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            try:
+                value, error = perform(action), None
+            except FetchError as exc:
+                value, error = None, exc
+    finally:
+        flow.close()
+
+
+class _HostSlots:
+    """At most ``limit`` requests in flight per host, across threads."""
+
+    def __init__(self, limit: int | None) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._slots: dict[str, tuple[threading.Semaphore, list[int]]] = {}
+
+    @contextmanager
+    def slot(self, url: str, deadline: float) -> Iterator[None]:
+        if self._limit is None:
+            yield
+            return
+        host = host_and_port(url)[0]
+        with self._lock:
+            sem, users = self._slots.setdefault(host, (threading.Semaphore(self._limit), [0]))
+            users[0] += 1
+        try:
+            if not sem.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                raise FetchTimeoutError("deadline exceeded waiting for a connection slot", url=url)
+            try:
+                yield
+            finally:
+                sem.release()
+        finally:
+            with self._lock:
+                users[0] -= 1
+                if users[0] == 0:
+                    del self._slots[host]
+
+
+def _peer(response: httpx.Response) -> str | None:
+    stream = response.extensions.get("network_stream")
+    if stream is None:
+        return None
+    try:
+        addr = stream.get_extra_info("server_addr")
+    except Exception:  # an exotic transport: no peer information
+        return None
+    return str(addr[0]) if addr else None
+
+
+def _resolve(action: Resolve) -> tuple[str, ...]:
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["addresses"] = getaddrinfo_addresses(action.host, action.port)
+        except OSError as exc:
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="ocspkit-resolve", daemon=True)
+    worker.start()
+    worker.join(action.timeout)
+    if worker.is_alive():
+        raise FetchTimeoutError(f"resolving {action.host} timed out", url=action.url)
+    if "error" in box:
+        error: OSError = box["error"]
+        raise ConnectError(f"cannot resolve {action.host}: {error}", url=action.url) from error
+    addresses: tuple[str, ...] = box["addresses"]
+    return addresses
+
+
+class Client(ClientBase[httpx.Client]):
+    """A blocking OCSP client that reuses connections; use it as a context manager.
+
+    Every keyword is a :class:`~ocspkit.client.ClientConfig` setting, plus ``cache`` (``True``
+    or a :class:`~ocspkit.client.ResponseCache`) and ``http_client`` (your own
+    :class:`httpx.Client`, which is then not closed by this one).
+
+    >>> with ocspkit.Client(timeout=5) as client:                     # doctest: +SKIP
+    ...     result = client.check(cert, issuer)
+    """
+
+    def _open(self, http_client: httpx.Client | None) -> httpx.Client:
+        self._slots = _HostSlots(self.config.per_host)
+        return http_client or httpx.Client(
+            proxy=self.config.proxy, follow_redirects=False, verify=default_ssl_context()
+        )
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connections (only those of an httpx client this one created)."""
+        if self._owns_http:
+            self._http.close()
+
+    def query(self, request: OCSPRequest, url: str) -> OCSPResponse:
+        """Send ``request`` to ``url`` and parse the answer (any responseStatus; not validated).
+
+        Raises a :class:`~ocspkit.FetchError` subclass for transport failures and
+        :class:`~ocspkit.DecodeError` for a body that is not an OCSP response.
+        """
+        return drive(self._query_flow(request, url), self._perform)
+
+    def check(
+        self,
+        cert: CertInput | Iterable[x509.Certificate],
+        issuer: CertInput | None = None,
+        *,
+        url: str | None = None,
+        bundle: BundleInput = (),
+        now: datetime | None = None,
+        hash_algorithm: str = "sha1",
+        nonce: bool | bytes = True,
+        policy: ValidationPolicy | None = None,
+    ) -> ValidationResult:
+        """Ask the certificate's responder(s) about ``cert`` and validate the answer.
+
+        :param issuer: the issuing certificate; ``None`` looks for it in ``bundle`` (and after
+            the first certificate of ``cert`` if that is a chain), then fetches it from the
+            certificate's AIA caIssuers URL.
+        :param url: ask this responder instead of the certificate's (overrides ``force_url``).
+        :param now: the time to validate at (default: now).
+        :param policy: overrides the client's default policy for this call.
+        :returns: the :class:`~ocspkit.ValidationResult` (GOOD, REVOKED or UNKNOWN).
+        :raises OCSPError: :class:`~ocspkit.NoOCSPURLError`,
+            :class:`~ocspkit.IssuerNotFoundError`, a :class:`~ocspkit.FetchError`,
+            :class:`~ocspkit.ResponderError` or a :class:`~ocspkit.ValidationError`.
+        """
+        flow = self._check_flow(
+            cert,
+            issuer,
+            url=url,
+            bundle=bundle,
+            now=now,
+            hash_algorithm=hash_algorithm,
+            nonce=nonce,
+            policy=policy,
+        )
+        return drive(flow, self._perform)
+
+    def fetch_issuer(
+        self, cert: x509.Certificate, bundle: Sequence[x509.Certificate] = ()
+    ) -> x509.Certificate:
+        """The certificate that issued ``cert``: found in ``bundle``, else fetched from its
+        AIA caIssuers URL (DER, PEM or PKCS#7) within this client's limits.
+
+        Raises :class:`~ocspkit.IssuerNotFoundError` (an
+        :class:`~ocspkit.client.IssuerFetchError` when the fetch failed in transport).
+        """
+        return drive(issuer_flow(self._context(), cert, tuple(bundle)), self._perform)
+
+    # -- the I/O edge ---------------------------------------------------------------------------
+
+    def _perform(self, action: Action) -> Any:
+        if isinstance(action, Exchange):
+            return self._exchange(action)
+        if isinstance(action, Sleep):
+            time.sleep(action.seconds)
+            return None
+        return _resolve(action)
+
+    def _exchange(self, action: Exchange) -> Reply:
+        with self._slots.slot(action.url, action.deadline):
+            try:
+                with self._http.stream(
+                    action.method,
+                    action.url,
+                    content=action.body,
+                    headers=dict(action.headers),
+                    timeout=httpx.Timeout(action.timeout),
+                    follow_redirects=False,
+                ) as response:
+                    headers = {k.lower(): v for k, v in response.headers.items()}
+                    peer = _peer(response)
+                    if not body_wanted(response.status_code, headers, action):
+                        return Reply(response.status_code, headers, b"", peer)
+                    reader = BodyReader(action, headers)
+                    for chunk in response.iter_bytes():
+                        reader.feed(chunk)
+                    reader.check_deadline()
+                    return Reply(response.status_code, headers, reader.body, peer)
+            except (httpx.HTTPError, OSError) as exc:
+                raise transport_error(exc, action.url) from exc
+
+
+def check(
+    cert: CertInput | Iterable[x509.Certificate],
+    issuer: CertInput | None = None,
+    **kwargs: Any,
+) -> ValidationResult:
+    """One-shot :meth:`Client.check` with a client of its own.
+
+    Keyword arguments are those of :meth:`Client.check` and of :class:`Client`.
+    """
+    settings = {k: kwargs.pop(k) for k in list(kwargs) if k in CONFIG_FIELDS or k == "cache"}
+    with Client(**settings) as client:
+        return client.check(cert, issuer, **kwargs)
