@@ -71,13 +71,44 @@ from .models import (
     ValidationResult,
 )
 from .policy import NonceRule, ValidationPolicy
-from .request import build_request, get_url, parse_request
+from .probe import (
+    ConnectionRefused,
+    NoCertificateError,
+    NotTLSError,
+    ProbeConnectionError,
+    ProbeError,
+    ProbeOutcome,
+    ProbeReport,
+    ProbeTarget,
+    ProbeTimeoutError,
+    TLSHandshakeError,
+    aprobe,
+    hostname_matches,
+    probe,
+    probe_many,
+)
+from .request import DEFAULT_NONCE_SIZE, build_request, get_url, parse_request
 from .response import build_error_response, build_response, parse_response
 from .validate import validate_response
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_NONCE_SIZE",
+    "ConnectionRefused",
+    "NoCertificateError",
+    "NotTLSError",
+    "ProbeConnectionError",
+    "ProbeError",
+    "ProbeOutcome",
+    "ProbeReport",
+    "ProbeTarget",
+    "ProbeTimeoutError",
+    "TLSHandshakeError",
+    "aprobe",
+    "hostname_matches",
+    "probe",
+    "probe_many",
     "AsyncClient",
     "CheckOutcome",
     "Client",

@@ -12,6 +12,7 @@ from asn1crypto import algos, core
 from asn1crypto import ocsp as a_ocsp
 from asn1crypto import x509 as a_x509
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ObjectIdentifier
 
 from ._der import nonce_value
@@ -28,7 +29,13 @@ from .models import (
     SingleResponse,
 )
 
-__all__ = ["decode_request", "decode_response", "name_from_der", "pss_parameters"]
+__all__ = [
+    "asn1_certificate",
+    "decode_request",
+    "decode_response",
+    "name_from_der",
+    "pss_parameters",
+]
 
 _HASH_NAMES = {"sha1", "sha224", "sha256", "sha384", "sha512", "md5"}
 
@@ -238,3 +245,8 @@ def decode_request(der: bytes) -> OCSPRequest:
         raise
     except Exception as exc:
         raise DecodeError(f"malformed OCSP request: {exc}") from None
+
+
+def asn1_certificate(cert: x509.Certificate) -> Any:
+    """The asn1crypto form of ``cert`` (pyhanko-certvalidator accepts nothing else)."""
+    return a_x509.Certificate.load(cert.public_bytes(Encoding.DER))

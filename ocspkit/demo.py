@@ -327,6 +327,10 @@ def _probe_rows(out: _Out, report: Any) -> None:
         ("TLS", f"{report.tls_version}, chain {'valid' if report.chain_valid else 'NOT valid'}"),
         ("staple", f"{len(report.staple_der or b'')} bytes, " + ("valid" if result else "INVALID")),
     ]
+    if report.must_staple:
+        rows.append(
+            ("Must-Staple", "VIOLATED" if report.must_staple_violation else "required, satisfied")
+        )
     if result is not None:
         rows.append(("status", style.status(result.status)))
         rows += _result_rows(result)

@@ -1,0 +1,164 @@
+"""What every subcommand shares: exit codes, one-line errors, loading inputs, HOST[:PORT]."""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
+
+from ..errors import (
+    CertificateError,
+    DecodeError,
+    FetchError,
+    IssuerNotFoundError,
+    NoOCSPURLError,
+    OCSPError,
+    ResponderError,
+    ValidationError,
+)
+from ..models import CertStatus
+
+if TYPE_CHECKING:
+    from ..probe.report import ProbeTarget
+
+__all__ = [
+    "ExitCode",
+    "add_json_flag",
+    "SubParsers",
+    "CLIError",
+    "UsageError",
+    "exit_for_status",
+    "exit_for_error",
+    "describe_error",
+    "load_cert_file",
+    "parse_target",
+]
+
+
+class ExitCode(enum.IntEnum):
+    """The exit codes of every ``ocspkit`` subcommand."""
+
+    #: The certificate is good (for ``probe``: a valid staple says good).
+    GOOD = 0
+    #: The certificate is revoked.
+    REVOKED = 1
+    #: The responder does not know the certificate.
+    UNKNOWN = 2
+    #: No valid answer could be had: no OCSP URL, responder down or refusing, a response that
+    #: fails validation, an unreachable host, no staple.
+    NO_ANSWER = 3
+    #: Bad usage: bad arguments, a missing or unreadable file, a file that is not a certificate.
+    USAGE = 4
+
+
+class CLIError(Exception):
+    """An error the command line reports as one line on stderr, with an exit code."""
+
+    def __init__(self, message: str, code: ExitCode = ExitCode.NO_ANSWER) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class UsageError(CLIError):
+    """Bad arguments or input files (exit code 4)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, ExitCode.USAGE)
+
+
+_STATUS_EXIT = {
+    CertStatus.GOOD: ExitCode.GOOD,
+    CertStatus.REVOKED: ExitCode.REVOKED,
+    CertStatus.UNKNOWN: ExitCode.UNKNOWN,
+}
+
+
+#: The object ``add_subparsers`` returns, which each subcommand module registers with.
+if TYPE_CHECKING:
+    SubParsers = argparse._SubParsersAction[Any]
+else:  # not subscriptable at run time
+    SubParsers = argparse._SubParsersAction
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    """The ``--json`` option every subcommand has."""
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON document on stdout (schema in the ocspkit docs, 'Command line')",
+    )
+
+
+def exit_for_status(status: CertStatus) -> ExitCode:
+    """0 good, 1 revoked, 2 unknown."""
+    return _STATUS_EXIT[status]
+
+
+def exit_for_error(exc: BaseException) -> ExitCode:
+    """4 for bad input (unusable certificate or file), 3 for everything else."""
+    if isinstance(exc, (CertificateError, UsageError)):
+        return ExitCode.USAGE
+    if isinstance(exc, CLIError):
+        return exc.code
+    return ExitCode.NO_ANSWER
+
+
+def describe_error(exc: BaseException) -> str:
+    """One readable line for an error: what kind of failure, then the library's message."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, CLIError):
+        return text
+    if isinstance(exc, ResponderError):
+        return f"responder refused: {text}"
+    if isinstance(exc, ValidationError):
+        return f"invalid response ({type(exc).__name__}): {text}"
+    if isinstance(exc, FetchError):
+        return f"could not reach the responder: {text}"
+    if isinstance(exc, (NoOCSPURLError, IssuerNotFoundError, CertificateError, DecodeError)):
+        return text
+    if isinstance(exc, OCSPError):
+        return f"{type(exc).__name__}: {text}"
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or text}" + (f": {exc.filename}" if exc.filename else "")
+    return f"{type(exc).__name__}: {text}"
+
+
+def load_cert_file(path: str, what: str = "certificate") -> list[x509.Certificate]:
+    """The certificates in a PEM/DER file, or a :class:`UsageError` naming the file."""
+    from ..certs import load_certificates
+
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"{what} file not found: {path}")
+    if p.is_dir():
+        raise UsageError(f"{what} file is a directory: {path}")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} file {path}: {exc.strerror}") from None
+    try:
+        certs = load_certificates(data)
+    except (CertificateError, DecodeError, ValueError):
+        raise UsageError(f"not a certificate (neither PEM nor DER X.509): {path}") from None
+    if not certs:
+        raise UsageError(f"no certificate in {path}")
+    return certs
+
+
+def parse_target(text: str, default_port: int = 443) -> ProbeTarget:
+    """``host``, ``host:port``, ``[v6]:port`` or an ``https://`` URL, or a :class:`UsageError`."""
+    from ..probe.report import ProbeTarget
+
+    try:
+        return ProbeTarget.parse(text, default_port)
+    except ValueError as exc:
+        raise UsageError(f"not a HOST[:PORT]: {exc}") from None
+
+
+def is_file_argument(text: str) -> bool:
+    """True when ``text`` names an existing path (``uris`` takes a file or a HOST[:PORT])."""
+    return os.path.exists(text)

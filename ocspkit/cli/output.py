@@ -1,0 +1,158 @@
+"""Rendering for the command line: readable text (colour on a terminal only) and ``--json``.
+
+The JSON shapes are documented in ``docs/cli.rst`` and are stable: fields are only ever added.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import IO, Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from .. import __version__
+from ..certs import is_must_staple, ocsp_urls
+from ..models import CertStatus, ValidationResult
+
+__all__ = [
+    "JSONValue",
+    "Style",
+    "iso",
+    "cert_json",
+    "result_json",
+    "error_json",
+    "emit_json",
+    "envelope",
+    "subject",
+]
+
+JSONValue = Any
+"""A value :func:`json.dumps` accepts."""
+
+
+def iso(dt: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a ``Z`` (``None`` stays ``None``)."""
+    if dt is None:
+        return None
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def subject(cert: x509.Certificate) -> str:
+    """The subject of ``cert`` as an RFC 4514 string (``"(empty subject)"`` if it has none)."""
+    return cert.subject.rfc4514_string() or "(empty subject)"
+
+
+def cert_json(cert: x509.Certificate) -> dict[str, JSONValue]:
+    """The ``certificate`` object of the JSON schema."""
+    return {
+        "subject": subject(cert),
+        "issuer": cert.issuer.rfc4514_string(),
+        "serial": format(cert.serial_number, "x"),
+        "not_before": iso(cert.not_valid_before_utc),
+        "not_after": iso(cert.not_valid_after_utc),
+        "sha256_fingerprint": cert.fingerprint(hashes.SHA256()).hex(),
+        "ocsp_urls": list(ocsp_urls(cert)),
+        "must_staple": is_must_staple(cert),
+    }
+
+
+def result_json(result: ValidationResult) -> dict[str, JSONValue]:
+    """The ``result`` object of the JSON schema: a validated answer."""
+    reason = result.revocation_reason
+    return {
+        "status": result.status.value,
+        "this_update": iso(result.this_update),
+        "next_update": iso(result.next_update),
+        "produced_at": iso(result.produced_at),
+        "revocation_time": iso(result.revocation_time),
+        "revocation_reason": reason.name.lower() if reason is not None else None,
+        "signer": subject(result.signer),
+        "delegated": result.delegated,
+        "hash_algorithm": result.cert_id.hash_algorithm,
+        "signature_algorithm": result.response.signature_algorithm,
+        "nonce": result.response.nonce.hex() if result.response.nonce is not None else None,
+    }
+
+
+def error_json(exc: BaseException, message: str) -> dict[str, JSONValue]:
+    """The ``error`` object of the JSON schema: the exception's class name and one line."""
+    return {"type": type(exc).__name__, "message": message}
+
+
+def envelope(command: str, exit_code: int, **fields: JSONValue) -> dict[str, JSONValue]:
+    """The top-level object every ``--json`` output shares."""
+    return {"ocspkit": __version__, "command": command, "exit_code": exit_code, **fields}
+
+
+def emit_json(doc: Mapping[str, JSONValue], stream: IO[str] | None = None) -> None:
+    """Write one JSON document (indented, sorted keys kept in schema order) and a newline."""
+    out = stream if stream is not None else sys.stdout
+    out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    out.flush()
+
+
+_COLOURS = {"green": "32", "red": "31", "yellow": "33", "bold": "1", "dim": "2", "cyan": "36"}
+_STATUS_COLOUR = {CertStatus.GOOD: "green", CertStatus.REVOKED: "red", CertStatus.UNKNOWN: "yellow"}
+
+
+class Style:
+    """Text styling: ANSI colours on a terminal (unless ``NO_COLOR`` is set), plain otherwise."""
+
+    def __init__(self, stream: IO[str] | None = None, colour: bool | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stdout
+        if colour is None:
+            isatty = getattr(self.stream, "isatty", None)
+            colour = bool(isatty and isatty()) and "NO_COLOR" not in os.environ
+            colour = colour and os.environ.get("TERM") != "dumb"
+        self.colour = colour
+
+    def paint(self, text: str, colour: str) -> str:
+        """``text`` in ``colour`` (a name: green, red, yellow, bold, dim, cyan)."""
+        if not self.colour:
+            return text
+        return f"\033[{_COLOURS[colour]}m{text}\033[0m"
+
+    def status(self, status: CertStatus | None, text: str | None = None) -> str:
+        """A certificate status, coloured by its meaning (upper case)."""
+        label = text if text is not None else (status.value.upper() if status else "NO ANSWER")
+        return self.paint(label, _STATUS_COLOUR.get(status, "red") if status else "red")
+
+    def line(self, text: str = "") -> None:
+        """Write one line."""
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def table(self, rows: Sequence[tuple[str, str]], indent: str = "  ") -> None:
+        """Aligned ``label  value`` lines."""
+        width = max((len(k) for k, _ in rows), default=0)
+        for key, value in rows:
+            self.line(f"{indent}{key.ljust(width)}  {value}")
+
+
+def result_rows(result: ValidationResult, style: Style) -> list[tuple[str, str]]:
+    """The text rows describing a validated answer."""
+    rows = [("status", style.status(result.status))]
+    if result.revocation_time is not None:
+        reason = result.revocation_reason
+        rows.append(
+            (
+                "revoked at",
+                f"{iso(result.revocation_time)}"
+                + (f" ({reason.name.lower()})" if reason is not None else ""),
+            )
+        )
+    rows += [
+        ("this update", iso(result.this_update) or "-"),
+        ("next update", iso(result.next_update) or "(none)"),
+        ("produced at", iso(result.produced_at) or "-"),
+        (
+            "signed by",
+            subject(result.signer) + (" (delegated responder)" if result.delegated else ""),
+        ),
+    ]
+    return rows

@@ -1,0 +1,159 @@
+"""``ocspkit probe``: like ``openssl s_client -status``, with the staple validated."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from ..errors import OCSPError
+from .common import CLIError, ExitCode, SubParsers, add_json_flag, exit_for_status, parse_target
+from .output import (
+    JSONValue,
+    Style,
+    cert_json,
+    emit_json,
+    envelope,
+    error_json,
+    iso,
+    result_json,
+    result_rows,
+    subject,
+)
+
+if TYPE_CHECKING:
+    from ..probe.report import ProbeReport
+
+__all__ = ["register", "run", "probe_exit", "probe_json", "print_probe", "staple_problem"]
+
+
+def register(sub: SubParsers) -> None:
+    """Add ``probe`` to the subcommands."""
+    p = sub.add_parser(
+        "probe",
+        help="ask a TLS server for its OCSP staple and validate it (like s_client -status)",
+        description="Connect to HOST[:PORT] (port 443 by default) with status_request, "
+        "validate the chain and the stapled OCSP response, and check Must-Staple. "
+        "Exit code: the staple's status (0 good, 1 revoked, 2 unknown); 3 when there is "
+        "no valid staple or the server cannot be reached; 4 usage.",
+    )
+    p.add_argument("target", metavar="HOST[:PORT]")
+    p.add_argument("--servername", metavar="NAME", help="SNI name to send (default: HOST)")
+    version = p.add_mutually_exclusive_group()
+    version.add_argument(
+        "--tls1_2", dest="tls_version", action="store_const", const="1.2", help="TLS 1.2 only"
+    )
+    version.add_argument(
+        "--tls1_3", dest="tls_version", action="store_const", const="1.3", help="TLS 1.3 only"
+    )
+    p.add_argument(
+        "--cafile",
+        metavar="FILE",
+        help="trust roots for the chain (PEM); default: the certifi bundle",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=10.0, metavar="SECONDS", help="overall (default 10)"
+    )
+    add_json_flag(p)
+    p.set_defaults(func=run, tls_version=None)
+
+
+def staple_problem(report: ProbeReport) -> str | None:
+    """Why the probe gives no valid answer (exit code 3), or ``None`` when it does."""
+    if report.staple_error is not None:
+        return f"invalid staple ({type(report.staple_error).__name__}): {report.staple_error}"
+    if not report.stapled:
+        return "no staple" + (" (Must-Staple violation)" if report.must_staple else "")
+    if report.staple_status is None:
+        return "no valid staple"
+    return None
+
+
+def probe_exit(report: ProbeReport) -> ExitCode:
+    """0/1/2 from a valid staple's status; 3 without one (none sent, or it failed a check)."""
+    if report.staple_status is None or report.staple_result is None:
+        return ExitCode.NO_ANSWER
+    return exit_for_status(report.staple_status)
+
+
+def probe_json(report: ProbeReport) -> dict[str, JSONValue]:
+    """The ``probe`` JSON fields (without the envelope)."""
+    error = report.staple_error
+    return {
+        "host": report.host,
+        "port": report.port,
+        "address": report.address,
+        "servername": report.servername,
+        "tls_version": report.tls_version,
+        "cipher": report.cipher,
+        "chain": [cert_json(c) for c in report.chain],
+        "chain_valid": report.chain_valid,
+        "chain_error": report.chain_error,
+        "must_staple": report.must_staple,
+        "must_staple_violation": report.must_staple_violation,
+        "stapled": report.stapled,
+        "staple_status": report.staple_status.value if report.staple_status else None,
+        "staple": result_json(report.staple_result) if report.staple_result else None,
+        "staple_error": error_json(error, " ".join(str(error).split())) if error else None,
+        "checked_at": iso(report.checked_at),
+    }
+
+
+def print_probe(report: ProbeReport, style: Style) -> None:
+    """The readable form of a probe report."""
+    where = f"[{report.host}]" if ":" in report.host else report.host
+    style.line(
+        f"{style.paint(f'{where}:{report.port}', 'bold')} ({report.address})  "
+        f"{report.tls_version}  SNI {report.servername or '(none)'}"
+    )
+    chain_state = style.paint("valid", "green") if report.chain_valid else style.paint(
+        f"NOT valid: {report.chain_error}", "red"
+    )
+    rows: list[tuple[str, str]] = [("chain", f"{len(report.chain)} certificate(s), {chain_state}")]
+    for i, (cert, urls) in enumerate(zip(report.chain, report.ocsp_urls, strict=False)):
+        rows.append((f"  {i}", subject(cert) + (f"  OCSP {', '.join(urls)}" if urls else "")))
+    rows.append(("Must-Staple", "yes" if report.must_staple else "no"))
+    if not report.stapled:
+        rows.append(("staple", style.paint("none", "red" if report.must_staple else "yellow")))
+    elif report.staple_result is not None:
+        rows.append(("staple", f"{len(report.staple_der or b'')} bytes, valid"))
+    else:
+        size = len(report.staple_der or b"")
+        rows.append(("staple", style.paint(f"{size} bytes, INVALID", "red")))
+    style.table(rows)
+    if report.staple_result is not None:
+        style.table(result_rows(report.staple_result, style), indent="    ")
+    if report.staple_error is not None:
+        style.table([("staple error", style.paint(str(report.staple_error), "red"))])
+    if report.must_staple_violation:
+        style.line(style.paint("  Must-Staple violation: no valid staple", "red"))
+
+
+def run(args: argparse.Namespace) -> int:
+    """``ocspkit probe``."""
+    from ..probe import probe
+
+    target = parse_target(args.target)
+    from .common import load_cert_file
+
+    roots = load_cert_file(args.cafile, "CA") if args.cafile else None
+    try:
+        report = probe(
+            target.host,
+            target.port,
+            servername=args.servername,
+            tls_version=args.tls_version,
+            timeout=args.timeout,
+            trust_roots=roots,
+        )
+    except OCSPError as exc:
+        raise CLIError(f"cannot probe {target}: {exc}") from None
+    code = probe_exit(report)
+    if args.json:
+        emit_json(envelope("probe", int(code), **probe_json(report)))
+    else:
+        print_probe(report, Style())
+    problem = staple_problem(report)
+    if code is ExitCode.NO_ANSWER and problem:
+        sys.stderr.write(f"ocspkit probe: error: {problem} from {target}\n")
+    return int(code)

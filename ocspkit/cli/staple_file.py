@@ -1,0 +1,115 @@
+"""``ocspkit staple-file``: fetch, validate and atomically write a staple file.
+
+For cron jobs feeding nginx's ``ssl_stapling_file`` or HAProxy's ``.ocsp`` files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import IssuerNotFoundError
+from .common import (
+    SubParsers,
+    UsageError,
+    add_json_flag,
+    describe_error,
+    exit_for_error,
+    exit_for_status,
+    load_cert_file,
+)
+from .output import Style, cert_json, emit_json, envelope, error_json, result_json, result_rows
+
+__all__ = ["register", "run"]
+
+
+def register(sub: SubParsers) -> None:
+    """Add ``staple-file`` to the subcommands."""
+    p = sub.add_parser(
+        "staple-file",
+        help="fetch, validate and atomically write a DER staple file (nginx, HAProxy)",
+        description="Query the OCSP responder of the chain's leaf, validate the answer, and "
+        "replace --out atomically with the DER response (only a valid answer is written; "
+        "on failure the old file stays). Exit code: 0 good, 1 revoked, 2 unknown (written "
+        "all the same: clients must learn it), 3 nothing valid fetched, 4 usage.",
+    )
+    p.add_argument(
+        "--chain",
+        required=True,
+        metavar="FILE",
+        help="the server's chain (PEM): the leaf first, then its issuer",
+    )
+    p.add_argument("--out", required=True, metavar="FILE", help="the staple file to write (DER)")
+    p.add_argument("--issuer", metavar="FILE", help="the issuer, if not in --chain")
+    p.add_argument("--url", help="ask this responder instead of the leaf's AIA OCSP URLs")
+    p.add_argument("--sha256", action="store_true", help="use SHA-256 CertIDs (default: SHA-1)")
+    p.add_argument(
+        "--timeout", type=float, default=10.0, metavar="SECONDS", help="per request (default 10)"
+    )
+    add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``ocspkit staple-file``."""
+    from ..certs import find_issuer
+    from ..client import check
+    from ..stapling.outputs import StapleFile
+
+    certs = load_cert_file(args.chain, "chain")
+    leaf, bundle = certs[0], list(certs[1:])
+    if args.issuer:
+        bundle += load_cert_file(args.issuer, "issuer")
+    out = Path(args.out)
+    if out.is_dir():
+        raise UsageError(f"--out is a directory: {args.out}")
+    if not out.parent.is_dir():
+        raise UsageError(f"directory of --out does not exist: {out.parent}")
+    try:
+        issuer = find_issuer(leaf, bundle)
+    except IssuerNotFoundError:
+        issuer = None
+    written = False
+    error: BaseException | None = None
+    result = None
+    try:
+        result = check(
+            leaf,
+            issuer,
+            url=args.url,
+            bundle=tuple(bundle),
+            hash_algorithm="sha256" if args.sha256 else "sha1",
+            timeout=args.timeout,
+        )
+        StapleFile(out).update(result.response.der)
+        written = True
+    except Exception as exc:  # one line below, exit 3
+        error = exc
+    if error is not None or result is None:
+        code = exit_for_error(error or RuntimeError("no answer"))
+    else:
+        code = exit_for_status(result.status)
+    message = describe_error(error) if error is not None else None
+    if args.json:
+        emit_json(
+            envelope(
+                "staple-file",
+                int(code),
+                chain=args.chain,
+                out=str(out),
+                written=written,
+                bytes=len(result.response.der) if written and result is not None else 0,
+                certificate=cert_json(leaf),
+                status=result.status.value if result is not None else None,
+                result=result_json(result) if result is not None else None,
+                error=error_json(error, message or "") if error is not None else None,
+            )
+        )
+    elif result is not None and written:
+        style = Style()
+        style.line(f"wrote {out} ({len(result.response.der)} bytes)")
+        style.table(result_rows(result, style))
+    if message is not None:
+        sys.stderr.write(f"ocspkit staple-file: error: {message}; {out} left unchanged\n")
+    return int(code)

@@ -1,0 +1,280 @@
+"""probe / aprobe / probe_many: ask a TLS server for its staple and check what comes back.
+
+Both forms share every decision; they differ only in how bytes and the chain check are awaited:
+:func:`ocspkit.probe.tls.tls_handshake` vs ``atls_handshake``, and :func:`_make_report` builds the
+report from what either produced.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+from collections.abc import Generator, Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any, Union
+
+from cryptography import x509
+
+from ..certs import find_issuer, is_must_staple, load_certificates, ocsp_urls
+from ..errors import DecodeError, IssuerNotFoundError, OCSPError
+from ..models import OCSPResponse, ValidationResult
+from ..policy import NonceRule, ValidationPolicy
+from ..response import parse_response
+from ..validate import validate_response
+from .chain import avalidate_chain, certifi_roots, validate_chain
+from .errors import ProbeConnectionError
+from .report import ProbeOutcome, ProbeReport, ProbeTarget
+from .tls import HandshakeResult, atls_handshake, default_servername, tls_handshake
+
+__all__ = ["probe", "aprobe", "probe_many", "STAPLE_POLICY", "TargetLike", "TrustRoots"]
+
+#: The default policy for staples: a staple answers no request of ours, so nonces are ignored.
+STAPLE_POLICY = ValidationPolicy(nonce=NonceRule.IGNORE)
+
+#: What ``trust_roots=`` accepts: certificates, a PEM bundle (bytes or text) or its path.
+TrustRoots = Union[Sequence[x509.Certificate], bytes, str, "os.PathLike[str]", None]
+#: What :func:`probe_many` accepts as a target.
+TargetLike = Union[ProbeTarget, str, tuple[str, int], tuple[str, int, Union[str, None]]]  # noqa: UP007
+
+
+def _roots(trust_roots: TrustRoots) -> tuple[x509.Certificate, ...] | None:
+    if trust_roots is None:
+        return None
+    if isinstance(trust_roots, (bytes, str, os.PathLike)):
+        return tuple(load_certificates(trust_roots))
+    items = list(trust_roots)
+    return tuple(load_certificates(items)) if items else ()
+
+
+def _prepare(
+    host: str, port: int, servername: str | None, now: datetime | None
+) -> tuple[str, str | None]:
+    if not isinstance(host, str) or not host.strip("[] "):
+        raise ValueError(f"host must be a non-empty string, not {host!r}")
+    if not isinstance(port, int) or not 0 < port < 65536:
+        raise ValueError(f"port must be 1..65535, not {port!r}")
+    if now is not None and now.tzinfo is None:
+        raise ValueError("now must be timezone-aware (e.g. datetime.now(timezone.utc))")
+    host = host.strip().strip("[]")
+    sni = servername if servername is not None else default_servername(host)
+    try:
+        if sni:
+            sni.encode("idna")
+    except UnicodeError as exc:
+        if servername is not None:
+            raise ValueError(f"invalid servername {servername!r}: {exc}") from None
+        raise ProbeConnectionError(f"invalid host name: {exc}", host=host, port=port) from None
+    return host, sni
+
+
+def _check_staple(
+    der: bytes,
+    leaf: x509.Certificate,
+    issuer: x509.Certificate | None,
+    now: datetime,
+    policy: ValidationPolicy,
+) -> tuple[OCSPResponse | None, ValidationResult | None, OCSPError | None]:
+    try:
+        staple = parse_response(der)
+    except DecodeError as exc:
+        return None, None, exc
+    if issuer is None:
+        return (
+            staple,
+            None,
+            IssuerNotFoundError(
+                "the leaf's issuer is neither in the served chain nor among the trust roots"
+            ),
+        )
+    try:
+        return staple, validate_response(staple, leaf, issuer, now=now, policy=policy), None
+    except OCSPError as exc:  # ResponderError, ValidationError subclasses
+        return staple, None, exc
+
+
+def _find_issuer(
+    chain: tuple[x509.Certificate, ...], roots: tuple[x509.Certificate, ...] | None
+) -> x509.Certificate | None:
+    leaf = chain[0]
+    for candidates in (chain[1:], roots if roots is not None else certifi_roots()):
+        try:
+            return find_issuer(leaf, candidates)
+        except IssuerNotFoundError:
+            continue
+    return None
+
+
+def _make_report(
+    hs: HandshakeResult,
+    *,
+    host: str,
+    port: int,
+    servername: str | None,
+    roots: tuple[x509.Certificate, ...] | None,
+    now: datetime,
+    policy: ValidationPolicy | None,
+    chain_error: str | None,
+) -> ProbeReport:
+    leaf = hs.chain[0]
+    issuer = _find_issuer(hs.chain, roots)
+    staple = result = error = None
+    if hs.staple is not None:
+        staple, result, error = _check_staple(
+            hs.staple, leaf, issuer, now, policy if policy is not None else STAPLE_POLICY
+        )
+    return ProbeReport(
+        host=host,
+        port=port,
+        address=hs.address,
+        servername=servername,
+        tls_version=hs.tls_version,
+        cipher=hs.cipher,
+        chain=hs.chain,
+        ocsp_urls=tuple(ocsp_urls(c) for c in hs.chain),
+        stapled=hs.staple is not None,
+        staple_der=hs.staple,
+        staple=staple,
+        staple_result=result,
+        staple_status=result.status if result is not None else None,
+        staple_error=error,
+        issuer=issuer,
+        must_staple=is_must_staple(leaf),
+        chain_valid=chain_error is None,
+        chain_error=chain_error,
+        checked_at=now,
+    )
+
+
+def probe(
+    host: str,
+    port: int = 443,
+    *,
+    servername: str | None = None,
+    timeout: float = 10.0,
+    tls_version: str | None = None,
+    trust_roots: TrustRoots = None,
+    now: datetime | None = None,
+    policy: ValidationPolicy | None = None,
+) -> ProbeReport:
+    """Connect to a TLS server, ask for a staple (status_request), and check what it sends.
+
+    :param host: DNS name or IP address (IPv4 or IPv6, brackets optional).
+    :param servername: the SNI name; default: ``host`` when it is a DNS name, none for an IP.
+    :param timeout: seconds for the whole network part (resolving, connecting, handshake).
+    :param tls_version: ``"1.2"`` or ``"1.3"`` to pin the protocol; ``None`` negotiates.
+    :param trust_roots: roots for the chain check: certificates, a PEM bundle or its path;
+        ``None`` uses certifi's.
+    :param now: the time to check the staple and the chain at (default: after the handshake).
+    :param policy: the staple's :class:`~ocspkit.ValidationPolicy` (default: nonces ignored).
+    :returns: a :class:`ProbeReport`; a bad or missing staple or chain is reported there.
+    :raises ConnectionRefused, ProbeConnectionError, ProbeTimeoutError, TLSHandshakeError,
+        NotTLSError, NoCertificateError: when there is nothing to report on.
+    """
+    host, sni = _prepare(host, port, servername, now)
+    roots = _roots(trust_roots)
+    hs = tls_handshake(host, port, servername=sni, timeout=timeout, tls_version=tls_version)
+    at = now if now is not None else datetime.now(timezone.utc)
+    chain_error = validate_chain(hs.chain, trust_roots=roots, hostname=sni or host, now=at)
+    return _make_report(
+        hs,
+        host=host,
+        port=port,
+        servername=sni,
+        roots=roots,
+        now=at,
+        policy=policy,
+        chain_error=chain_error,
+    )
+
+
+async def aprobe(
+    host: str,
+    port: int = 443,
+    *,
+    servername: str | None = None,
+    timeout: float = 10.0,
+    tls_version: str | None = None,
+    trust_roots: TrustRoots = None,
+    now: datetime | None = None,
+    policy: ValidationPolicy | None = None,
+) -> ProbeReport:
+    """The asyncio form of :func:`probe`: same parameters, same report, same errors."""
+    host, sni = _prepare(host, port, servername, now)
+    roots = _roots(trust_roots)
+    hs = await atls_handshake(host, port, servername=sni, timeout=timeout, tls_version=tls_version)
+    at = now if now is not None else datetime.now(timezone.utc)
+    chain_error = await avalidate_chain(hs.chain, trust_roots=roots, hostname=sni or host, now=at)
+    return _make_report(
+        hs,
+        host=host,
+        port=port,
+        servername=sni,
+        roots=roots,
+        now=at,
+        policy=policy,
+        chain_error=chain_error,
+    )
+
+
+def _target(item: TargetLike) -> ProbeTarget:
+    if isinstance(item, ProbeTarget):
+        return item
+    if isinstance(item, str):
+        return ProbeTarget.parse(item)
+    if isinstance(item, tuple) and len(item) in (2, 3):
+        return ProbeTarget(*item)
+    raise ValueError(
+        f"a probe target is 'host[:port]', (host, port[, servername]) "
+        f"or a ProbeTarget, not {item!r}"
+    )
+
+
+def probe_many(
+    targets: Iterable[TargetLike],
+    *,
+    concurrency: int = 20,
+    **kwargs: Any,
+) -> Generator[ProbeOutcome, None, None]:
+    """Probe many servers, ``concurrency`` at a time; yield a :class:`ProbeOutcome` for each as
+    it finishes (``outcome.index`` is its position in ``targets``).
+
+    ``targets`` are ``"host"``, ``"host:port"``, ``"[v6]:port"``, ``(host, port)``,
+    ``(host, port, servername)`` or :class:`ProbeTarget` values, read lazily (a generator of
+    millions is fine: at most ``2 * concurrency`` are pending). ``kwargs`` are passed to
+    :func:`probe` (``timeout``, ``tls_version``, ``trust_roots``, ...). An error that prevents a
+    report (refused, timeout, handshake failure) is returned in ``outcome.error``, never raised.
+    """
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, not {concurrency!r}")
+    if "trust_roots" in kwargs:  # load a bundle once, not once per target
+        kwargs["trust_roots"] = _roots(kwargs["trust_roots"])
+    default_sni = kwargs.pop("servername", None)
+
+    def run(target: ProbeTarget, index: int) -> ProbeOutcome:
+        try:
+            report = probe(
+                target.host, target.port, servername=target.servername or default_sni, **kwargs
+            )
+        except OCSPError as exc:
+            return ProbeOutcome(target, index, error=exc)
+        return ProbeOutcome(target, index, report=report)
+
+    pool = concurrent.futures.ThreadPoolExecutor(
+        max_workers=concurrency, thread_name_prefix="ocspkit-probe"
+    )
+    pending: set[concurrent.futures.Future[ProbeOutcome]] = set()
+    try:
+        for index, item in enumerate(targets):
+            pending.add(pool.submit(run, _target(item), index))
+            if len(pending) >= 2 * concurrency:
+                done, pending = concurrent.futures.wait(
+                    pending, return_when=concurrent.futures.FIRST_COMPLETED
+                )
+                yield from (f.result() for f in done)
+        while pending:
+            done, pending = concurrent.futures.wait(
+                pending, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            yield from (f.result() for f in done)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
