@@ -27,7 +27,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-__all__ = ["RefreshSchedule", "StapleTimes", "retry_delay", "serve_until", "staple_times"]
+__all__ = ["RefreshSchedule", "StapleTimes", "retry_delay", "staple_times"]
 
 _ZERO = timedelta(0)
 
@@ -124,7 +124,7 @@ def _window_end(
     return end
 
 
-def serve_until(
+def _serve_until(
     this_update: datetime,
     next_update: datetime | None,
     *,
@@ -157,7 +157,7 @@ def staple_times(
     limited to ``[now + min_interval, now + max_interval]`` and finally to ``serve_until``.
     It may lie in the past (a response loaded from a store late in its life): it is then due.
     """
-    until = serve_until(
+    until = _serve_until(
         this_update, next_update, schedule=schedule, signer_not_after=signer_not_after
     )
     end = _window_end(this_update, next_update, schedule, signer_not_after)

@@ -165,10 +165,10 @@ def test_tampered_tbs_status(pki: PKI, leaf: x509.Certificate) -> None:
         revocation_reason=ocspkit.RevocationReason.KEY_COMPROMISE,
     )
     resp = sign_as_issuer(pki, single)
-    tbs_at = resp.der.find(resp.tbs_response_data)
-    # change the last byte of producedAt's seconds digit
-    pa = resp.tbs_response_data.find(b"Z")
-    tampered = _flip(resp.der, tbs_at + pa - 1)
+    produced = b"\x18\x0f" + NOW.strftime("%Y%m%d%H%M%SZ").encode()
+    at = resp.der.find(produced)
+    assert at > 0
+    tampered = _flip(resp.der, at + len(produced) - 2)  # producedAt's last seconds digit
     with pytest.raises(ocspkit.SignatureError):
         ocspkit.validate_response(tampered, leaf, pki.issuer, now=NOW)
 

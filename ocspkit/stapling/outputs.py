@@ -1,0 +1,282 @@
+"""Where staples go besides :meth:`Stapler.staple_for`: TLS servers of other programs.
+
+* :func:`install_callback` — a pyOpenSSL server context (``set_ocsp_server_callback``), used by
+  :meth:`Stapler.install`.
+* :class:`StapleFile` — a DER file replaced atomically; :class:`NginxStapleFile` for
+  ``ssl_stapling_file`` (and a reload of nginx, which reads it only at (re)load time);
+  :class:`HAProxyOCSPFile` for the ``<crt>.ocsp`` file HAProxy loads at start.
+* :class:`HAProxyRuntime` — ``set ssl ocsp-response <base64>`` over HAProxy's admin socket, to
+  replace a running HAProxy's staple without a reload.
+
+An output receives ``update(der)`` each time the stapler starts serving a new staple, and
+``update(None)`` when the staple stops being servable (nextUpdate minus the margin reached with
+no successor) — what "nothing" means differs by server, see each class.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import functools
+import os
+import signal
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from ..models import ResponseStatus
+from ._files import atomic_write
+from .errors import HAProxyAPIError, OutputError
+
+__all__ = [
+    "StapleOutput",
+    "StapleFile",
+    "NginxStapleFile",
+    "HAProxyOCSPFile",
+    "HAProxyRuntime",
+    "install_callback",
+    "try_later_response",
+]
+
+
+@functools.lru_cache(maxsize=1)
+def try_later_response() -> bytes:
+    """The DER of an OCSP response with responseStatus ``tryLater`` (5 bytes)."""
+    from ..response import build_error_response
+
+    return build_error_response(ResponseStatus.TRY_LATER).der
+
+
+@runtime_checkable
+class StapleOutput(Protocol):
+    """Receives the staple of one certificate whenever it changes."""
+
+    def update(self, der: bytes | None) -> None:
+        """Publish ``der`` (a validated staple), or ``None``: no valid staple any more.
+
+        May raise :class:`~ocspkit.stapling.OutputError`.
+        """
+        ...
+
+
+Missing = Literal["empty", "trylater", "remove", "keep"]
+
+
+class StapleFile:
+    """A staple kept in a DER file, replaced atomically (readers never see a partial file).
+
+    :param path: the file.
+    :param missing: what the file holds when no valid staple exists: ``"empty"`` (a
+        zero-length file), ``"trylater"`` (a ``tryLater`` OCSP response), ``"remove"`` (no
+        file) or ``"keep"`` (leave the old staple — only if the server checks nextUpdate
+        itself).
+    :param after_write: called after each change (e.g. to reload the server).
+    :param mode: permission bits of the file.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        missing: Missing = "empty",
+        after_write: Callable[[], object] | None = None,
+        mode: int = 0o644,
+    ) -> None:
+        if missing not in ("empty", "trylater", "remove", "keep"):
+            raise ValueError(f"missing must be empty, trylater, remove or keep, not {missing!r}")
+        self.path = Path(path)
+        self.missing: Missing = missing
+        self.after_write = after_write
+        self.mode = mode
+
+    def update(self, der: bytes | None) -> None:
+        """Write ``der`` (or the ``missing`` content) atomically, then call ``after_write``."""
+        try:
+            if der is not None:
+                atomic_write(self.path, der, mode=self.mode)
+            elif self.missing == "empty":
+                atomic_write(self.path, b"", mode=self.mode)
+            elif self.missing == "trylater":
+                atomic_write(self.path, try_later_response(), mode=self.mode)
+            elif self.missing == "remove":
+                self.path.unlink(missing_ok=True)
+            else:
+                return
+        except OSError as exc:
+            raise OutputError(f"cannot write staple file {str(self.path)!r}: {exc}") from exc
+        if self.after_write is not None:
+            self.after_write()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r})"
+
+
+def _signal_pid_file(pid_file: Path, signum: int) -> None:
+    """Signal the process named by ``pid_file``; nothing to do if the server is not running
+    (no pid file, or no such process): it reads the new file when it starts."""
+    try:
+        text = pid_file.read_text()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise OutputError(f"cannot read pid from {str(pid_file)!r}: {exc}") from exc
+    try:
+        pid = int(text.split()[0])
+    except (ValueError, IndexError):
+        raise OutputError(f"no pid in {str(pid_file)!r}") from None
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        return
+    except OSError as exc:
+        raise OutputError(f"cannot signal pid {pid} from {str(pid_file)!r}: {exc}") from exc
+
+
+class NginxStapleFile(StapleFile):
+    """The file of nginx's ``ssl_stapling_file`` directive.
+
+    nginx reads that file only when it (re)loads its configuration, and staples whatever it
+    holds forever, even long expired. So after each change this output reloads nginx
+    (``SIGHUP`` to the master whose pid is in ``pid_file``, or your ``reload`` callable), and
+    when no valid staple exists it writes a ``tryLater`` response: nginx refuses to load a file
+    that is not an OCSP response, and a ``tryLater`` staple tells clients there is no answer
+    (as Apache's ``SSLStaplingFakeTryLater`` does).
+
+    :param path: the ``ssl_stapling_file`` path.
+    :param pid_file: nginx's ``pid`` file; the master gets ``SIGHUP`` after each change (no
+        pid file: nginx is not running, and reads the file when it starts).
+    :param reload: called after each change instead (e.g. ``systemctl reload nginx``).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        pid_file: str | os.PathLike[str] | None = None,
+        reload: Callable[[], object] | None = None,
+        mode: int = 0o644,
+    ) -> None:
+        after: Callable[[], object] | None = reload
+        if pid_file is not None and reload is None:
+            pid_path = Path(pid_file)
+            after = functools.partial(_signal_pid_file, pid_path, signal.SIGHUP)
+        super().__init__(path, missing="trylater", after_write=after, mode=mode)
+
+
+class HAProxyOCSPFile(StapleFile):
+    """The ``<crt>.ocsp`` file HAProxy loads next to a ``crt`` PEM file at start.
+
+    HAProxy (2.6) reads it only at start or reload, and enables runtime updates only for
+    certificates loaded with such a file (even an empty one), so write it before HAProxy
+    starts and pair it with :class:`HAProxyRuntime` for live updates. HAProxy itself stops
+    stapling a response 5 minutes before its nextUpdate; without a valid staple the file is
+    emptied (HAProxy then staples nothing after a reload).
+
+    :param crt_path: the PEM file named by ``bind ... crt``; the staple goes to
+        ``<crt_path>.ocsp``.
+    """
+
+    def __init__(
+        self,
+        crt_path: str | os.PathLike[str],
+        *,
+        after_write: Callable[[], object] | None = None,
+        mode: int = 0o644,
+    ) -> None:
+        super().__init__(
+            f"{os.fspath(crt_path)}.ocsp", missing="empty", after_write=after_write, mode=mode
+        )
+
+
+class HAProxyRuntime:
+    """Push staples to a running HAProxy over its runtime API (``stats socket ... level
+    admin``): ``set ssl ocsp-response <base64 DER>``.
+
+    HAProxy matches the response to the loaded certificate by its CertID, so one output serves
+    every certificate; it accepts a push only for certificates loaded with a ``.ocsp`` file
+    (see :class:`HAProxyOCSPFile`). ``update(None)`` does nothing: HAProxy 2.6 has no command
+    to drop a staple, and stops serving one 5 minutes before nextUpdate by itself.
+
+    :param address: the admin socket: a UNIX socket path, or ``(host, port)`` for a TCP one.
+    :param timeout: seconds for connecting and for the whole exchange.
+    """
+
+    def __init__(
+        self, address: str | os.PathLike[str] | tuple[str, int], *, timeout: float = 5.0
+    ) -> None:
+        self.address = address
+        self.timeout = timeout
+
+    def _connect(self) -> socket.socket:
+        if isinstance(self.address, tuple):
+            return socket.create_connection(self.address, timeout=self.timeout)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(os.fspath(self.address))
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    def command(self, line: str) -> str:
+        """Send one runtime API command, return HAProxy's reply (read to EOF)."""
+        try:
+            sock = self._connect()
+        except OSError as exc:
+            raise OutputError(
+                f"cannot connect to HAProxy admin socket {self.address!r}: {exc}"
+            ) from exc
+        chunks: list[bytes] = []
+        try:
+            with sock:
+                sock.sendall(line.encode("ascii") + b"\n")
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_WR)
+                while True:
+                    data = sock.recv(65536)
+                    if not data:
+                        break
+                    chunks.append(data)
+        except OSError as exc:  # includes socket.timeout
+            raise OutputError(f"HAProxy admin socket {self.address!r}: {exc}") from exc
+        return b"".join(chunks).decode("utf-8", "replace").strip()
+
+    def update(self, der: bytes | None) -> None:
+        """``set ssl ocsp-response`` with ``der``; raise :class:`HAProxyAPIError` unless HAProxy
+        answers that the response was updated."""
+        if der is None:
+            return
+        reply = self.command("set ssl ocsp-response " + base64.b64encode(der).decode("ascii"))
+        if "updated" not in reply.lower():
+            raise HAProxyAPIError("HAProxy did not accept the OCSP response", reply=reply)
+
+    def __repr__(self) -> str:
+        return f"HAProxyRuntime({self.address!r})"
+
+
+def install_callback(
+    context: Any,
+    staple: Callable[[Any], bytes | None],
+    *,
+    fake_try_later: bool = False,
+) -> None:
+    """Install ``staple(conn)`` as the OCSP status callback of a pyOpenSSL ``SSL.Context``.
+
+    The callback runs inside each handshake whose client asked for a staple; it must be fast
+    and must not do I/O. When ``staple`` returns None the handshake goes on without a staple
+    (or with a ``tryLater`` response if ``fake_try_later``).
+    """
+    set_cb = getattr(context, "set_ocsp_server_callback", None)
+    if set_cb is None:
+        raise TypeError(
+            f"install() needs a pyOpenSSL SSL.Context, not {type(context).__name__}"
+        )
+    fallback = try_later_response() if fake_try_later else b""
+
+    def ocsp_server_callback(conn: Any, data: Any) -> bytes:
+        der = staple(conn)
+        return der if der is not None else fallback
+
+    set_cb(ocsp_server_callback)
