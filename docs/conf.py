@@ -86,7 +86,7 @@ API_GROUPS: list[tuple[str, list[str]]] = [
     (
         "Errors",
         ["OCSPError", "DecodeError", "CertificateError", "IssuerNotFoundError", "NoOCSPURLError",
-         "ResponderError", "ValidationError", "NoMatchingResponseError",
+         "ResponderError", "ValidationError", "IssuerMismatchError", "NoMatchingResponseError",
          "ConflictingResponsesError", "SignerNotFoundError", "UnauthorizedResponderError",
          "SignatureError", "WeakAlgorithmError", "NotYetValidError", "ExpiredResponseError",
          "StaleResponseError", "ProducedAtError", "NonceMismatchError", "NonceMissingError",

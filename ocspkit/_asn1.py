@@ -156,6 +156,8 @@ def _decode_response(der: bytes) -> OCSPResponse:
     basic = a_ocsp.BasicOCSPResponse.load(rb["response"].contents, strict=True)
     tbs = basic["tbs_response_data"]
     version = tbs["version"].native
+    if version not in (None, "v1"):
+        raise DecodeError(f"unsupported ResponseData version {version!r}")
     rid = tbs["responder_id"]
     if rid.name == "by_key":
         responder = ResponderID(key_hash=rid.chosen.native)
@@ -205,9 +207,14 @@ def pss_parameters(params_der: bytes | None) -> tuple[str, str, int]:
         h = p["hash_algorithm"]["algorithm"].native
         mgf_h = p["mask_gen_algorithm"]["parameters"]["algorithm"].native
         salt = int(p["salt_length"].native)
-        return (h, mgf_h, salt)
+        trailer = p["trailer_field"].native
     except Exception as exc:
         raise DecodeError(f"bad RSASSA-PSS parameters: {exc}") from None
+    if not 0 <= salt <= 1024:
+        raise DecodeError(f"RSASSA-PSS salt length {salt} is out of range")
+    if trailer not in (None, 1, "trailer_field_bc"):
+        raise DecodeError(f"unsupported RSASSA-PSS trailerField {trailer!r}")
+    return (h, mgf_h, salt)
 
 
 def decode_request(der: bytes) -> OCSPRequest:

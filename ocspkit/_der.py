@@ -35,18 +35,30 @@ def spki_bit_string(spki: bytes) -> bytes:
     return spki[bstart + 1 : bend]
 
 
+def tbs_names_and_key(tbs: bytes) -> tuple[bytes, bytes, bytes]:
+    """(issuer Name DER, subject Name DER, SubjectPublicKeyInfo DER) of a TBSCertificate,
+    exactly as encoded in the certificate. Raises DecodeError on an unexpected structure."""
+    _, pos, _ = read_tlv(tbs, 0)  # TBSCertificate SEQUENCE
+    tag, _, end = read_tlv(tbs, pos)
+    if tag == 0xA0:  # [0] EXPLICIT version
+        pos = end
+        tag, _, end = read_tlv(tbs, pos)
+    pos = end  # after serialNumber
+    _, _, pos = read_tlv(tbs, pos)  # signature AlgorithmIdentifier
+    fields = []
+    for _ in range(4):  # issuer, validity, subject, subjectPublicKeyInfo
+        tag, _, end = read_tlv(tbs, pos)
+        if tag != 0x30:
+            raise DecodeError("unexpected TBSCertificate structure")
+        fields.append(tbs[pos:end])
+        pos = end
+    return fields[0], fields[2], fields[3]
+
+
 def tbs_issuer_der(tbs: bytes) -> bytes | None:
     """The issuer Name DER of a TBSCertificate (None if the structure is unexpected)."""
     try:
-        _, pos, _ = read_tlv(tbs, 0)  # TBSCertificate SEQUENCE
-        tag, _, end = read_tlv(tbs, pos)
-        if tag == 0xA0:  # [0] version
-            pos = end
-            tag, _, end = read_tlv(tbs, pos)
-        pos = end  # serialNumber
-        _, _, pos = read_tlv(tbs, pos)  # signature AlgorithmIdentifier
-        tag, _, end = read_tlv(tbs, pos)
-        return tbs[pos:end] if tag == 0x30 else None
+        return tbs_names_and_key(tbs)[0]
     except DecodeError:
         return None
 

@@ -77,7 +77,8 @@ def generalized_time(t: datetime) -> bytes:
     if t.tzinfo is None:
         t = t.replace(tzinfo=timezone.utc)
     t = t.astimezone(timezone.utc)
-    return tlv(0x18, t.strftime("%Y%m%d%H%M%SZ").encode("ascii"))
+    text = f"{t.year:04d}{t.month:02d}{t.day:02d}{t.hour:02d}{t.minute:02d}{t.second:02d}Z"
+    return tlv(0x18, text.encode("ascii"))
 
 
 def _cert_id(c: CertID) -> bytes:
@@ -106,7 +107,9 @@ def _single(s: SingleResponse) -> bytes:
     elif s.status is CertStatus.UNKNOWN:
         status = b"\x82\x00"
     else:
-        info = generalized_time(s.revocation_time or s.this_update)
+        if s.revocation_time is None:
+            raise ValueError("a revoked SingleResponse needs a revocation_time")
+        info = generalized_time(s.revocation_time)
         if s.revocation_reason is not None:
             info += tlv(0xA0, tlv(0x0A, bytes((int(s.revocation_reason),))))
         status = tlv(0xA1, info)

@@ -116,7 +116,7 @@ def verify_signature(
             key.verify(signature, data)
     except InvalidSignature:
         raise SignatureError(f"the {name} signature does not verify") from None
-    except (UnsupportedAlgorithm, ValueError, TypeError) as exc:
+    except (UnsupportedAlgorithm, ValueError, TypeError, OverflowError) as exc:
         raise SignatureError(f"the {name} signature cannot be checked: {exc}") from None
 
 
@@ -153,10 +153,14 @@ def verify_certificate_signature(
             raise SignatureError("RSASSA-PSS certificate signature with a non-RSA key")
         if h is None:
             raise SignatureError("RSASSA-PSS certificate signature without a hash")
+        if h.name == "md5" or (h.name == "sha1" and not allow_sha1):
+            raise WeakAlgorithmError(f"RSASSA-PSS with {h.name} certificate signatures are refused")
         try:
             issuer_key.verify(cert.signature, cert.tbs_certificate_bytes, params, h)
         except InvalidSignature:
             raise SignatureError("the certificate signature does not verify") from None
+        except (UnsupportedAlgorithm, ValueError, TypeError, OverflowError) as exc:
+            raise SignatureError(f"the certificate signature cannot be checked: {exc}") from None
         return
     verify_signature(
         issuer_key, oid, cert.signature, cert.tbs_certificate_bytes, allow_sha1=allow_sha1

@@ -19,6 +19,7 @@ __all__ = [
     "NoOCSPURLError",
     "ResponderError",
     "ValidationError",
+    "IssuerMismatchError",
     "NoMatchingResponseError",
     "ConflictingResponsesError",
     "SignerNotFoundError",
@@ -82,6 +83,10 @@ class ValidationError(OCSPError):
 
     Each check has its own subclass.
     """
+
+
+class IssuerMismatchError(ValidationError):
+    """The certificate's issuer name is not the given issuer certificate's subject."""
 
 
 class NoMatchingResponseError(ValidationError):

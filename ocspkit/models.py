@@ -101,10 +101,17 @@ def issuer_parts(issuer: x509.Certificate) -> tuple[bytes, bytes]:
         return hit[1], hit[2]
     parts = _parts_by_der.get(issuer)
     if parts is None:
-        from ._der import spki_bit_string
+        from ._der import spki_bit_string, tbs_names_and_key
 
-        spki = issuer.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-        parts = (issuer.subject.public_bytes(), spki_bit_string(spki))
+        # The bytes as the certificate encodes them (RFC 6960 §4.1.1 hashes the DER of the
+        # issuer's name and the value of its subjectPublicKey BIT STRING): a re-encoding could
+        # differ (an EC point in compressed form, a name with unusual string types).
+        try:
+            _, subject, spki = tbs_names_and_key(issuer.tbs_certificate_bytes)
+        except DecodeError:
+            subject = issuer.subject.public_bytes()
+            spki = issuer.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        parts = (subject, spki_bit_string(spki))
         if len(_parts_by_der) >= _CACHE_MAX:
             _parts_by_der.clear()
         _parts_by_der[issuer] = parts

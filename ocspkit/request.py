@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Sequence
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from cryptography import x509
 
@@ -68,6 +68,6 @@ def get_url(der: bytes, base_url: str) -> str:
     """
     b64 = base64.b64encode(der).decode("ascii")
     encoded = quote(b64, safe="")
-    if not base_url.endswith("/"):
-        base_url += "/"
-    return base_url + encoded
+    parts = urlsplit(base_url)
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    return urlunsplit((parts.scheme, parts.netloc, path + encoded, parts.query, parts.fragment))

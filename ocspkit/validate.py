@@ -22,6 +22,7 @@ from .errors import (
     ConflictingResponsesError,
     CriticalExtensionError,
     ExpiredResponseError,
+    IssuerMismatchError,
     NoMatchingResponseError,
     NonceMismatchError,
     NonceMissingError,
@@ -32,6 +33,8 @@ from .errors import (
     SignerNotFoundError,
     StaleResponseError,
     UnauthorizedResponderError,
+    ValidationError,
+    WeakAlgorithmError,
 )
 from .models import (
     OID_ARCHIVE_CUTOFF,
@@ -61,7 +64,8 @@ def _fmt(t: datetime) -> str:
 
 def _select(
     response: OCSPResponse, cert: x509.Certificate, issuer: x509.Certificate
-) -> SingleResponse:
+) -> tuple[SingleResponse, list[SingleResponse]]:
+    """(the SingleResponse to use, all that match the certificate's full CertID)."""
     matches = [s for s in response.responses if s.cert_id.matches(cert, issuer)]
     if not matches:
         raise NoMatchingResponseError(
@@ -70,7 +74,7 @@ def _select(
         )
     first = matches[0]
     if len(matches) == 1:
-        return first
+        return first, matches
     for other in matches[1:]:
         if (other.status, other.revocation_time, other.revocation_reason) != (
             first.status,
@@ -80,7 +84,7 @@ def _select(
             raise ConflictingResponsesError(
                 f"the response holds contradictory statuses for serial {cert.serial_number:x}"
             )
-    return max(matches, key=lambda s: s.this_update)
+    return max(matches, key=lambda s: s.this_update), matches
 
 
 def _who(cert: x509.Certificate) -> str:
@@ -131,14 +135,14 @@ def _find_signer(
         if rid.matches(trusted):
             _check_validity(trusted, now, skew_s, " (locally trusted)")
             return trusted, trusted.public_key(), False
-    problem: UnauthorizedResponderError | None = None
+    problem: ValidationError | None = None
     for cand in (*response.certificates, *extra_certs):
         if not rid.matches(cand):
             continue
         try:
             key = _check_delegate(cand, issuer, response, policy, now, skew_s)
-        except UnauthorizedResponderError as exc:
-            problem = problem or exc
+        except (UnauthorizedResponderError, WeakAlgorithmError) as exc:
+            problem = problem or exc  # a decoy placed first must not hide a valid delegate
             continue
         except (ValueError, TypeError, UnsupportedAlgorithm):  # lazily decoded, malformed
             problem = problem or UnauthorizedResponderError(
@@ -173,6 +177,9 @@ def _delegate_problem(
         return f"{_who(cand)} is not issued directly by the issuer (its signature does not verify)"
     if not _has_ocsp_signing(cand):
         return f"{_who(cand)} lacks the id-kp-OCSPSigning extended key usage"
+    for ext in cand.extensions:
+        if ext.critical and isinstance(ext.value, x509.UnrecognizedExtension):
+            return f"{_who(cand)} has an unknown critical extension {ext.oid.dotted_string}"
     return None
 
 
@@ -247,13 +254,37 @@ def _check_nonce(
         raise NonceMismatchError("the response nonce differs from the request's")
 
 
-def _check_extensions(response: OCSPResponse, single: SingleResponse) -> None:
+def _check_extensions(response: OCSPResponse, singles: list[SingleResponse]) -> None:
     for e in response.extensions:
         if e.critical and e.oid not in _UNDERSTOOD_RESPONSE_EXTS:
             raise CriticalExtensionError(f"unknown critical response extension {e.oid}")
-    for e in single.extensions:
-        if e.critical and e.oid not in _UNDERSTOOD_SINGLE_EXTS:
-            raise CriticalExtensionError(f"unknown critical singleExtension {e.oid}")
+    for single in singles:
+        for e in single.extensions:
+            if e.critical and e.oid not in _UNDERSTOOD_SINGLE_EXTS:
+                raise CriticalExtensionError(f"unknown critical singleExtension {e.oid}")
+
+
+# (cert, issuer) pairs whose names were found to chain, by object identity (see models.py).
+_chain_cache: dict[tuple[int, int], tuple[x509.Certificate, x509.Certificate]] = {}
+
+
+def _check_issuer_name(cert: x509.Certificate, issuer: x509.Certificate) -> None:
+    """The certificate's issuer name must be the issuer's subject (RFC 6960 §4.2.2.2)."""
+    key = (id(cert), id(issuer))
+    hit = _chain_cache.get(key)
+    if hit is not None and hit[0] is cert and hit[1] is issuer:
+        return
+    try:
+        ok = _issuer_name_matches(cert, issuer)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise IssuerMismatchError(
+            "the certificate's issuer name is not the given issuer's subject: wrong issuer"
+        )
+    if len(_chain_cache) >= _DELEGATE_CACHE_MAX:
+        _chain_cache.clear()
+    _chain_cache[key] = (cert, issuer)
 
 
 def validate_response(
@@ -302,7 +333,8 @@ def validate_response(
         now = now.replace(tzinfo=timezone.utc)
     skew_s = policy.clock_skew.total_seconds()
 
-    single = _select(response, cert, issuer)
+    _check_issuer_name(cert, issuer)
+    single, matches = _select(response, cert, issuer)
     signer, key, delegated = _find_signer(response, issuer, policy, extra_certs, now, skew_s)
     pss = None
     if response.signature_algorithm_oid == _PSS:
@@ -317,7 +349,7 @@ def validate_response(
     )
     _check_times(single, response, policy, now)
     _check_nonce(response, request, policy)
-    _check_extensions(response, single)
+    _check_extensions(response, matches)
     assert response.produced_at is not None
     return ValidationResult(
         status=single.status,

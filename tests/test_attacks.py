@@ -288,3 +288,101 @@ def test_unsuccessful_status_is_responder_error(pki: PKI, leaf: x509.Certificate
                 ocspkit.build_error_response(status).der, leaf, pki.issuer, now=NOW
             )
         assert exc.value.status is status
+
+
+# --- regressions from the security review ---------------------------------------------------
+
+def _craft(pki: PKI, tbs: bytes, alg: bytes, signature: bytes, certs: list[x509.Certificate] = ()) -> bytes:  # type: ignore[assignment]
+    """A response with an arbitrary signatureAlgorithm (hostile input for the validator)."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from ocspkit._encode import OID_BASIC, octets, oid, seq, tlv
+
+    parts = [tbs, alg, tlv(0x03, b"\x00" + signature)]
+    if certs:
+        parts.append(tlv(0xA0, seq(*(c.public_bytes(Encoding.DER) for c in certs))))
+    return seq(b"\x0a\x01\x00", tlv(0xA0, seq(oid(OID_BASIC), octets(seq(*parts)))))
+
+
+def test_pss_with_absurd_salt_is_a_typed_error() -> None:
+    from ocspkit._encode import integer, oid, seq, tlv
+
+    pki = PKI("rsa")
+    leaf = pki.leaf()
+    tbs = sign_as_issuer(pki, good(leaf, pki)).tbs_response_data
+    alg = seq(oid("1.2.840.113549.1.1.10"), seq(tlv(0xA2, integer(2**63))))
+    with pytest.raises(ocspkit.OCSPError):
+        ocspkit.validate_response(_craft(pki, tbs, alg, b"\x01" * 256), leaf, pki.issuer, now=NOW)
+
+
+def test_weak_decoy_does_not_hide_a_valid_delegate() -> None:
+    pki = PKI("rsa")
+    leaf = pki.leaf()
+    rc, rk = pki.responder()
+    # a decoy: the delegate's own TBSCertificate, re-signed by the issuer with SHA-1 (refused
+    # by the policy below); it comes first, the real delegate second
+    from cryptography import x509 as _x
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from ocspkit._encode import oid, seq, tlv
+
+    sha256_rsa = bytes.fromhex("06092a864886f70d01010b")
+    tbs = rc.tbs_certificate_bytes.replace(sha256_rsa, sha256_rsa[:-1] + b"\x05", 1)
+    sig = pki.issuer_key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())  # type: ignore[union-attr, call-arg]
+    decoy = _x.load_der_x509_certificate(
+        seq(tbs, seq(oid("1.2.840.113549.1.1.5"), b"\x05\x00"), tlv(0x03, b"\x00" + sig))
+    )
+    resp = ocspkit.build_response(good(leaf, pki), responder_cert=rc, responder_key=rk, produced_at=NOW, certificates=[decoy, rc])
+    policy = ocspkit.ValidationPolicy(allow_sha1_signatures=False)
+    r = ocspkit.validate_response(resp, leaf, pki.issuer, now=NOW, policy=policy)
+    assert r.good and r.signer == rc
+    only_decoy = ocspkit.build_response(good(leaf, pki), responder_cert=rc, responder_key=rk, produced_at=NOW, certificates=[decoy])
+    with pytest.raises(ocspkit.WeakAlgorithmError):
+        ocspkit.validate_response(only_decoy, leaf, pki.issuer, now=NOW, policy=policy)
+
+
+def test_delegate_with_unknown_critical_extension_is_refused() -> None:
+    pki = PKI("ecdsa")
+    leaf = pki.leaf()
+    from cryptography import x509 as _x
+    from cryptography.hazmat.primitives import hashes
+
+    from ._pki import new_key as _nk
+
+    key = _nk("ecdsa")
+    rc = (
+        _x.CertificateBuilder().subject_name(_x.Name.from_rfc4514_string("CN=odd responder"))
+        .issuer_name(pki.issuer.subject).public_key(key.public_key()).serial_number(9)  # type: ignore[arg-type]
+        .not_valid_before(NOW - timedelta(days=1)).not_valid_after(NOW + timedelta(days=1))
+        .add_extension(_x.ExtendedKeyUsage([_x.oid.ExtendedKeyUsageOID.OCSP_SIGNING]), False)
+        .add_extension(_x.UnrecognizedExtension(_x.ObjectIdentifier("1.2.3.4.5.6"), b"\x05\x00"), True)
+        .sign(pki.issuer_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    resp = ocspkit.build_response(good(leaf, pki), responder_cert=rc, responder_key=key, produced_at=NOW, certificates=[rc])
+    with pytest.raises(ocspkit.UnauthorizedResponderError, match="critical"):
+        ocspkit.validate_response(resp, leaf, pki.issuer, now=NOW)
+
+
+def test_wrong_issuer_is_refused() -> None:
+    pki = PKI("ecdsa")
+    leaf = pki.leaf()
+    resp = sign_as_issuer(pki, good(leaf, pki))
+    with pytest.raises(ocspkit.IssuerMismatchError):
+        ocspkit.validate_response(resp, leaf, pki.root, now=NOW)
+
+
+def test_critical_extension_on_an_agreeing_duplicate() -> None:
+    pki = PKI("ecdsa")
+    leaf = pki.leaf()
+    a = good(leaf, pki)
+    b = good(leaf, pki, this_update=NOW - timedelta(hours=2), extensions=(ocspkit.Extension("1.2.3.4", True, b"\x05\x00"),))
+    with pytest.raises(ocspkit.CriticalExtensionError):
+        ocspkit.validate_response(sign_as_issuer(pki, [a, b]), leaf, pki.issuer, now=NOW)
+
+
+def test_revoked_single_without_time_cannot_be_built() -> None:
+    pki = PKI("ecdsa")
+    leaf = pki.leaf()
+    with pytest.raises(ValueError):
+        sign_as_issuer(pki, SingleResponse(CertID.for_certificate(leaf, pki.issuer), CertStatus.REVOKED, NOW))

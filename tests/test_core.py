@@ -121,6 +121,12 @@ def test_get_url_forms(pki: PKI, base: str, prefix: str) -> None:
     assert base64.b64decode(unquote(tail)) == req.der
 
 
+def test_get_url_keeps_a_query_string(pki: PKI) -> None:
+    req = ocspkit.build_request(pki.leaf(), pki.issuer)
+    url = req.get_url("http://ocsp.test/a?x=1")
+    assert url.startswith("http://ocsp.test/a/") and url.endswith("?x=1")
+
+
 def test_parse_request_rejects_garbage() -> None:
     for bad in (b"", b"\x30\x00", b"\x30\x03\x02\x01\x00", b"not der"):
         with pytest.raises(ocspkit.DecodeError):
