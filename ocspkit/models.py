@@ -298,29 +298,68 @@ class ValidationResult:
     :ivar signer: the certificate whose key signed the response (the issuer itself, a delegated
         responder, or a locally trusted responder).
     :ivar delegated: True when a delegated responder certificate signed.
+    :ivar response: the whole validated :class:`OCSPResponse`.
+    :ivar single: the :class:`SingleResponse` that answers for the certificate.
     """
 
-    status: CertStatus
-    cert_id: CertID
-    this_update: datetime
-    next_update: datetime | None
-    produced_at: datetime
-    revocation_time: datetime | None
-    revocation_reason: RevocationReason | None
     signer: x509.Certificate
     delegated: bool
     response: OCSPResponse
     single: SingleResponse
 
     @property
+    def status(self) -> CertStatus:
+        """GOOD, REVOKED or UNKNOWN."""
+        return self.single.status
+
+    @property
+    def cert_id(self) -> CertID:
+        """The CertID the answer is for."""
+        return self.single.cert_id
+
+    @property
+    def this_update(self) -> datetime:
+        """thisUpdate of the answer."""
+        return self.single.this_update
+
+    @property
+    def next_update(self) -> datetime | None:
+        """nextUpdate of the answer (None if the responder gave none)."""
+        return self.single.next_update
+
+    @property
+    def produced_at(self) -> datetime:
+        """producedAt of the response."""
+        assert self.response.produced_at is not None
+        return self.response.produced_at
+
+    @property
+    def revocation_time(self) -> datetime | None:
+        """When the certificate was revoked (REVOKED only)."""
+        return self.single.revocation_time
+
+    @property
+    def revocation_reason(self) -> RevocationReason | None:
+        """The CRLReason, if the responder gave one (REVOKED only)."""
+        return self.single.revocation_reason
+
+    @property
     def good(self) -> bool:
         """True when the certificate's status is GOOD."""
-        return self.status is CertStatus.GOOD
+        return self.single.status is CertStatus.GOOD
 
     @property
     def revoked(self) -> bool:
         """True when the certificate's status is REVOKED."""
-        return self.status is CertStatus.REVOKED
+        return self.single.status is CertStatus.REVOKED
+
+    def __repr__(self) -> str:
+        return (
+            f"ValidationResult(status={self.status.name}, serial={self.cert_id.serial_number:x}, "
+            f"this_update={self.this_update.isoformat()}, next_update="
+            f"{self.next_update.isoformat() if self.next_update else None}, "
+            f"delegated={self.delegated})"
+        )
 
     def _repr_html_(self) -> str:
         from ._html import result_html

@@ -37,6 +37,7 @@ from .errors import (
     WeakAlgorithmError,
 )
 from .models import (
+    HASH_ALGORITHMS,
     OID_ARCHIVE_CUTOFF,
     OID_CRL_ID,
     OID_EXTENDED_REVOKE,
@@ -45,6 +46,7 @@ from .models import (
     OCSPResponse,
     SingleResponse,
     ValidationResult,
+    issuer_hashes,
     issuer_parts,
 )
 from .policy import NonceRule, ValidationPolicy
@@ -66,7 +68,17 @@ def _select(
     response: OCSPResponse, cert: x509.Certificate, issuer: x509.Certificate
 ) -> tuple[SingleResponse, list[SingleResponse]]:
     """(the SingleResponse to use, all that match the certificate's full CertID)."""
-    matches = [s for s in response.responses if s.cert_id.matches(cert, issuer)]
+    responses = response.responses
+    if len(responses) == 1:  # the common case, without the generality
+        cid = responses[0].cert_id
+        if (
+            cid.serial_number == cert.serial_number
+            and cid.hash_algorithm in HASH_ALGORITHMS
+            and (cid.issuer_name_hash, cid.issuer_key_hash)
+            == issuer_hashes(issuer, cid.hash_algorithm)
+        ):
+            return responses[0], [responses[0]]
+    matches = [s for s in responses if s.cert_id.matches(cert, issuer)]
     if not matches:
         raise NoMatchingResponseError(
             f"no SingleResponse matches serial {cert.serial_number:x} under this issuer "
@@ -350,17 +362,5 @@ def validate_response(
     _check_times(single, response, policy, now)
     _check_nonce(response, request, policy)
     _check_extensions(response, matches)
-    assert response.produced_at is not None
-    return ValidationResult(
-        status=single.status,
-        cert_id=single.cert_id,
-        this_update=single.this_update,
-        next_update=single.next_update,
-        produced_at=response.produced_at,
-        revocation_time=single.revocation_time,
-        revocation_reason=single.revocation_reason,
-        signer=signer,
-        delegated=delegated,
-        response=response,
-        single=single,
-    )
+    return ValidationResult(signer=signer, delegated=delegated, response=response, single=single)
+
