@@ -92,7 +92,7 @@ API_GROUPS: list[tuple[str, list[str]]] = [
          "StaleResponseError", "ProducedAtError", "NonceMismatchError", "NonceMissingError",
          "CriticalExtensionError", "FetchError", "FetchTimeoutError", "ConnectError",
          "HTTPStatusError", "ResponseTooLargeError", "ContentTypeError", "RedirectError",
-         "UnsafeURLError"],
+         "UnsafeURLError", "InvalidURLError", "ContentEncodingError", "UnexpectedError"],
     ),
 ]
 

@@ -20,8 +20,11 @@ from .client import (
     CheckOutcome,
     Client,
     ClientConfig,
+    ContentEncodingError,
+    InvalidURLError,
     IssuerFetchError,
     ResponseCache,
+    UnexpectedError,
     acheck,
     acheck_many,
     check,
@@ -123,6 +126,9 @@ from .validate import validate_response
 __version__ = "0.1.0"
 
 __all__ = [
+    "ContentEncodingError",
+    "InvalidURLError",
+    "UnexpectedError",
     "RefreshSchedule",
     "StapleTimes",
     "retry_delay",

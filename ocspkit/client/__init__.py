@@ -10,6 +10,7 @@ from .aio import AsyncClient, acheck
 from .bulk import CheckOutcome, acheck_many, check_many
 from .cache import ResponseCache
 from .config import ClientConfig
+from .errors import ContentEncodingError, InvalidURLError, UnexpectedError
 from .issuer import IssuerFetchError
 from .sync import Client, check
 
@@ -18,6 +19,9 @@ __all__ = [
     "CheckOutcome",
     "Client",
     "ClientConfig",
+    "ContentEncodingError",
+    "InvalidURLError",
+    "UnexpectedError",
     "IssuerFetchError",
     "ResponseCache",
     "acheck",

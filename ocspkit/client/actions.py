@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from ..errors import ConnectError, FetchError, FetchTimeoutError, ResponseTooLargeError
+from .errors import ContentEncodingError
 
 __all__ = [
     "Exchange",
@@ -43,6 +44,9 @@ class Exchange:
     :ivar timeout: seconds for each network operation (already capped by the deadline).
     :ivar deadline: absolute ``time.monotonic()`` value the body must be complete by.
     :ivar content_type: the media type the body must have to be read (``None``: any).
+    :ivar addresses: the IP addresses the private-address guard checked for the URL's host
+        (empty when the guard is off): an edge that can must connect to one of these and
+        nothing else, so a DNS answer that changes after the check cannot redirect it.
     """
 
     method: str
@@ -53,6 +57,7 @@ class Exchange:
     deadline: float
     max_size: int
     content_type: str | None
+    addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +107,12 @@ def body_wanted(status_code: int, headers: Mapping[str, str], action: Exchange) 
 
 
 class BodyReader:
-    """Collects a streamed body, enforcing the size cap and the deadline chunk by chunk."""
+    """Collects a streamed body, enforcing the size cap and the deadline chunk by chunk.
+
+    Edges feed it the raw (undecoded) body; a ``Content-Encoding`` other than ``identity``
+    is refused up front with :class:`~ocspkit.client.ContentEncodingError`, so the size cap
+    is on the bytes received and a compressed bomb is never expanded.
+    """
 
     def __init__(
         self,
@@ -114,6 +124,12 @@ class BodyReader:
         self._clock = clock
         self._parts: list[bytes] = []
         self._size = 0
+        encoding = headers.get("content-encoding", "").strip().lower()
+        if encoding not in ("", "identity"):
+            raise ContentEncodingError(
+                f"refusing a body with Content-Encoding {encoding!r} (only identity is accepted)",
+                url=action.url,
+            )
         declared = headers.get("content-length", "").strip()
         if declared.isdigit() and int(declared) > action.max_size:
             raise ResponseTooLargeError(
@@ -161,16 +177,22 @@ def transport_error(exc: Exception, url: str) -> FetchError:
     return FetchError(f"request failed: {detail}", url=url)
 
 
+#: Longer Retry-After values are clamped (they exceed any deadline anyway).
+_MAX_RETRY_AFTER = 10**9
+
+
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date), or None."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():  # "²".isdigit() is True too
+        return float(min(int(value), _MAX_RETRY_AFTER))
+    if not value.isascii():
+        return None
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)

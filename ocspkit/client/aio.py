@@ -30,6 +30,7 @@ from .actions import (
 )
 from .base import BundleInput, CertInput, ClientBase, new_async_http
 from .config import CONFIG_FIELDS
+from .deadline import limits
 from .guard import host_and_port
 from .issuer import issuer_flow
 from .sync import _peer
@@ -182,26 +183,30 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
 
     async def _exchange_now(self, action: Exchange) -> Reply:
         async with self._slots.slot(action.url):
-            try:
-                async with self._http.stream(
-                    action.method,
-                    action.url,
-                    content=action.body,
-                    headers=dict(action.headers),
-                    timeout=httpx.Timeout(action.timeout),
-                    follow_redirects=False,
-                ) as response:
-                    headers = {k.lower(): v for k, v in response.headers.items()}
-                    peer = _peer(response)
-                    if not body_wanted(response.status_code, headers, action):
-                        return Reply(response.status_code, headers, b"", peer)
-                    reader = BodyReader(action, headers)
-                    async for chunk in response.aiter_bytes():
-                        reader.feed(chunk)
-                    reader.check_deadline()
-                    return Reply(response.status_code, headers, reader.body, peer)
-            except (httpx.HTTPError, OSError) as exc:
-                raise transport_error(exc, action.url) from exc
+            with limits(action.deadline, action.addresses):
+                return await self._send(action)
+
+    async def _send(self, action: Exchange) -> Reply:
+        try:
+            async with self._http.stream(
+                action.method,
+                action.url,
+                content=action.body,
+                headers=dict(action.headers),
+                timeout=httpx.Timeout(action.timeout),
+                follow_redirects=False,
+            ) as response:
+                headers = {k.lower(): v for k, v in response.headers.items()}
+                peer = _peer(response)
+                if not body_wanted(response.status_code, headers, action):
+                    return Reply(response.status_code, headers, b"", peer)
+                reader = BodyReader(action, headers)
+                async for chunk in response.aiter_raw():
+                    reader.feed(chunk)
+                reader.check_deadline()
+                return Reply(response.status_code, headers, reader.body, peer)
+        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+            raise transport_error(exc, action.url) from exc
 
 
 async def acheck(

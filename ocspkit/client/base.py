@@ -62,11 +62,14 @@ def new_async_http(proxy: str | None, max_connections: int | None = None) -> htt
         return httpx.AsyncClient(
             proxy=proxy, limits=limits, follow_redirects=False, verify=default_ssl_context()
         )
+    from .deadline import install_backends
     from .streams import AsyncStreamTransport
 
     tls = httpx.AsyncHTTPTransport(verify=default_ssl_context(), limits=limits)
     transport = AsyncStreamTransport(tls, max_idle=max_connections or 20)
-    return httpx.AsyncClient(transport=transport, follow_redirects=False)
+    client = httpx.AsyncClient(transport=transport, follow_redirects=False)
+    install_backends(client)  # TLS connections go only to the guard's checked addresses
+    return client
 
 
 def _environment_proxies() -> bool:

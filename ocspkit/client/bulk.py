@@ -26,6 +26,7 @@ from ..models import CertStatus, ValidationResult
 from .aio import AsyncClient
 from .base import new_async_http
 from .config import CONFIG_FIELDS, ClientConfig
+from .errors import unexpected
 
 __all__ = ["CheckOutcome", "Item", "acheck_many", "check_many"]
 
@@ -49,7 +50,8 @@ class CheckOutcome:
     :ivar item: the item as given.
     :ivar cert: the certificate checked (``None`` if the item held none).
     :ivar result: the :class:`~ocspkit.ValidationResult`, or ``None`` on error.
-    :ivar error: the :class:`~ocspkit.OCSPError`, or ``None`` on success.
+    :ivar error: the :class:`~ocspkit.OCSPError`, or ``None`` on success (an exception that
+        is not an OCSPError arrives wrapped in :class:`~ocspkit.client.UnexpectedError`).
     """
 
     index: int
@@ -100,6 +102,8 @@ async def _one(
         result = await client.check(cert, found_issuer, bundle=found_bundle, **kwargs)
     except OCSPError as exc:
         return CheckOutcome(index, item, cert, None, exc)
+    except Exception as exc:  # one hostile item must not abort the batch
+        return CheckOutcome(index, item, cert, None, unexpected(exc))
     return CheckOutcome(index, item, cert, result, None)
 
 
@@ -169,19 +173,19 @@ async def acheck_many(
     counter = iter(range(sys.maxsize))
 
     async def worker() -> None:
-        try:
-            while True:
-                await slots.acquire()
-                async with pull:
-                    try:
-                        item = await source.__anext__()
-                    except StopAsyncIteration:
-                        break
-                    index = next(counter)
-                results.put_nowait(await _one(client, index, item, issuer, bundle, check_kwargs))
-        except Exception as exc:  # the input iterator failed: hand it to the caller
-            results.put_nowait(_Stop(exc))
-            return
+        while True:
+            await slots.acquire()
+            async with pull:
+                try:
+                    item = await source.__anext__()
+                except StopAsyncIteration:
+                    break
+                except Exception as exc:  # the input iterator failed: hand it to the caller
+                    results.put_nowait(_Stop(exc))
+                    return
+                index = next(counter)
+            # _one turns every Exception into the item's outcome; only cancellation escapes
+            results.put_nowait(await _one(client, index, item, issuer, bundle, check_kwargs))
         results.put_nowait(_Stop(None))
 
     workers = [asyncio.ensure_future(worker()) for _ in range(concurrency)]

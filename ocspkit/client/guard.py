@@ -4,8 +4,10 @@ Tools that check certificates supplied by untrusted users would otherwise let th
 the tool send requests to internal services (an AIA URL of ``http://10.0.0.5/admin`` or
 ``http://169.254.169.254/``). With ``block_private_addresses=True`` the client resolves the host
 of every URL (and every redirect target) first and refuses it if *any* address is not globally
-routable; after connecting it also checks the address actually used, so a DNS answer that
-changes between the two lookups is caught before the response is used.
+routable. The clients' own connections then go only to the addresses that were checked
+(:mod:`ocspkit.client.deadline`, and the async plain-HTTP transport), so a DNS answer that
+changes after the check (rebinding) cannot redirect the request; the address actually
+connected to is checked again before the response is used.
 """
 
 from __future__ import annotations
@@ -21,6 +23,16 @@ __all__ = ["is_public_address", "check_address", "host_and_port", "getaddrinfo_a
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+#: IPv6 ranges that are never a public responder, whatever Python's ``is_global`` says:
+#: IPv4-compatible ``::a.b.c.d`` (deprecated), IPv4-translated ``::ffff:0:a.b.c.d``, local-use
+#: NAT64 (RFC 8215) and site-local ``fec0::/10`` (deprecated, still routed internally).
+_NEVER_PUBLIC = tuple(
+    ipaddress.IPv6Network(n) for n in ("::/96", "::ffff:0:0:0/96", "64:ff9b:1::/48", "fec0::/10")
+)
+#: The well-known NAT64 prefix (RFC 6052): the IPv4 address is in the last 32 bits.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
 def _parse(address: str) -> IPAddress | None:
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
@@ -30,17 +42,28 @@ def _parse(address: str) -> IPAddress | None:
         mapped = ip.ipv4_mapped or ip.sixtofour
         if mapped is not None:
             return mapped
+        if ip in _NAT64:
+            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return ip
+
+
+def _never_public(ip: IPAddress) -> bool:
+    return isinstance(ip, ipaddress.IPv6Address) and any(ip in net for net in _NEVER_PUBLIC)
 
 
 def is_public_address(address: str) -> bool:
     """True if ``address`` is a globally routable unicast IP address.
 
     False for private (RFC 1918, ULA), loopback, link-local, multicast, reserved, unspecified,
-    shared (100.64/10) and documentation addresses, also when wrapped in IPv4-mapped IPv6.
+    shared (100.64/10) and documentation addresses, also when wrapped in IPv4-mapped, 6to4 or
+    NAT64 (``64:ff9b::/96``) IPv6; and always for IPv4-compatible (``::a.b.c.d``),
+    IPv4-translated (``::ffff:0:a.b.c.d``), local-use NAT64 (``64:ff9b:1::/48``) and site-local
+    (``fec0::/10``) addresses.
     """
     ip = _parse(address)
-    return ip is not None and ip.is_global and not ip.is_multicast
+    if ip is None or _never_public(ip):
+        return False
+    return ip.is_global and not ip.is_multicast
 
 
 def check_address(url: str, address: str) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from ..certs import ca_issuer_urls, find_issuer, load_certificates
 from ..errors import CertificateError, FetchError, IssuerNotFoundError, OCSPError
-from .transfer import Context, Flow, fetch, retrying
+from .transfer import Context, Flow, fetch, retrying, url_scheme
 
 __all__ = ["IssuerFetchError", "parse_issuer_certificates", "issuer_flow"]
 
@@ -35,12 +34,12 @@ def parse_issuer_certificates(body: bytes) -> list[x509.Certificate]:
     """
     try:
         return load_certificates(body)
-    except CertificateError:
+    except Exception:  # CertificateError, or a parser's own error on hostile input
         pass
     for loader in (pkcs7.load_der_pkcs7_certificates, pkcs7.load_pem_pkcs7_certificates):
         try:
             certs = loader(body)
-        except ValueError:
+        except Exception:  # ValueError, UnsupportedAlgorithm (non-signedData), ...: not ours
             continue
         if certs:
             return certs
@@ -61,7 +60,7 @@ def issuer_flow(
             return find_issuer(cert, bundle)
         except IssuerNotFoundError:
             pass
-    urls = [u for u in ca_issuer_urls(cert) if urlsplit(u).scheme.lower() in ("http", "https")]
+    urls = [u for u in ca_issuer_urls(cert) if url_scheme(u) in ("http", "https")]
     subject = cert.subject.rfc4514_string()
     if not urls:
         raise IssuerNotFoundError(
@@ -75,9 +74,16 @@ def issuer_flow(
 
         try:
             body, _ = yield from retrying(ctx, step)
-            return find_issuer(cert, parse_issuer_certificates(body))
-        except (FetchError, CertificateError, IssuerNotFoundError) as exc:
+        except FetchError as exc:
             last = exc
+            continue
+        try:
+            return find_issuer(cert, parse_issuer_certificates(body))
+        except (CertificateError, IssuerNotFoundError) as exc:
+            last = exc
+        except Exception as exc:  # hostile content must not escape as a foreign exception
+            last = CertificateError(f"unusable caIssuers content at {url}: {exc!r}")
+            last.__cause__ = exc
     if isinstance(last, FetchError):
         raise IssuerFetchError(f"could not fetch the issuer of {subject!r}", url=last.url) from last
     raise IssuerNotFoundError(f"no caIssuers URL of {subject!r} served its issuer") from last

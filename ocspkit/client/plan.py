@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from cryptography import x509
 
@@ -30,7 +29,7 @@ from ..validate import validate_response
 from .actions import OCSP_REQUEST_TYPE, OCSP_RESPONSE_TYPE
 from .cache import ResponseCache
 from .issuer import issuer_flow
-from .transfer import Context, Flow, check_scheme, fetch, retrying
+from .transfer import Context, Flow, check_scheme, fetch, retrying, url_scheme
 
 __all__ = ["responder_urls", "fits_get", "MethodChoice", "query_flow", "check_flow"]
 
@@ -59,7 +58,7 @@ def responder_urls(
     if force_url:
         return (force_url,)
     found = ocsp_urls(cert)
-    usable = tuple(dict.fromkeys(u for u in found if urlsplit(u).scheme.lower() in _SCHEMES))
+    usable = tuple(dict.fromkeys(u for u in found if url_scheme(u) in _SCHEMES))
     if usable:
         return usable
     subject = cert.subject.rfc4514_string()
@@ -141,6 +140,14 @@ def query_flow(ctx: Context, request: OCSPRequest, url: str) -> Flow[OCSPRespons
         return exc.response
 
 
+def _well_formed(url: str) -> bool:
+    try:
+        check_scheme(url)
+    except FetchError:
+        return False
+    return True
+
+
 def check_flow(
     ctx: Context,
     cache: ResponseCache | None,
@@ -156,13 +163,21 @@ def check_flow(
 ) -> Flow[ValidationResult]:
     """Build a request, ask each responder URL in order, validate; the first valid answer wins.
 
-    A URL that fails (transport, HTTP, decoding, responder status or validation) hands over to
-    the next; when all fail, the last URL's error is raised. The cache, when given, is
+    A URL that fails (malformed, transport, HTTP, decoding, responder status or validation)
+    hands over to the next; when all fail, the last URL's error is raised. The cache, when given, is
     consulted first and filled with the validated response.
     """
     urls = responder_urls(cert, url, ctx.config.force_url)
+    bad: OCSPError | None = None
     for u in urls:
-        check_scheme(u)
+        try:
+            check_scheme(u)
+        except FetchError as exc:  # a malformed URL is skipped like one that fails
+            bad = exc
+    urls = tuple(u for u in urls if _well_formed(u))
+    if not urls:
+        assert bad is not None
+        raise bad
     if issuer is None:
         issuer = yield from issuer_flow(ctx, cert, bundle)
     request = build_request(cert, issuer, hash_algorithm=hash_algorithm, nonce=nonce)

@@ -19,6 +19,8 @@ from typing import Any
 import h11
 import httpx
 
+from .deadline import pinned_addresses
+
 __all__ = ["AsyncStreamTransport"]
 
 _READ = 65536
@@ -157,13 +159,21 @@ class AsyncStreamTransport(httpx.AsyncBaseTransport):
         return None
 
     async def _connect(self, host: str, port: int, timeout: float | None) -> _Connection:
-        try:
-            reader, writer = await _within(asyncio.open_connection(host, port), timeout)
-        except asyncio.TimeoutError:
-            raise httpx.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
-        except OSError as exc:
-            raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
-        return _Connection(reader, writer)
+        # with the private-address guard on, connect only to the addresses it checked
+        last: httpx.TransportError | None = None
+        for address in pinned_addresses() or (host,):
+            try:
+                reader, writer = await _within(asyncio.open_connection(address, port), timeout)
+            except asyncio.TimeoutError:
+                last = httpx.ConnectTimeout(f"timed out connecting to {address}:{port}")
+                continue
+            except OSError as exc:
+                last = httpx.ConnectError(str(exc) or type(exc).__name__)
+                last.__cause__ = exc
+                continue
+            return _Connection(reader, writer)
+        assert last is not None
+        raise last
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` (plain http here; anything else via the fallback transport)."""

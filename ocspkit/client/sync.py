@@ -28,7 +28,8 @@ from .actions import (
 )
 from .base import BundleInput, CertInput, ClientBase, default_ssl_context
 from .config import CONFIG_FIELDS
-from .guard import getaddrinfo_addresses, host_and_port
+from .deadline import install_backends, limits, resolve_within
+from .guard import host_and_port
 from .issuer import issuer_flow
 from .transfer import Flow
 
@@ -99,24 +100,12 @@ def _peer(response: httpx.Response) -> str | None:
 
 
 def _resolve(action: Resolve) -> tuple[str, ...]:
-    box: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            box["addresses"] = getaddrinfo_addresses(action.host, action.port)
-        except OSError as exc:
-            box["error"] = exc
-
-    worker = threading.Thread(target=work, name="ocspkit-resolve", daemon=True)
-    worker.start()
-    worker.join(action.timeout)
-    if worker.is_alive():
-        raise FetchTimeoutError(f"resolving {action.host} timed out", url=action.url)
-    if "error" in box:
-        error: OSError = box["error"]
-        raise ConnectError(f"cannot resolve {action.host}: {error}", url=action.url) from error
-    addresses: tuple[str, ...] = box["addresses"]
-    return addresses
+    try:
+        return resolve_within(action.host, action.port, action.timeout)
+    except TimeoutError:
+        raise FetchTimeoutError(f"resolving {action.host} timed out", url=action.url) from None
+    except OSError as exc:
+        raise ConnectError(f"cannot resolve {action.host}: {exc}", url=action.url) from exc
 
 
 class Client(ClientBase[httpx.Client]):
@@ -126,15 +115,26 @@ class Client(ClientBase[httpx.Client]):
     or a :class:`~ocspkit.client.ResponseCache`) and ``http_client`` (your own
     :class:`httpx.Client`, which is then not closed by this one).
 
+    The deadline caps every socket operation of the httpx client this one creates (connect,
+    each read and write, the whole TLS handshake, name lookups), so a server that trickles
+    its answer cannot keep a call alive past it. A client passed as ``http_client`` is not
+    modified: with it, ``timeout`` applies to each operation and the deadline is checked only
+    between body chunks, so a server that keeps trickling its response headers (one byte
+    within each ``timeout``) can hold such a call past the deadline.
+
     >>> with ocspkit.Client(timeout=5) as client:                     # doctest: +SKIP
     ...     result = client.check(cert, issuer)
     """
 
     def _open(self, http_client: httpx.Client | None) -> httpx.Client:
         self._slots = _HostSlots(self.config.per_host)
-        return http_client or httpx.Client(
+        if http_client is not None:
+            return http_client
+        http = httpx.Client(
             proxy=self.config.proxy, follow_redirects=False, verify=default_ssl_context()
         )
+        install_backends(http)  # the deadline caps every socket operation; guard pinning
+        return http
 
     def __enter__(self) -> Client:
         return self
@@ -219,7 +219,8 @@ class Client(ClientBase[httpx.Client]):
         return _resolve(action)
 
     def _exchange(self, action: Exchange) -> Reply:
-        with self._slots.slot(action.url, action.deadline):
+        slot = self._slots.slot(action.url, action.deadline)
+        with slot, limits(action.deadline, action.addresses):
             try:
                 with self._http.stream(
                     action.method,
@@ -234,11 +235,11 @@ class Client(ClientBase[httpx.Client]):
                     if not body_wanted(response.status_code, headers, action):
                         return Reply(response.status_code, headers, b"", peer)
                     reader = BodyReader(action, headers)
-                    for chunk in response.iter_bytes():
+                    for chunk in response.iter_raw():
                         reader.feed(chunk)
                     reader.check_deadline()
                     return Reply(response.status_code, headers, reader.body, peer)
-            except (httpx.HTTPError, OSError) as exc:
+            except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
                 raise transport_error(exc, action.url) from exc
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
+import httpx
+
 from ..errors import (
     ConnectError,
     ContentTypeError,
@@ -26,9 +28,19 @@ from ..errors import (
 from ..models import ResponseStatus
 from .actions import Action, Exchange, Reply, Resolve, Sleep, media_type, parse_retry_after
 from .config import ClientConfig
+from .errors import InvalidURLError
 from .guard import check_address, host_and_port, literal_address
 
-__all__ = ["Flow", "Context", "fetch", "retrying", "retry_delay", "is_retryable", "check_scheme"]
+__all__ = [
+    "Flow",
+    "Context",
+    "fetch",
+    "retrying",
+    "retry_delay",
+    "is_retryable",
+    "check_scheme",
+    "url_scheme",
+]
 
 T = TypeVar("T")
 
@@ -39,6 +51,8 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _SCHEMES = ("http", "https")
 #: Do not start a retry that would have less than this many seconds before the deadline.
 _MIN_ATTEMPT = 0.05
+#: Backoff stops doubling after this many retries (2**62 s is already far past any deadline).
+_MAX_DOUBLINGS = 62
 
 
 @dataclass(frozen=True)
@@ -65,21 +79,46 @@ class Context:
         return self.deadline - self.clock()
 
 
+def url_scheme(url: str) -> str:
+    """The lower-cased scheme of ``url``, also when the rest of it is malformed."""
+    head, sep, _ = url.partition(":")
+    return head.strip().lower() if sep else ""
+
+
 def check_scheme(url: str, *, redirect: bool = False) -> None:
-    """Refuse anything but http and https URLs."""
-    scheme = urlsplit(url).scheme.lower()
+    """Refuse anything but well-formed http and https URLs.
+
+    Raises :class:`~ocspkit.client.InvalidURLError` for a URL that cannot be parsed (bad IPv6
+    literal or port, control characters or spaces, no host) and :class:`~ocspkit.FetchError`
+    (:class:`~ocspkit.RedirectError` for a redirect target) for another scheme.
+    """
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+    except ValueError as exc:
+        raise InvalidURLError(f"invalid URL: {exc}", url=url) from None
     if scheme not in _SCHEMES:
         cls = RedirectError if redirect else FetchError
         what = "redirect to" if redirect else "URL with"
         raise cls(f"refusing {what} unsupported scheme {scheme or '(none)'!r}", url=url)
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise InvalidURLError("URL contains spaces or control characters", url=url)
+    try:
+        parts.port  # noqa: B018 - validates the port
+        if not parts.hostname:
+            raise ValueError("no host")
+        httpx.URL(url)  # the parser the edges use must accept it too
+    except Exception as exc:  # ValueError, httpx.InvalidURL, idna.IDNAError, ...
+        raise InvalidURLError(f"invalid URL: {exc}", url=url) from None
 
 
-def _guard(ctx: Context, url: str) -> Flow[None]:
+def _guard(ctx: Context, url: str) -> Flow[tuple[str, ...]]:
+    """Check every address of ``url``'s host; return them (the edges connect only to these)."""
     host, port = host_and_port(url)
     literal = literal_address(host)
     if literal is not None:
         check_address(url, literal)
-        return
+        return (literal,)
     remaining = ctx.remaining()
     if remaining <= 0:
         raise FetchTimeoutError("deadline exceeded before resolving the host", url=url)
@@ -88,6 +127,7 @@ def _guard(ctx: Context, url: str) -> Flow[None]:
         raise ConnectError(f"{host} resolves to no address", url=url)
     for address in addresses:
         check_address(url, address)
+    return addresses
 
 
 def fetch(
@@ -112,8 +152,9 @@ def fetch(
     current = url
     hops = 0
     while True:
+        checked: tuple[str, ...] = ()
         if config.block_private_addresses:
-            yield from _guard(ctx, current)
+            checked = yield from _guard(ctx, current)
         remaining = ctx.remaining()
         if remaining <= 0:
             raise FetchTimeoutError("deadline exceeded", url=current)
@@ -126,12 +167,16 @@ def fetch(
             deadline=ctx.deadline,
             max_size=config.max_response_size,
             content_type=content_type,
+            addresses=checked,
         )
         if config.block_private_addresses and reply.peer and not config.proxy:
             check_address(current, reply.peer)
         location = reply.headers.get("location", "").strip()
         if reply.status_code in _REDIRECTS and location:
-            target = urljoin(current, location)
+            try:
+                target = urljoin(current, location)
+            except ValueError as exc:
+                raise InvalidURLError(f"invalid redirect target: {exc}", url=location) from None
             check_scheme(target, redirect=True)
             if target in seen:
                 raise RedirectError(f"redirect loop back to {target}", url=current)
@@ -179,7 +224,7 @@ def retry_delay(
     """
     if attempt >= config.retries or not is_retryable(exc):
         return None
-    base = config.backoff * float(1 << attempt)
+    base = config.backoff * float(1 << min(attempt, _MAX_DOUBLINGS))
     delay = base / 2 + rng.uniform(0, base / 2)
     if isinstance(exc, HTTPStatusError) and exc.retry_after is not None:
         delay = max(delay, exc.retry_after)

@@ -16,6 +16,7 @@ from typing import Any, Union
 from cryptography import x509
 
 from ..certs import find_issuer, is_must_staple, load_certificates, ocsp_urls
+from ..client.errors import unexpected
 from ..errors import DecodeError, IssuerNotFoundError, OCSPError
 from ..models import OCSPResponse, ValidationResult
 from ..policy import NonceRule, ValidationPolicy
@@ -78,6 +79,8 @@ def _check_staple(
         staple = parse_response(der)
     except DecodeError as exc:
         return None, None, exc
+    except Exception as exc:  # defensive: the parser is meant to raise DecodeError only
+        return None, None, unexpected(exc)
     if issuer is None:
         return (
             staple,
@@ -90,6 +93,8 @@ def _check_staple(
         return staple, validate_response(staple, leaf, issuer, now=now, policy=policy), None
     except OCSPError as exc:  # ResponderError, ValidationError subclasses
         return staple, None, exc
+    except Exception as exc:  # a hostile staple must be reported, never escape probe()
+        return staple, None, unexpected(exc)
 
 
 def _find_issuer(
@@ -167,8 +172,9 @@ def probe(
     :param now: the time to check the staple and the chain at (default: after the handshake).
     :param policy: the staple's :class:`~ocspkit.ValidationPolicy` (default: nonces ignored).
     :returns: a :class:`ProbeReport`; a bad or missing staple or chain is reported there.
-    :raises ConnectionRefused, ProbeConnectionError, ProbeTimeoutError, TLSHandshakeError,
-        NotTLSError, NoCertificateError: when there is nothing to report on.
+    :raises ProbeError: (``ConnectionRefused``, ``ProbeConnectionError``, ``ProbeTimeoutError``,
+        ``TLSHandshakeError``, ``NotTLSError``, ``NoCertificateError``) when there is
+        nothing to report on.
     """
     host, sni = _prepare(host, port, servername, now)
     roots = _roots(trust_roots)
@@ -257,6 +263,8 @@ def probe_many(
             )
         except OCSPError as exc:
             return ProbeOutcome(target, index, error=exc)
+        except Exception as exc:  # one target's surprise must not abort the batch
+            return ProbeOutcome(target, index, error=unexpected(exc))
         return ProbeOutcome(target, index, report=report)
 
     pool = concurrent.futures.ThreadPoolExecutor(

@@ -1,0 +1,295 @@
+"""Network edges that honour a call's absolute deadline and the guard's checked addresses.
+
+httpx's timeouts apply to each socket operation, so a server that trickles one byte per
+second keeps a blocking call alive for as long as it likes. The httpcore network backends
+here clamp *every* operation (connect, each read and write, the TLS handshake as a whole) to
+what is left of the deadline of the call in progress, and connect only to the IP addresses the
+private-address guard checked (for connections that are not made through a proxy), so a DNS
+answer that changes after the check cannot redirect the request. The call's limits travel in
+a :class:`contextvars.ContextVar` set around each exchange (:func:`limits`), which reaches
+the backend through httpx and httpcore in the same thread (or asyncio task).
+
+Host names are resolved by :func:`resolve_within`: a blocking ``getaddrinfo`` cannot be
+interrupted, so it runs in a daemon thread that the caller stops waiting for at the deadline;
+at most :data:`MAX_LOOKUPS` such threads exist at once, however many lookups time out.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import httpcore
+import httpx
+
+from .guard import getaddrinfo_addresses, literal_address
+
+__all__ = [
+    "CallLimits",
+    "limits",
+    "resolve_within",
+    "DeadlineBackend",
+    "AsyncPinnedBackend",
+    "install_backends",
+    "pinned_addresses",
+    "MAX_LOOKUPS",
+]
+
+#: The most name lookups in flight at once (each in a daemon thread); more wait for a slot.
+MAX_LOOKUPS = 8
+_LOOKUP_SLOTS = threading.BoundedSemaphore(MAX_LOOKUPS)
+
+
+@dataclass(frozen=True, slots=True)
+class CallLimits:
+    """The limits of the exchange in progress.
+
+    :ivar deadline: absolute ``time.monotonic()`` value nothing may run past.
+    :ivar addresses: the only IP addresses a direct connection may go to (empty: any).
+    """
+
+    deadline: float
+    addresses: tuple[str, ...] = ()
+
+
+_CURRENT: ContextVar[CallLimits | None] = ContextVar("ocspkit_call_limits", default=None)
+
+
+@contextmanager
+def limits(deadline: float, addresses: tuple[str, ...] = ()) -> Iterator[None]:
+    """Apply ``deadline`` and ``addresses`` to the connections used inside the block."""
+    token = _CURRENT.set(CallLimits(deadline, addresses))
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
+def pinned_addresses() -> tuple[str, ...]:
+    """The addresses the current exchange must connect to (empty: no restriction)."""
+    current = _CURRENT.get()
+    return current.addresses if current is not None else ()
+
+
+def _clamp(timeout: float | None, error: type[Exception]) -> float | None:
+    """``timeout`` capped by the current deadline; raises ``error`` once it has passed."""
+    current = _CURRENT.get()
+    if current is None:
+        return timeout
+    remaining = current.deadline - time.monotonic()
+    if remaining <= 0:
+        raise error("deadline exceeded")
+    return remaining if timeout is None else min(timeout, remaining)
+
+
+def resolve_within(host: str, port: int, timeout: float) -> tuple[str, ...]:
+    """The addresses of ``host`` within ``timeout`` seconds.
+
+    Raises :class:`TimeoutError` when the lookup (or a free lookup slot) takes longer, and
+    :class:`OSError` when it fails. An IP literal is returned as is, without a lookup.
+    """
+    literal = literal_address(host)
+    if literal is not None:
+        return (literal,)
+    started = time.monotonic()
+    if not _LOOKUP_SLOTS.acquire(timeout=max(0.0, timeout)):
+        raise TimeoutError(f"resolving {host} timed out (too many lookups pending)")
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            box["addresses"] = getaddrinfo_addresses(host, port)
+        except Exception as exc:  # OSError, UnicodeError (bad IDNA), ...
+            box["error"] = exc
+        finally:
+            _LOOKUP_SLOTS.release()
+            done.set()
+
+    try:
+        threading.Thread(target=work, name="ocspkit-resolve", daemon=True).start()
+    except BaseException:
+        _LOOKUP_SLOTS.release()
+        raise
+    if not done.wait(max(0.0, timeout - (time.monotonic() - started))):
+        raise TimeoutError(f"resolving {host} timed out")
+    if "error" in box:
+        error: Exception = box["error"]
+        if isinstance(error, OSError):
+            raise error
+        raise OSError(f"cannot resolve {host}: {error}") from error
+    addresses: tuple[str, ...] = box["addresses"]
+    return addresses
+
+
+def _connect_each(addresses: Iterable[str], attempt: Any) -> Any:
+    """Try ``attempt(address)`` for each address in turn; re-raise the last failure."""
+    last: Exception | None = None
+    for address in addresses:
+        try:
+            return attempt(address)
+        except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+            last = exc
+    if last is None:
+        raise httpcore.ConnectError("the host resolves to no address")
+    raise last
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A network stream whose every operation is capped by the current call's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        # CPython bounds the whole handshake by the socket timeout (one deadline for it all)
+        limit = _clamp(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, limit))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's blocking backend with every operation capped by the call's deadline.
+
+    :param pin: connect only to the guard-checked addresses of the call (direct connections;
+        not for the connection to a proxy, whose address the guard did not check).
+    """
+
+    def __init__(self, pin: bool) -> None:
+        self._inner = httpcore.SyncBackend()
+        self._pin = pin
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        current = _CURRENT.get()
+        if current is None:
+            return self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        addresses = current.addresses if self._pin else ()
+        if not addresses:
+            limit = _clamp(timeout, httpcore.ConnectTimeout)
+            try:
+                addresses = resolve_within(host, port, 30.0 if limit is None else limit)
+            except TimeoutError as exc:
+                raise httpcore.ConnectTimeout(str(exc)) from exc
+            except OSError as exc:
+                raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+
+        def attempt(address: str) -> httpcore.NetworkStream:
+            limit = _clamp(timeout, httpcore.ConnectTimeout)
+            stream = self._inner.connect_tcp(address, port, limit, local_address, socket_options)
+            return _DeadlineStream(stream)
+
+        stream: httpcore.NetworkStream = _connect_each(addresses, attempt)
+        return stream
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        limit = _clamp(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.connect_unix_socket(path, limit, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class AsyncPinnedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's async backend, connecting only to the guard-checked addresses of the call.
+
+    (The async client enforces its deadline by cancellation; only the pinning is needed.)
+    """
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = pinned_addresses()
+        if not addresses:
+            return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        return await self._inner.connect_unix_socket(path, timeout, socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def _pools(client: httpx.Client | httpx.AsyncClient) -> list[Any]:
+    transports: list[Any] = [getattr(client, "_transport", None)]
+    transports += list(getattr(client, "_mounts", {}).values())
+    # the lean async transport of streams.py delegates TLS to a regular transport
+    transports += [getattr(t, "_fallback", None) for t in transports]
+    return [getattr(t, "_pool", None) for t in transports if t is not None]
+
+
+def install_backends(client: httpx.Client | httpx.AsyncClient) -> bool:
+    """Give the connection pools of an httpx client *we created* the backends of this module.
+
+    Direct pools (:class:`httpcore.ConnectionPool`) are pinned to the guard's addresses; proxy
+    pools only get the deadline. Returns False if this httpx/httpcore version does not expose
+    its pools as expected (the client then works as before, with per-operation timeouts).
+    """
+    installed = False
+    for pool in _pools(client):
+        if pool is None or not hasattr(pool, "_network_backend"):
+            continue
+        direct = type(pool) in (httpcore.ConnectionPool, httpcore.AsyncConnectionPool)
+        if isinstance(pool, httpcore.ConnectionPool):
+            pool._network_backend = DeadlineBackend(pin=direct)
+            installed = True
+        elif isinstance(pool, httpcore.AsyncConnectionPool) and direct:
+            pool._network_backend = AsyncPinnedBackend()
+            installed = True
+    return installed
