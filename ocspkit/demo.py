@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from cryptography import x509
 
-from .models import RevocationReason, ValidationResult
+from .models import RevocationReason
 
 __all__ = ["run_demo", "StaplingTLSServer"]
 
@@ -169,34 +169,13 @@ def _stapling_server(leaf: Any) -> Iterator[tuple[StaplingTLSServer, Callable[[]
             yield server, refresh
 
 
-def _result_rows(result: ValidationResult) -> list[tuple[str, str]]:
-    from .cli.output import iso, subject
-
-    rows = []
-    if result.revocation_time is not None:
-        reason = result.revocation_reason
-        rows.append(
-            (
-                "revoked at",
-                f"{iso(result.revocation_time)}"
-                + (f" ({reason.name.lower()})" if reason is not None else ""),
-            )
-        )
-    rows += [
-        ("this update", iso(result.this_update) or "-"),
-        ("next update", iso(result.next_update) or "(none)"),
-        ("signed by", subject(result.signer)),
-    ]
-    return rows
-
-
 def run_demo(stream: IO[str] | None = None, *, json_output: bool = False) -> int:
     """Run the demo, writing a readable account to ``stream`` (stdout); return 0 on success.
 
     With ``json_output``, one JSON document of the steps is written instead.
     """
     from . import build_request, validate_response
-    from .cli.output import cert_json, emit_json, envelope, result_json, subject
+    from .cli.output import cert_json, emit_json, envelope, result_json, result_rows, subject
     from .client import Client, check
     from .probe import probe
     from .testing import CA, Responder
@@ -263,8 +242,7 @@ def run_demo(stream: IO[str] | None = None, *, json_output: bool = False) -> int
         )
         out.rows(
             [
-                ("status", style.status(result.status)),
-                *_result_rows(result),
+                *result_rows(result, style),
                 ("checked", "CertID, signature, signer, freshness, nonce: all passed"),
             ]
         )
@@ -286,7 +264,7 @@ def run_demo(stream: IO[str] | None = None, *, json_output: bool = False) -> int
             ca.revoke(leaf.cert, RevocationReason.KEY_COMPROMISE)
             revoked = check(leaf.cert, ca.issuer, timeout=5)
             out.head(8, "Revoke the certificate and check again", "ocspkit.check(cert, issuer)")
-            out.rows([("status", style.status(revoked.status)), *_result_rows(revoked)])
+            out.rows(result_rows(revoked, style))
             steps.append({"step": "revoke-and-check", "result": result_json(revoked)})
 
             refresh()
@@ -321,6 +299,8 @@ def run_demo(stream: IO[str] | None = None, *, json_output: bool = False) -> int
 
 
 def _probe_rows(out: _Out, report: Any) -> None:
+    from .cli.output import result_rows
+
     style = out.style
     result = report.staple_result
     rows = [
@@ -332,8 +312,7 @@ def _probe_rows(out: _Out, report: Any) -> None:
             ("Must-Staple", "VIOLATED" if report.must_staple_violation else "required, satisfied")
         )
     if result is not None:
-        rows.append(("status", style.status(result.status)))
-        rows += _result_rows(result)
+        rows += result_rows(result, style)
     elif report.staple_error is not None:
         rows.append(("error", str(report.staple_error)))
     out.rows(rows)
