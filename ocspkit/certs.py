@@ -24,6 +24,17 @@ __all__ = [
 ]
 
 _PEM_MARK = b"-----BEGIN"
+
+#: What cryptography may raise while lazily decoding a malformed certificate's parts.
+CERT_DECODE_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    TypeError,
+    UnsupportedAlgorithm,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
+#: The same, plus a missing extension: reading one extension fails with one of these.
+EXTENSION_ERRORS: tuple[type[Exception], ...] = (x509.ExtensionNotFound, *CERT_DECODE_ERRORS)
 _TLS_FEATURE_STATUS_REQUEST = 5
 
 
@@ -91,7 +102,7 @@ def _aia_urls(cert: x509.Certificate, method: x509.ObjectIdentifier) -> tuple[st
         aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess)
     except x509.ExtensionNotFound:
         return ()
-    except ValueError:  # malformed extensions in the certificate
+    except CERT_DECODE_ERRORS:  # malformed or duplicated extensions in the certificate
         return ()
     return tuple(
         d.access_location.value
@@ -115,7 +126,7 @@ def is_must_staple(cert: x509.Certificate) -> bool:
     """True if ``cert`` has the TLS Feature extension with status_request (RFC 7633)."""
     try:
         ext = cert.extensions.get_extension_for_class(x509.TLSFeature)
-    except (x509.ExtensionNotFound, ValueError):
+    except EXTENSION_ERRORS:
         return False
     return any(int(f.value) == _TLS_FEATURE_STATUS_REQUEST for f in ext.value)
 

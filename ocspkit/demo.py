@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import socket
 import struct
 import sys
@@ -169,11 +170,35 @@ def _stapling_server(leaf: Any) -> Iterator[tuple[StaplingTLSServer, Callable[[]
             yield server, refresh
 
 
+@contextlib.contextmanager
+def _loopback_without_proxy() -> Iterator[None]:
+    """Everything in the demo is on 127.0.0.1: keep a configured HTTP(S)_PROXY out of it
+    (``NO_PROXY`` gains the loopback names for the demo's duration, then is restored)."""
+    saved = {k: os.environ.get(k) for k in ("NO_PROXY", "no_proxy")}
+    current = saved["NO_PROXY"] or saved["no_proxy"] or ""
+    value = ",".join(filter(None, [current, "127.0.0.1", "localhost", "::1"]))
+    os.environ["NO_PROXY"] = os.environ["no_proxy"] = value
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def run_demo(stream: IO[str] | None = None, *, json_output: bool = False) -> int:
     """Run the demo, writing a readable account to ``stream`` (stdout); return 0 on success.
 
-    With ``json_output``, one JSON document of the steps is written instead.
+    With ``json_output``, one JSON document of the steps is written instead. The demo is
+    offline: it talks only to its own servers on 127.0.0.1, bypassing any configured proxy.
     """
+    with _loopback_without_proxy():
+        return _run_demo(stream, json_output=json_output)
+
+
+def _run_demo(stream: IO[str] | None, *, json_output: bool) -> int:
     from . import build_request, validate_response
     from .cli.output import cert_json, emit_json, envelope, result_json, result_rows, subject
     from .client import Client, check

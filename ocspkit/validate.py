@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from . import _asn1
 from ._der import tbs_issuer_der
 from ._sigalgs import verify_certificate_signature, verify_signature
+from .certs import CERT_DECODE_ERRORS, EXTENSION_ERRORS
 from .errors import (
     ConflictingResponsesError,
     CriticalExtensionError,
@@ -125,7 +125,7 @@ def _check_validity(cert: x509.Certificate, at: datetime, skew_s: float, when: s
 def _has_ocsp_signing(cert: x509.Certificate) -> bool:
     try:
         eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except (x509.ExtensionNotFound, ValueError):
+    except EXTENSION_ERRORS:
         return False
     return ExtendedKeyUsageOID.OCSP_SIGNING in eku
 
@@ -156,7 +156,7 @@ def _find_signer(
         except (UnauthorizedResponderError, WeakAlgorithmError) as exc:
             problem = problem or exc  # a decoy placed first must not hide a valid delegate
             continue
-        except (ValueError, TypeError, UnsupportedAlgorithm):  # lazily decoded, malformed
+        except CERT_DECODE_ERRORS:  # lazily decoded, malformed
             problem = problem or UnauthorizedResponderError(
                 f"{_who(cand)} is malformed and cannot be checked"
             )
@@ -288,7 +288,7 @@ def _check_issuer_name(cert: x509.Certificate, issuer: x509.Certificate) -> None
         return
     try:
         ok = _issuer_name_matches(cert, issuer)
-    except ValueError:
+    except CERT_DECODE_ERRORS:
         ok = False
     if not ok:
         raise IssuerMismatchError(

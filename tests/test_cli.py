@@ -319,20 +319,47 @@ def test_probe_good_staple(ca: CA, responder: Responder, tmp_path: Path) -> None
     assert doc["staple"]["status"] == "good"
 
 
-def test_probe_revoked_staple_exits_1(ca: CA, responder: Responder) -> None:
+def test_probe_revoked_staple_exits_1(ca: CA, responder: Responder, tmp_path: Path) -> None:
     leaf = ca.issue("localhost", ocsp_url=responder.url)
     ca.revoke(leaf.cert)
     staple = check(leaf.cert, ca.issuer).response.der
+    (tmp_path / "root.pem").write_bytes(ca.root_pem)
     with StaplingTLSServer(leaf.cert, leaf.key, leaf.chain[1:], staple=lambda: staple) as server:
-        run = ocspkit_cmd("probe", f"127.0.0.1:{server.port}", "--servername", "localhost")
+        run = ocspkit_cmd(
+            "probe", f"127.0.0.1:{server.port}", "--servername", "localhost",
+            "--cafile", str(tmp_path / "root.pem"),
+        )
     assert run.code == 1, run.err
     assert "REVOKED" in run.out
 
 
-def test_probe_without_staple_exits_3(ca: CA, responder: Responder) -> None:
+def test_probe_untrusted_chain_exits_3(ca: CA, responder: Responder) -> None:
+    """A valid GOOD staple from a server whose chain does not validate proves nothing."""
+    leaf = ca.issue("localhost", ocsp_url=responder.url)
+    staple = check(leaf.cert, ca.issuer).response.der
+    with StaplingTLSServer(leaf.cert, leaf.key, leaf.chain[1:], staple=lambda: staple) as server:
+        run = ocspkit_cmd("probe", f"127.0.0.1:{server.port}", "--servername", "localhost", "--json")
+    assert run.code == 3, run.err
+    doc = run.json()
+    assert doc["chain_valid"] is False and doc["staple_status"] == "good"
+    assert "chain is not valid" in run.one_line_error()
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
+def test_bad_timeout_is_usage(value: str) -> None:
+    run = ocspkit_cmd("probe", "127.0.0.1:9", "--timeout", value)
+    assert run.code == 4
+    assert "timeout" in run.one_line_error()
+
+
+def test_probe_without_staple_exits_3(ca: CA, responder: Responder, tmp_path: Path) -> None:
     leaf = ca.issue("localhost", ocsp_url=responder.url, must_staple=True)
+    (tmp_path / "root.pem").write_bytes(ca.root_pem)
     with StaplingTLSServer(leaf.cert, leaf.key, leaf.chain[1:]) as server:
-        run = ocspkit_cmd("probe", f"127.0.0.1:{server.port}", "--json")
+        run = ocspkit_cmd(
+            "probe", f"127.0.0.1:{server.port}", "--json", "--servername", "localhost",
+            "--cafile", str(tmp_path / "root.pem"),
+        )
     assert run.code == 3
     doc = run.json()
     assert doc["stapled"] is False and doc["must_staple_violation"] is True
@@ -422,3 +449,20 @@ def test_check_many_missing_file_is_usage(tmp_path: Path) -> None:
     run = ocspkit_cmd("check-many", str(tmp_path / "missing.pem"))
     assert run.code == 4
     assert "not found" in run.one_line_error()
+
+
+def test_demo_ignores_a_configured_proxy() -> None:
+    """The demo is offline: a proxy in the environment (here a closed port) must not matter."""
+    env = {
+        **os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT),
+        "HTTP_PROXY": f"http://127.0.0.1:{closed_port()}", "HTTPS_PROXY": "http://127.0.0.1:9",
+        "ALL_PROXY": "http://127.0.0.1:9",
+    }
+    env.pop("NO_PROXY", None)
+    env.pop("no_proxy", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ocspkit", "demo"], capture_output=True, text=True, timeout=60,
+        env=env, stdin=subprocess.DEVNULL, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "REVOKED" in proc.stdout

@@ -328,3 +328,38 @@ def test_fast_and_tolerant_decoders_agree(pki: PKI) -> None:
             nonce=b"0123456789abcdef", extensions=[ocspkit.Extension("1.2.3.4", False, b"\x05\x00")],
         )
         assert _asn1.decode_response(resp.der) == ocspkit.parse_response(resp.der)
+
+
+def test_duplicate_extensions_never_escape(pki: PKI) -> None:
+    """A certificate with a duplicated AIA extension (invalid, as a hostile server may send):
+    the helpers answer instead of raising cryptography's DuplicateExtension."""
+    from asn1crypto import x509 as ax  # test-only: crafting hostile input
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    leaf = pki.leaf(ocsp_url="http://127.0.0.1:9/", must_staple=True)
+    c = ax.Certificate.load(leaf.public_bytes(Encoding.DER))
+    tbs = c["tbs_certificate"]
+    exts = list(tbs["extensions"])
+    tbs["extensions"] = ax.Extensions([*exts, ax.Extension.load(exts[-1].dump())])
+    tbs_der = tbs.dump(force=True)
+    sig = pki.issuer_key.sign(tbs_der, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[call-arg, union-attr]
+    bad = x509.load_der_x509_certificate(
+        ax.Certificate({"tbs_certificate": ax.TbsCertificate.load(tbs_der),
+                        "signature_algorithm": c["signature_algorithm"], "signature_value": sig}).dump()
+    )
+    assert ocspkit.ocsp_urls(bad) == ()
+    assert ocspkit.is_must_staple(bad) in (True, False)
+    resp = ocspkit.build_response(
+        SingleResponse(CertID.for_certificate(bad, pki.issuer), CertStatus.GOOD, NOW, NOW + timedelta(hours=1)),
+        responder_cert=pki.issuer, responder_key=pki.issuer_key, produced_at=NOW,
+    )
+    assert ocspkit.validate_response(resp, bad, pki.issuer, now=NOW).good
+    # as an embedded delegate, it is refused with a typed error, never DuplicateExtension
+    delegate_resp = ocspkit.build_response(
+        SingleResponse(CertID.for_certificate(bad, pki.issuer), CertStatus.GOOD, NOW, NOW + timedelta(hours=1)),
+        responder_cert=bad, responder_key=pki.issuer_key, produced_at=NOW, certificates=[bad],
+    )
+    with pytest.raises(ocspkit.ValidationError):
+        ocspkit.validate_response(delegate_resp, bad, pki.issuer, now=NOW)

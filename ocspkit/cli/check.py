@@ -19,6 +19,7 @@ from .common import (
     describe_error,
     exit_for_error,
     exit_for_status,
+    seconds,
 )
 from .output import (
     JSONValue,
@@ -45,7 +46,7 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sha256", action="store_true", help="use SHA-256 CertIDs (default: SHA-1)")
     p.add_argument("--no-nonce", action="store_true", help="send no nonce in the request")
     p.add_argument(
-        "--timeout", type=float, default=10.0, metavar="SECONDS", help="per request (default 10)"
+        "--timeout", type=seconds, default=10.0, metavar="SECONDS", help="per request (default 10)"
     )
     add_json_flag(p)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import enum
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,6 +83,17 @@ if TYPE_CHECKING:
     SubParsers = argparse._SubParsersAction[Any]
 else:  # not subscriptable at run time
     SubParsers = argparse._SubParsersAction
+
+
+def seconds(text: str) -> float:
+    """argparse type for timeouts: a finite number of seconds, > 0 and at most a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"a timeout must be > 0 and <= 86400 seconds, not {text}")
+    return value
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:

@@ -7,7 +7,15 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..errors import OCSPError
-from .common import CLIError, ExitCode, SubParsers, add_json_flag, exit_for_status, parse_target
+from .common import (
+    CLIError,
+    ExitCode,
+    SubParsers,
+    add_json_flag,
+    exit_for_status,
+    parse_target,
+    seconds,
+)
 from .output import (
     JSONValue,
     Style,
@@ -52,7 +60,7 @@ def register(sub: SubParsers) -> None:
         help="trust roots for the chain (PEM); default: the certifi bundle",
     )
     p.add_argument(
-        "--timeout", type=float, default=10.0, metavar="SECONDS", help="overall (default 10)"
+        "--timeout", type=seconds, default=10.0, metavar="SECONDS", help="overall (default 10)"
     )
     add_json_flag(p)
     p.set_defaults(func=run, tls_version=None)
@@ -60,6 +68,8 @@ def register(sub: SubParsers) -> None:
 
 def staple_problem(report: ProbeReport) -> str | None:
     """Why the probe gives no valid answer (exit code 3), or ``None`` when it does."""
+    if not report.chain_valid:
+        return f"the server's certificate chain is not valid: {report.chain_error}"
     if report.staple_error is not None:
         return f"invalid staple ({type(report.staple_error).__name__}): {report.staple_error}"
     if not report.stapled:
@@ -70,8 +80,10 @@ def staple_problem(report: ProbeReport) -> str | None:
 
 
 def probe_exit(report: ProbeReport) -> ExitCode:
-    """0/1/2 from a valid staple's status; 3 without one (none sent, or it failed a check)."""
-    if report.staple_status is None or report.staple_result is None:
+    """0/1/2 from a valid staple's status; 3 without one (none sent, or it failed a check), or
+    when the server's chain does not validate (a staple from an untrusted server proves nothing).
+    """
+    if not report.chain_valid or report.staple_status is None or report.staple_result is None:
         return ExitCode.NO_ANSWER
     return exit_for_status(report.staple_status)
 

@@ -15,6 +15,7 @@ from .common import (
     is_file_argument,
     load_cert_file,
     parse_target,
+    seconds,
 )
 from .output import Style, cert_json, emit_json, envelope, subject
 
@@ -34,7 +35,7 @@ def register(sub: SubParsers) -> None:
     p.add_argument("source", metavar="CERTFILE | HOST[:PORT]")
     p.add_argument("--servername", metavar="NAME", help="SNI name to send (default: HOST)")
     p.add_argument(
-        "--timeout", type=float, default=10.0, metavar="SECONDS", help="for a server (default 10)"
+        "--timeout", type=seconds, default=10.0, metavar="SECONDS", help="for a server (default 10)"
     )
     add_json_flag(p)
     p.set_defaults(func=run)
