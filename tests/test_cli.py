@@ -466,3 +466,9 @@ def test_demo_ignores_a_configured_proxy() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "REVOKED" in proc.stdout
+
+
+def test_check_cert_that_is_not_a_regular_file_is_usage() -> None:
+    run = ocspkit_cmd("check", "--cert", "/dev/zero", timeout=30)
+    assert run.code == 4
+    assert "not a regular file" in run.one_line_error()

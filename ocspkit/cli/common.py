@@ -139,6 +139,10 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+#: Largest certificate file the CLI reads (a bundle of thousands of certificates fits).
+MAX_CERT_FILE = 16 * 2**20
+
+
 def load_cert_file(path: str, what: str = "certificate") -> list[x509.Certificate]:
     """The certificates in a PEM/DER file, or a :class:`UsageError` naming the file."""
     from ..certs import load_certificates
@@ -148,10 +152,15 @@ def load_cert_file(path: str, what: str = "certificate") -> list[x509.Certificat
         raise UsageError(f"{what} file not found: {path}")
     if p.is_dir():
         raise UsageError(f"{what} file is a directory: {path}")
+    if not p.is_file():
+        raise UsageError(f"{what} file is not a regular file: {path}")
     try:
-        data = p.read_bytes()
+        with p.open("rb") as f:
+            data = f.read(MAX_CERT_FILE + 1)
     except OSError as exc:
         raise UsageError(f"cannot read {what} file {path}: {exc.strerror}") from None
+    if len(data) > MAX_CERT_FILE:
+        raise UsageError(f"{what} file is larger than {MAX_CERT_FILE // 2**20} MiB: {path}")
     try:
         certs = load_certificates(data)
     except (CertificateError, DecodeError, ValueError):
