@@ -63,7 +63,7 @@ API_GROUPS: list[tuple[str, list[str]]] = [
          "NginxStapleFile", "HAProxyOCSPFile", "HAProxyRuntime", "try_later_response",
          "StapleUpdated", "StapleRevoked", "StapleFailed", "StapleError", "StapleExpired",
          "MustStapleMissing", "StaplingError", "StoreError", "OutputError", "HAProxyAPIError",
-         "UnservableResponseError", "MissingDependencyError", "fingerprint"],
+         "UnservableResponseError", "StapleRollbackError", "MissingDependencyError", "fingerprint"],
     ),
     (
         "Refresh schedule",

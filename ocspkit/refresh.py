@@ -11,9 +11,10 @@ The rules:
   signer certificate's notAfter. A response without nextUpdate is served at most
   :attr:`RefreshSchedule.max_age_without_next_update` after its thisUpdate, and
   :attr:`RefreshSchedule.max_age` (if set) caps any response's age.
-* It is refreshed at :attr:`RefreshSchedule.fraction` of its validity window (by default half
-  way between thisUpdate and the end of the window), at least
-  :attr:`RefreshSchedule.min_interval` after it was fetched and at most
+* It is refreshed at :attr:`RefreshSchedule.fraction` of its serving time (by default half
+  way between thisUpdate and ``serve_until``, leaving the other half to retry in), at least
+  :attr:`RefreshSchedule.min_interval` after it was fetched — unless that would leave less
+  than half of the remaining serving time for retries — and at most
   :attr:`RefreshSchedule.max_interval` (if set), and never later than ``serve_until``.
 * After ``n`` consecutive failures the next attempt comes after
   ``min(retry_initial * backoff_factor**(n-1), retry_max)``, spread by ``± jitter``;
@@ -36,10 +37,12 @@ _ZERO = timedelta(0)
 class RefreshSchedule:
     """The knobs of the refresh schedule (see the module docstring for the rules).
 
-    :ivar fraction: refresh at this fraction of the validity window (0 < fraction <= 1);
-        0.5 refreshes half way between thisUpdate and nextUpdate.
+    :ivar fraction: refresh at this fraction of the serving time, thisUpdate to
+        ``serve_until`` (0 < fraction <= 1); 0.5 refreshes half way, leaving the other half for
+        retries (a larger fraction leaves less).
     :ivar margin: stop serving this long before nextUpdate.
-    :ivar min_interval: never refresh sooner than this after a successful fetch.
+    :ivar min_interval: never refresh sooner than this after a successful fetch, unless the
+        response would lapse before half of its remaining serving time is left.
     :ivar max_interval: if set, refresh at least this often.
     :ivar max_age: if set, never serve a response whose thisUpdate is older than this.
     :ivar max_age_without_next_update: how long a response without nextUpdate is served.
@@ -152,20 +155,28 @@ def staple_times(
 ) -> StapleTimes:
     """Serving limit and refresh time of a response accepted (fetched or loaded) at ``now``.
 
-    The refresh time is ``thisUpdate + fraction * (end - thisUpdate)`` where ``end`` is the end
-    of the validity window (nextUpdate, capped by max age and the signer's notAfter), then
-    limited to ``[now + min_interval, now + max_interval]`` and finally to ``serve_until``.
+    The refresh time is ``thisUpdate + fraction * (serve_until - thisUpdate)``: a fraction of
+    the time the response is actually *served* (not of thisUpdate–nextUpdate, which the margin
+    shortens), so with the default 0.5 half the serving time is left to retry in. It is then
+    limited to ``now + max_interval``, raised to ``now + min_interval`` — but never beyond half
+    the serving time left (``start + (serve_until - start) / 2``, ``start`` being the later of
+    thisUpdate and ``now``), so a short-lived response (minutes or seconds of validity) is
+    refreshed with room to retry before it lapses — and finally capped at ``serve_until``.
     It may lie in the past (a response loaded from a store late in its life): it is then due.
     """
     until = _serve_until(
         this_update, next_update, schedule=schedule, signer_not_after=signer_not_after
     )
-    end = _window_end(this_update, next_update, schedule, signer_not_after)
-    span = max(end - this_update, _ZERO)
+    span = max(until - this_update, _ZERO)
     refresh = this_update + span * schedule.fraction
     if schedule.max_interval is not None:
         refresh = min(refresh, now + schedule.max_interval)
-    refresh = max(refresh, now + schedule.min_interval)
+    start = max(this_update, now)
+    floor = now + schedule.min_interval
+    if until > start:
+        # min_interval yields to the retry room: at most half of what is left to serve
+        floor = min(floor, start + (until - start) / 2)
+    refresh = max(refresh, floor)
     refresh = min(refresh, until)
     return StapleTimes(serve_until=until, refresh_at=refresh)
 

@@ -17,15 +17,56 @@ M = timedelta(minutes=1)
 S = timedelta(seconds=1)
 
 
-def test_refresh_at_half_window_by_default() -> None:
+def test_refresh_half_way_through_the_serving_time_by_default() -> None:
+    """Half way between thisUpdate and serve_until (nextUpdate - margin), not nextUpdate."""
     sched = RefreshSchedule()
     times = staple_times(T0, T0 + 24 * H, now=T0, schedule=sched)
-    assert times.refresh_at == T0 + 12 * H
     assert times.serve_until == T0 + 24 * H - 5 * M
+    assert times.refresh_at == T0 + (24 * H - 5 * M) / 2
     assert times.servable(T0 + 23 * H)
     assert not times.servable(T0 + 24 * H - 5 * M)
-    assert not times.due(T0 + 12 * H - S)
-    assert times.due(T0 + 12 * H)
+    assert not times.due(times.refresh_at - S)
+    assert times.due(times.refresh_at)
+
+
+@pytest.mark.parametrize(
+    ("validity", "margin", "servable_for"),
+    [
+        (10 * M, 5 * M, 5 * M),  # HAProxy/nginx margin: refresh and expiry used to coincide
+        (10 * M, timedelta(0), 10 * M),
+        (2 * M, 30 * S, 90 * S),
+        (2 * M, timedelta(0), 2 * M),
+        (8 * S, 2 * S, 6 * S),
+        (8 * S, timedelta(0), 8 * S),
+    ],
+)
+def test_short_validity_leaves_half_the_serving_time_to_retry(
+    validity: timedelta, margin: timedelta, servable_for: timedelta
+) -> None:
+    """Short-lived responses: min_interval (1 minute by default) does not push the refresh to
+    the serving limit; half the serving time is left for retries."""
+    sched = RefreshSchedule(margin=margin)  # min_interval 1 minute
+    times = staple_times(T0, T0 + validity, now=T0, schedule=sched)
+    assert times.serve_until == T0 + servable_for
+    assert times.refresh_at == T0 + servable_for / 2
+    assert times.serve_until - times.refresh_at == servable_for / 2
+    # fetched a quarter into its life: not before half way, and half of what is left remains
+    now = T0 + servable_for / 4
+    later = staple_times(T0, T0 + validity, now=now, schedule=sched)
+    assert T0 + servable_for / 2 <= later.refresh_at < later.serve_until
+    assert later.serve_until - later.refresh_at >= (later.serve_until - now) / 2
+
+
+@pytest.mark.parametrize("validity", [10 * M, 2 * M, 8 * S])
+def test_short_validity_with_default_margin(validity: timedelta) -> None:
+    """With the default 5-minute margin a 10-minute response is served 5 minutes and refreshed
+    after 2.5; 2-minute and 8-second ones are never servable (refresh due at once)."""
+    times = staple_times(T0, T0 + validity, now=T0, schedule=RefreshSchedule())
+    if validity > 5 * M:
+        assert times.servable(T0) and times.refresh_at == T0 + (validity - 5 * M) / 2
+    else:
+        assert not times.servable(T0)
+        assert times.due(T0)
 
 
 def test_fraction_is_configurable() -> None:
@@ -59,9 +100,9 @@ def test_max_age_caps_window() -> None:
 
 def test_min_and_max_interval() -> None:
     sched = RefreshSchedule(min_interval=10 * M, max_interval=2 * H, margin=timedelta(0))
-    # a tiny window: never refresh sooner than min_interval, but never after serve_until
+    # a tiny window: min_interval yields, half the serving time is left to retry in
     tiny = staple_times(T0, T0 + 4 * M, now=T0, schedule=sched)
-    assert tiny.refresh_at == tiny.serve_until == T0 + 4 * M
+    assert tiny.serve_until == T0 + 4 * M and tiny.refresh_at == T0 + 2 * M
     short = staple_times(T0, T0 + 30 * M, now=T0, schedule=sched)
     assert short.refresh_at == T0 + 15 * M
     long = staple_times(T0, T0 + 7 * 24 * H, now=T0, schedule=sched)
@@ -165,6 +206,10 @@ def test_invariants(
     now = T0 + timedelta(seconds=age)
     times = staple_times(T0, next_update, now=now, schedule=sched, signer_not_after=signer)
     assert times.refresh_at <= times.serve_until
+    start = max(T0, now)
+    if times.serve_until > start and fraction <= 0.5:
+        # room to retry: at least half of the serving time left is after the refresh
+        assert times.serve_until - times.refresh_at >= (times.serve_until - start) / 2
     if next_update is not None:
         assert times.serve_until <= next_update - sched.margin
     else:

@@ -88,9 +88,9 @@ def test_add_fetches_before_returning_and_staple_validates(ca: CA, responder: Re
     assert [type(e) for e in ev.all] == [StapleUpdated]
     update = ev.of(StapleUpdated)[0]
     assert update.source == "fetched" and update.key == key
-    # half way through the window, and never past nextUpdate - margin
-    assert update.refresh_at == result.this_update + (result.next_update - result.this_update) / 2
+    # served until nextUpdate - margin, refreshed half way to that: half of it left to retry
     assert update.serve_until == result.next_update - StaplerOptions().margin
+    assert update.refresh_at == result.this_update + (update.serve_until - result.this_update) / 2
     # the store holds the same bytes
     assert stapler.store.get(key) == der
     # adding it again is a no-op
@@ -288,7 +288,8 @@ def test_outage_keeps_last_good_then_none_then_recovers(ca: CA, responder: Respo
 
     now = state.next_attempt  # the planned refresh, half way through the window
     attempts: list[tuple[datetime, StapleFailed]] = []
-    while now < state.serve_until + timedelta(minutes=2):
+    # past serve_until by more than the longest retry delay (4 min + 20 %): one attempt after it
+    while now < state.serve_until + timedelta(minutes=5):
         stapler.refresh(now=now)
         errors = ev.of(StapleFailed)
         if len(errors) > len(attempts):

@@ -300,6 +300,39 @@ def test_redis_store_and_lease(redis_url: str) -> None:
     b.close()
 
 
+@pytest.mark.servers
+def test_redis_lease_tokens_are_per_holder_in_one_instance(redis_url: str) -> None:
+    """Two staplers (threads) share one RedisStore: A's lease expires, B takes it, then A's
+    late release must not free B's lease."""
+    shared, other = RedisStore(redis_url), RedisStore(redis_url)
+    key = "per-holder"
+    took = threading.Event()
+    b_has_it = threading.Event()
+    released = threading.Event()
+
+    def holder_a() -> None:
+        assert shared.acquire(key, 0.2)
+        took.set()
+        b_has_it.wait(10)
+        shared.release(key)  # too late: the lease is B's now
+        released.set()
+
+    a = threading.Thread(target=holder_a)
+    a.start()
+    assert took.wait(10)
+    time.sleep(0.3)  # A's lease expires in Redis
+    assert shared.acquire(key, 30)  # B, in this thread, same instance
+    b_has_it.set()
+    assert released.wait(10)
+    a.join(10)
+    assert not other.acquire(key, 30)  # still B's
+    shared.release(key)
+    assert other.acquire(key, 30)
+    other.release(key)
+    shared.close()
+    other.close()
+
+
 WORKER = textwrap.dedent(
     """
     import hashlib, json, os, sys, time

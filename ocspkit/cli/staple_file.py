@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import IssuerNotFoundError
 from .common import (
@@ -18,8 +20,13 @@ from .common import (
     exit_for_error,
     exit_for_status,
     load_cert_file,
+    seconds,
 )
 from .output import Style, cert_json, emit_json, envelope, error_json, result_json, result_rows
+
+if TYPE_CHECKING:
+    from ..models import ValidationResult
+    from ..stapling.options import StaplerOptions
 
 __all__ = ["register", "run"]
 
@@ -30,9 +37,11 @@ def register(sub: SubParsers) -> None:
         "staple-file",
         help="fetch, validate and atomically write a DER staple file (nginx, HAProxy)",
         description="Query the OCSP responder of the chain's leaf, validate the answer, and "
-        "replace --out atomically with the DER response (only a valid answer is written; "
-        "on failure the old file stays). Exit code: 0 good, 1 revoked, 2 unknown (written "
-        "all the same: clients must learn it), 3 nothing valid fetched, 4 usage.",
+        "replace --out atomically with the DER response (only a valid answer that a stapling "
+        "server may serve now is written: not within 5 minutes of its nextUpdate, and without "
+        "nextUpdate not older than 1 hour; on failure the old file stays). Exit code: 0 good, "
+        "1 revoked, 2 unknown (written all the same: clients must learn it), 3 nothing valid "
+        "(or nothing servable) fetched, 4 usage.",
     )
     p.add_argument(
         "--chain",
@@ -45,16 +54,45 @@ def register(sub: SubParsers) -> None:
     p.add_argument("--url", help="ask this responder instead of the leaf's AIA OCSP URLs")
     p.add_argument("--sha256", action="store_true", help="use SHA-256 CertIDs (default: SHA-1)")
     p.add_argument(
-        "--timeout", type=float, default=10.0, metavar="SECONDS", help="per request (default 10)"
+        "--timeout", type=seconds, default=10.0, metavar="SECONDS", help="per request (default 10)"
     )
     add_json_flag(p)
     p.set_defaults(func=run)
+
+
+def _check_servable(result: ValidationResult, now: datetime, options: StaplerOptions) -> None:
+    """Refuse what the stapler would not serve now: a response at or past nextUpdate minus the
+    margin, or without nextUpdate and older than ``max_age_without_next_update`` (a server
+    staples a file whatever it holds, so nothing stale may be written)."""
+    from ..refresh import staple_times
+    from ..stapling.errors import UnservableResponseError
+
+    times = staple_times(
+        result.this_update,
+        result.next_update,
+        now=now,
+        schedule=options.schedule(),
+        signer_not_after=result.signer.not_valid_after_utc,
+    )
+    if not times.servable(now):
+        if result.next_update is None:
+            why = (
+                f"it has no nextUpdate and its thisUpdate {result.this_update} is older than "
+                f"{options.max_age_without_next_update}"
+            )
+        else:
+            why = (
+                f"its serving limit {times.serve_until} (nextUpdate {result.next_update} "
+                f"minus {options.margin}, or the responder certificate's expiry) has passed"
+            )
+        raise UnservableResponseError(f"the response would not be stapled now: {why}")
 
 
 def run(args: argparse.Namespace) -> int:
     """``ocspkit staple-file``."""
     from ..certs import find_issuer
     from ..client import check
+    from ..stapling.options import StaplerOptions
     from ..stapling.outputs import StapleFile
 
     certs = load_cert_file(args.chain, "chain")
@@ -73,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
     written = False
     error: BaseException | None = None
     result = None
+    options = StaplerOptions()
     try:
+        now = datetime.now(timezone.utc)
         result = check(
             leaf,
             issuer,
@@ -81,7 +121,10 @@ def run(args: argparse.Namespace) -> int:
             bundle=tuple(bundle),
             hash_algorithm="sha256" if args.sha256 else "sha1",
             timeout=args.timeout,
+            now=now,
+            policy=options.validation_policy(),
         )
+        _check_servable(result, now, options)
         StapleFile(out).update(result.response.der)
         written = True
     except Exception as exc:  # one line below, exit 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ..errors import OCSPError, ValidationError
 
 __all__ = [
@@ -11,6 +13,7 @@ __all__ = [
     "OutputError",
     "HAProxyAPIError",
     "UnservableResponseError",
+    "StapleRollbackError",
 ]
 
 
@@ -44,3 +47,20 @@ class HAProxyAPIError(OutputError):
 class UnservableResponseError(ValidationError):
     """A valid response that cannot be served: its serving window (nextUpdate minus the
     margin, max age, the signer's expiry) is already over, or options refuse its status."""
+
+
+class StapleRollbackError(UnservableResponseError):
+    """A valid response older than the one being served (an earlier thisUpdate, or a
+    non-``revoked`` answer no newer than a ``revoked`` one): a cache or a lagging responder
+    replica must never roll a staple back, least of all from revoked to good.
+
+    :ivar this_update: the fetched response's thisUpdate.
+    :ivar current_this_update: the thisUpdate of the response being kept.
+    """
+
+    def __init__(
+        self, message: str, *, this_update: datetime, current_this_update: datetime
+    ) -> None:
+        self.this_update = this_update
+        self.current_this_update = current_this_update
+        super().__init__(message)

@@ -13,7 +13,10 @@ from datetime import timedelta
 from ..policy import ValidationPolicy
 from ..refresh import RefreshSchedule
 
-__all__ = ["StaplerOptions"]
+__all__ = ["StaplerOptions", "MIN_RETRY"]
+
+#: The shortest ``retry_initial`` allowed: a failing refresh is never retried in a hot loop.
+MIN_RETRY = timedelta(milliseconds=100)
 
 
 @dataclass(frozen=True)
@@ -22,8 +25,9 @@ class StaplerOptions:
 
     Refresh schedule (see :mod:`ocspkit.refresh`):
 
-    :ivar refresh_fraction: refresh at this fraction of thisUpdate–nextUpdate (0.5 = half
-        way; mod_md's ``MDStaplingRenewWindow 33%`` is 0.67).
+    :ivar refresh_fraction: refresh at this fraction of the serving time, thisUpdate to
+        nextUpdate minus ``margin`` (0.5 = half way, leaving the other half for retries;
+        mod_md's ``MDStaplingRenewWindow 33%`` is 0.67).
     :ivar min_refresh_interval: never refresh sooner than this after a successful fetch
         (HAProxy ``tune.ssl.ocsp-update.mindelay``).
     :ivar max_refresh_interval: refresh at least this often, whatever nextUpdate says
@@ -32,7 +36,8 @@ class StaplerOptions:
         use 5 minutes).
     :ivar max_age_without_next_update: serve a response without nextUpdate at most this long
         after its thisUpdate (and refresh it at ``refresh_fraction`` of that).
-    :ivar retry_initial: first retry delay after a failed refresh.
+    :ivar retry_initial: first retry delay after a failed refresh (at least 0.1 s, so a
+        failing responder is never hammered in a hot loop).
     :ivar retry_max: longest retry delay (Apache ``SSLStaplingErrorCacheTimeout``).
     :ivar backoff_factor: each consecutive failure multiplies the delay by this.
     :ivar jitter: relative spread of retry delays (0.25 = ±25 %), so a fleet does not retry
@@ -87,6 +92,11 @@ class StaplerOptions:
 
     def __post_init__(self) -> None:
         self.schedule()  # validates the schedule fields
+        if self.retry_initial < MIN_RETRY:
+            raise ValueError(
+                f"retry_initial must be at least {MIN_RETRY.total_seconds()} s, "
+                f"not {self.retry_initial!r}"
+            )
         timeout = self.responder_timeout
         if not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
             raise ValueError(f"responder_timeout must be a positive number, not {timeout!r}")

@@ -21,6 +21,8 @@ import functools
 import os
 import signal
 import socket
+import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -38,6 +40,16 @@ __all__ = [
     "install_callback",
     "try_later_response",
 ]
+
+
+#: What HAProxy (2.4 to 2.8 at least) answers when ``set ssl ocsp-response`` succeeded; every
+#: other reply (``Failed to update OCSP response.``, ``... does not match any certificate``)
+#: is a refusal.
+HAPROXY_UPDATED = "OCSP Response updated!"
+
+
+def _remaining(deadline: float) -> float:
+    return deadline - time.monotonic()
 
 
 @functools.lru_cache(maxsize=1)
@@ -112,9 +124,44 @@ class StapleFile:
         return f"{type(self).__name__}({str(self.path)!r})"
 
 
-def _signal_pid_file(pid_file: Path, signum: int) -> None:
+def _process_name_matches(pid: int, name: str) -> bool | None:
+    """True if process ``pid`` is ``name`` (its ``comm`` or command line says so), False if it
+    is another program, None if there is no such process."""
+    proc = Path("/proc") / str(pid)
+    if Path("/proc/self").exists():
+        try:
+            comm = (proc / "comm").read_text(errors="replace").strip()
+            cmdline = (proc / "cmdline").read_bytes()[:4096].decode("utf-8", "replace")
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return False
+        argv0 = cmdline.split("\0", 1)[0]
+        return name in comm or name in os.path.basename(argv0) or cmdline.startswith(name)
+    try:  # no /proc (BSD, macOS): ask ps
+        out = subprocess.run(
+            ["ps", "-o", "comm=", "-p", str(pid)],
+            capture_output=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    text = out.stdout.decode("utf-8", "replace").strip()
+    if out.returncode != 0 and not text:
+        return None
+    return name in os.path.basename(text)
+
+
+def _signal_pid_file(pid_file: Path, signum: int, expect: str | None = None) -> None:
     """Signal the process named by ``pid_file``; nothing to do if the server is not running
-    (no pid file, or no such process): it reads the new file when it starts."""
+    (no pid file, or no such process): it reads the new file when it starts.
+
+    With ``expect``, the process must be that program (``/proc/<pid>/comm`` or its command
+    line names it): a stale pid file whose pid now belongs to another process raises
+    :class:`OutputError` instead of signalling it. Where ``os.pidfd_open`` exists the process
+    is pinned before the check, so a pid reused in between is not signalled either.
+    """
     try:
         text = pid_file.read_text()
     except FileNotFoundError:
@@ -125,12 +172,40 @@ def _signal_pid_file(pid_file: Path, signum: int) -> None:
         pid = int(text.split()[0])
     except (ValueError, IndexError):
         raise OutputError(f"no pid in {str(pid_file)!r}") from None
+    if pid <= 1:
+        raise OutputError(f"refusing to signal pid {pid} from {str(pid_file)!r}")
+    pidfd: int | None = None
+    pidfd_open = getattr(os, "pidfd_open", None)
+    send = getattr(signal, "pidfd_send_signal", None)
+    if pidfd_open is not None and send is not None:
+        try:
+            pidfd = pidfd_open(pid)
+        except ProcessLookupError:
+            return
+        except OSError:
+            pidfd = None  # kernel without pidfds: plain kill() below
     try:
-        os.kill(pid, signum)
-    except ProcessLookupError:
-        return
-    except OSError as exc:
-        raise OutputError(f"cannot signal pid {pid} from {str(pid_file)!r}: {exc}") from exc
+        if expect is not None:
+            matches = _process_name_matches(pid, expect)
+            if matches is None:
+                return
+            if not matches:
+                raise OutputError(
+                    f"pid {pid} from {str(pid_file)!r} is not {expect}: not signalled "
+                    "(stale pid file?)"
+                )
+        try:
+            if pidfd is not None and send is not None:
+                send(pidfd, signum)
+            else:
+                os.kill(pid, signum)
+        except ProcessLookupError:
+            return
+        except OSError as exc:
+            raise OutputError(f"cannot signal pid {pid} from {str(pid_file)!r}: {exc}") from exc
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 class NginxStapleFile(StapleFile):
@@ -145,7 +220,9 @@ class NginxStapleFile(StapleFile):
 
     :param path: the ``ssl_stapling_file`` path.
     :param pid_file: nginx's ``pid`` file; the master gets ``SIGHUP`` after each change (no
-        pid file: nginx is not running, and reads the file when it starts).
+        pid file: nginx is not running, and reads the file when it starts). The process is
+        checked to be nginx first: a pid naming another program raises
+        :class:`~ocspkit.stapling.OutputError` and is not signalled.
     :param reload: called after each change instead (e.g. ``systemctl reload nginx``).
     """
 
@@ -160,7 +237,7 @@ class NginxStapleFile(StapleFile):
         after: Callable[[], object] | None = reload
         if pid_file is not None and reload is None:
             pid_path = Path(pid_file)
-            after = functools.partial(_signal_pid_file, pid_path, signal.SIGHUP)
+            after = functools.partial(_signal_pid_file, pid_path, signal.SIGHUP, "nginx")
         super().__init__(path, missing="trylater", after_write=after, mode=mode)
 
 
@@ -200,13 +277,23 @@ class HAProxyRuntime:
 
     :param address: the admin socket: a UNIX socket path, or ``(host, port)`` for a TCP one.
     :param timeout: seconds for connecting and for the whole exchange.
+    :param max_reply: the longest reply accepted, in bytes.
     """
 
     def __init__(
-        self, address: str | os.PathLike[str] | tuple[str, int], *, timeout: float = 5.0
+        self,
+        address: str | os.PathLike[str] | tuple[str, int],
+        *,
+        timeout: float = 5.0,
+        max_reply: int = 64 * 1024,
     ) -> None:
+        if not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ValueError(f"timeout must be a positive number, not {timeout!r}")
+        if not isinstance(max_reply, int) or max_reply <= 0:
+            raise ValueError(f"max_reply must be a positive integer, not {max_reply!r}")
         self.address = address
-        self.timeout = timeout
+        self.timeout = float(timeout)
+        self.max_reply = max_reply
 
     def _connect(self) -> socket.socket:
         if isinstance(self.address, tuple):
@@ -221,7 +308,13 @@ class HAProxyRuntime:
         return sock
 
     def command(self, line: str) -> str:
-        """Send one runtime API command, return HAProxy's reply (read to EOF)."""
+        """Send one runtime API command, return HAProxy's reply (read to EOF).
+
+        The whole exchange (connect, send, read) must end within ``timeout`` seconds and the
+        reply must fit in ``max_reply`` bytes; otherwise :class:`HAProxyAPIError` is raised (a
+        socket that trickles bytes forever cannot hold the stapler).
+        """
+        deadline = time.monotonic() + self.timeout
         try:
             sock = self._connect()
         except OSError as exc:
@@ -229,27 +322,43 @@ class HAProxyRuntime:
                 f"cannot connect to HAProxy admin socket {self.address!r}: {exc}"
             ) from exc
         chunks: list[bytes] = []
+        size = 0
         try:
             with sock:
+                sock.settimeout(_remaining(deadline))
                 sock.sendall(line.encode("ascii") + b"\n")
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_WR)
                 while True:
+                    left = _remaining(deadline)
+                    if left <= 0:
+                        raise TimeoutError("timed out")
+                    sock.settimeout(left)
                     data = sock.recv(65536)
                     if not data:
                         break
                     chunks.append(data)
-        except OSError as exc:  # includes socket.timeout
+                    size += len(data)
+                    if size > self.max_reply:
+                        raise HAProxyAPIError(
+                            f"HAProxy admin socket {self.address!r}: reply larger than "
+                            f"{self.max_reply} bytes"
+                        )
+        except TimeoutError as exc:
+            raise HAProxyAPIError(
+                f"HAProxy admin socket {self.address!r}: no complete reply within {self.timeout} s"
+            ) from exc
+        except OSError as exc:
             raise OutputError(f"HAProxy admin socket {self.address!r}: {exc}") from exc
         return b"".join(chunks).decode("utf-8", "replace").strip()
 
     def update(self, der: bytes | None) -> None:
         """``set ssl ocsp-response`` with ``der``; raise :class:`HAProxyAPIError` unless HAProxy
-        answers that the response was updated."""
+        answers with its success line (``OCSP Response updated!``)."""
         if der is None:
             return
         reply = self.command("set ssl ocsp-response " + base64.b64encode(der).decode("ascii"))
-        if "updated" not in reply.lower():
+        if not any(ln.strip() == HAPROXY_UPDATED for ln in reply.splitlines()):
             raise HAProxyAPIError("HAProxy did not accept the OCSP response", reply=reply)
 
     def __repr__(self) -> str:
@@ -270,9 +379,7 @@ def install_callback(
     """
     set_cb = getattr(context, "set_ocsp_server_callback", None)
     if set_cb is None:
-        raise TypeError(
-            f"install() needs a pyOpenSSL SSL.Context, not {type(context).__name__}"
-        )
+        raise TypeError(f"install() needs a pyOpenSSL SSL.Context, not {type(context).__name__}")
     fallback = try_later_response() if fake_try_later else b""
 
     def ocsp_server_callback(conn: Any, data: Any) -> bytes:

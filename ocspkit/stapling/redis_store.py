@@ -7,6 +7,7 @@ only when a :class:`RedisStore` is created, and its absence raises
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
 from typing import Any
@@ -24,6 +25,16 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+
+
+def _holder() -> tuple[int, int]:
+    """Who is taking or releasing a lease: the thread, and the asyncio task if any (a stapler
+    acquires and releases a lease in the same thread or task)."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no running event loop
+        task = None
+    return threading.get_ident(), 0 if task is None else id(task)
 
 
 def _import_redis() -> Any:
@@ -68,7 +79,9 @@ class RedisStore:
                 raise StoreError(f"invalid Redis URL {url!r}: {exc}") from exc
         self._redis: Any = client
         self.prefix = prefix
-        self._tokens: dict[str, str] = {}
+        # (key, holder) -> token: two staplers (threads, asyncio tasks) sharing this instance
+        # each release only the lease they took
+        self._tokens: dict[tuple[str, tuple[int, int]], str] = {}
         self._lock = threading.Lock()
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -98,19 +111,19 @@ class RedisStore:
         """``SET NX PX``: True if this process now holds the fetch lease of ``key``."""
         token = secrets.token_hex(16)
         name = f"{self.prefix}lease:{check_key(key)}"
-        ok = self._call(
-            "SET NX", self._redis.set, name, token, nx=True, px=max(1, int(ttl * 1000))
-        )
+        ok = self._call("SET NX", self._redis.set, name, token, nx=True, px=max(1, int(ttl * 1000)))
         if ok:
             with self._lock:
-                self._tokens[key] = token
+                self._tokens[(key, _holder())] = token
             return True
         return False
 
     def release(self, key: str) -> None:
-        """Release the lease of ``key`` if this process still holds it."""
+        """Release the lease of ``key`` if the caller (this thread or asyncio task) still holds
+        it: a lease that expired and was taken by another holder — in this process or another —
+        is left alone."""
         with self._lock:
-            token = self._tokens.pop(key, None)
+            token = self._tokens.pop((key, _holder()), None)
         if token is not None:
             name = f"{self.prefix}lease:{check_key(key)}"
             self._call("EVAL", self._redis.eval, _RELEASE, 1, name, token)

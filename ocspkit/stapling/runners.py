@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["StaplerThread", "run_async"]
 
-_MIN_SLEEP = 0.01
+_MIN_SLEEP = 0.1  # seconds: a runner never spins, whatever next_wakeup() says
 
 
 def _sleep_for(stapler: Stapler, max_sleep: float) -> float:

@@ -30,7 +30,7 @@ from ..models import CertStatus, OCSPResponse, ValidationResult
 from ..policy import NonceRule, ValidationPolicy
 from ..refresh import RefreshSchedule, StapleTimes, retry_delay, staple_times
 from ..validate import validate_response
-from .errors import OutputError, StoreError, UnservableResponseError
+from .errors import OutputError, StapleRollbackError, StoreError, UnservableResponseError
 from .events import (
     MustStapleMissing,
     Source,
@@ -56,6 +56,9 @@ ChainInput = Union[Sequence[x509.Certificate], bytes, str, "os.PathLike[str]"]
 
 _LEASE_POLL = 0.05  # seconds between looks at the store while another process fetches
 _OUTPUT_RETRY = 5.0  # seconds before re-publishing to an output that failed
+_LEASE_GRACE = 1.0  # seconds past the lease TTL before a lease held too long is ignored
+
+_Step = Literal["done", "fetch", "fetch_unleased", "wait"]
 
 
 class _Checker(Protocol):
@@ -68,6 +71,36 @@ def _utc(ts: float) -> datetime:
 
 def _fingerprint(cert: x509.Certificate) -> str:
     return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def _staleness(
+    current: ValidationResult | None, fetched: ValidationResult
+) -> StapleRollbackError | None:
+    """Why ``fetched`` must not replace ``current`` (None: it may).
+
+    A response older than the current one is refused (a CDN cache or a lagging responder
+    replica must not roll the staple back), and so is any answer other than ``revoked`` that is
+    not strictly newer than a ``revoked`` one: a revoked certificate never goes back to good on
+    an answer of the same age.
+    """
+    if current is None:
+        return None
+    if fetched.this_update < current.this_update:
+        why = "is older than the one being served"
+    elif (
+        current.status is CertStatus.REVOKED
+        and fetched.status is not CertStatus.REVOKED
+        and fetched.this_update <= current.this_update
+    ):
+        why = f"says {fetched.status.value} but is not newer than the revoked one being served"
+    else:
+        return None
+    return StapleRollbackError(
+        f"the fetched response (thisUpdate {fetched.this_update}) {why} "
+        f"(thisUpdate {current.this_update}); keeping the current staple",
+        this_update=fetched.this_update,
+        current_this_update=current.this_update,
+    )
 
 
 @dataclass(frozen=True)
@@ -113,6 +146,7 @@ class _Entry:
     missing_reported: bool = False
     published: dict[int, bytes | None] = field(default_factory=dict)
     output_retry: float | None = None
+    lease_wait_since: float | None = None  # monotonic time we first found the lease taken
 
 
 class Stapler:
@@ -193,9 +227,7 @@ class Stapler:
 
     # -- serving (the hot path) --------------------------------------------------------------
 
-    def staple_for(
-        self, cert: x509.Certificate | str, now: datetime | None = None
-    ) -> bytes | None:
+    def staple_for(self, cert: x509.Certificate | str, now: datetime | None = None) -> bytes | None:
         """The DER staple to send for ``cert`` (a certificate or its key), or None.
 
         No I/O and no parsing: a dictionary look-up and one comparison of ``now`` (default: the
@@ -247,9 +279,7 @@ class Stapler:
 
     # -- certificates ------------------------------------------------------------------------
 
-    def _entry_for(
-        self, chain: ChainInput, issuer: x509.Certificate | None
-    ) -> tuple[_Entry, bool]:
+    def _entry_for(self, chain: ChainInput, issuer: x509.Certificate | None) -> tuple[_Entry, bool]:
         certs = load_certificates(chain)
         leaf = certs[0]
         if issuer is None:
@@ -478,17 +508,37 @@ class Stapler:
     def _clock_for(self, now: datetime | None) -> Callable[[], datetime]:
         return (lambda: now) if now is not None else self._now
 
-    def _begin(self, entry: _Entry, now: datetime) -> Literal["done", "fetch", "wait"]:
-        """Before fetching: adopt a fresher staple from the store, else take the lease."""
+    def _begin(self, entry: _Entry, now: datetime) -> _Step:
+        """Before fetching: adopt a fresher staple from the store, else take the lease.
+
+        ``"fetch"``: fetch holding the lease; ``"fetch_unleased"``: fetch without it (the store
+        is down, or another holder has kept the lease past its TTL — a stuck process must not
+        starve the fleet); ``"wait"``: another holder is fetching; ``"done"``: adopted.
+        """
         if self._adopt_from_store(entry, now):
+            entry.lease_wait_since = None
             return "done"
         try:
             leased = self.store.acquire(entry.key, self.options.lease_seconds())
         except StoreError as exc:
             self._report(entry, exc)
-            return "fetch"  # the store is down: fetching beats serving nothing
+            return "fetch_unleased"  # the store is down: fetching beats serving nothing
         if not leased:
-            return "wait"
+            started = entry.lease_wait_since
+            waited = time.monotonic()
+            if started is None:
+                entry.lease_wait_since = waited
+                return "wait"
+            if waited - started < self.options.lease_seconds() + _LEASE_GRACE:
+                return "wait"
+            logger.warning(
+                "the fetch lease of %s has been held for over %.0f s: fetching without it",
+                entry.key,
+                waited - started,
+            )
+            entry.lease_wait_since = None
+            return "fetch_unleased"
+        entry.lease_wait_since = None
         # Look again now that the lease is ours: a holder that stored its staple and released
         # the lease between our first look and our acquire must not cause a second fetch.
         if self._adopt_from_store(entry, now):
@@ -511,7 +561,8 @@ class Stapler:
         clock = self._clock_for(now)
         step = self._begin(entry, clock())
         if step == "wait" and wait:
-            deadline = time.monotonic() + self.options.lease_seconds()
+            # long enough for a lease held past its TTL to be ignored (see _begin)
+            deadline = time.monotonic() + self.options.lease_seconds() + 2 * _LEASE_GRACE
             while step == "wait" and time.monotonic() < deadline:
                 time.sleep(_LEASE_POLL)
                 step = self._begin(entry, clock())
@@ -525,13 +576,15 @@ class Stapler:
             # stored before the lease is released: a waiter that gets the lease next finds it
             self._finish(entry, outcome, clock())
         finally:
-            self._release(entry)
+            if step == "fetch":
+                self._release(entry)
 
     async def _arefresh_entry(self, entry: _Entry, now: datetime | None, *, wait: bool) -> None:
         clock = self._clock_for(now)
         step = self._begin(entry, clock())
         if step == "wait" and wait:
-            deadline = time.monotonic() + self.options.lease_seconds()
+            # long enough for a lease held past its TTL to be ignored (see _begin)
+            deadline = time.monotonic() + self.options.lease_seconds() + 2 * _LEASE_GRACE
             while step == "wait" and time.monotonic() < deadline:
                 await asyncio.sleep(_LEASE_POLL)
                 step = self._begin(entry, clock())
@@ -545,7 +598,8 @@ class Stapler:
             # stored before the lease is released: a waiter that gets the lease next finds it
             self._finish(entry, outcome, clock())
         finally:
-            self._release(entry)
+            if step == "fetch":
+                self._release(entry)
 
     # -- fetching (the only difference between sync and async) ------------------------------
 
@@ -667,17 +721,36 @@ class Stapler:
 
     def _finish(self, entry: _Entry, outcome: ValidationResult | Exception, now: datetime) -> None:
         if isinstance(outcome, ValidationResult):
+            current = entry.result
             times = self._times(outcome, now)
-            if times.servable(now):
-                self._store_put(entry, outcome, times, now)
-                self._accept(entry, outcome, times, now, "fetched")
-                return
+            if current is not None and outcome.response.der == current.response.der:
+                if times.servable(now):
+                    self._same_again(entry, times)
+                    return
+            else:
+                stale = _staleness(current, outcome)
+                if stale is not None:
+                    self._fail(entry, stale, now)
+                    return
+                if times.servable(now):
+                    self._store_put(entry, outcome, times, now)
+                    self._accept(entry, outcome, times, now, "fetched")
+                    return
             outcome = UnservableResponseError(
                 f"a valid response (thisUpdate {outcome.this_update}, nextUpdate "
                 f"{outcome.next_update}) cannot be served: its serving limit "
                 f"{times.serve_until} has passed"
             )
         self._fail(entry, outcome, now)
+
+    def _same_again(self, entry: _Entry, times: StapleTimes) -> None:
+        """The fetch returned the very staple being served (a cache, a responder that has not
+        signed a newer one yet): a success, but nothing changes except the next refresh."""
+        with self._lock:
+            entry.times = times
+            entry.failures = 0
+            entry.last_error = None
+            entry.next_attempt = times.refresh_at.timestamp()
 
     def _store_put(
         self, entry: _Entry, result: ValidationResult, times: StapleTimes, now: datetime
@@ -698,6 +771,8 @@ class Stapler:
     ) -> None:
         servable = result.status is CertStatus.GOOD or self.options.return_responder_errors
         with self._lock:
+            if self._entries.get(entry.key) is not entry:
+                return  # removed (or removed and added again) while this fetch was in flight
             entry.result = result
             entry.times = times
             entry.servable = servable
@@ -846,4 +921,3 @@ class Stapler:
 
     def __repr__(self) -> str:
         return f"<Stapler {len(self._entries)} certificate(s), store={type(self.store).__name__}>"
-

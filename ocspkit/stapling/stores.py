@@ -9,8 +9,10 @@ corrupted, truncated or foreign entry is simply ignored (and replaced by the nex
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
+import stat
 import threading
 import time
 from pathlib import Path
@@ -18,8 +20,31 @@ from typing import Protocol, runtime_checkable
 
 from ._files import TEMP_PREFIX, atomic_write
 from .errors import StoreError
+from .events import logger
 
-__all__ = ["StapleStore", "MemoryStore", "DirectoryStore", "check_key"]
+__all__ = ["StapleStore", "MemoryStore", "DirectoryStore", "check_key", "MAX_STAPLE_SIZE"]
+
+#: The largest staple file :class:`DirectoryStore` reads (bytes); larger files are ignored.
+#: Real OCSP responses are a few KiB (with an embedded responder certificate).
+MAX_STAPLE_SIZE = 64 * 1024
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | _NOFOLLOW
+
+
+def _read_capped(fd: int, limit: int) -> bytes | None:
+    """Read ``fd`` to EOF; None if it holds more than ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = os.read(fd, min(65536, limit + 1 - size))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return None
+
 
 _KEY = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,199}")
 
@@ -110,7 +135,11 @@ class DirectoryStore:
     staple or the new one, never a torn file. Leftover temporary files of crashed writers are
     ignored, and removed at start once older than ``stale_temp_age`` seconds. The fetch lease is
     an exclusive ``flock`` on ``<key>.lock``, released by the kernel if the holder dies, so
-    several processes may share one directory.
+    several processes may share one directory. A ``flock`` has no TTL: a holder that hangs
+    (alive, but stuck) keeps it, so a :class:`~ocspkit.Stapler` that has found the lease
+    taken for longer than its lease TTL (``StaplerOptions.lease_ttl``) fetches without it.
+    Staple files are read without following symlinks or blocking, and only if they are
+    regular files of at most :data:`MAX_STAPLE_SIZE` bytes.
 
     :param path: the directory (created if missing).
     :param mode: permission bits of staple files.
@@ -142,13 +171,35 @@ class DirectoryStore:
         return self.path / f"{check_key(key)}.der"
 
     def get(self, key: str) -> bytes | None:
-        """The content of ``<key>.der``, or None if missing or empty."""
+        """The content of ``<key>.der``, or None if missing, empty or not a plain staple file.
+
+        The file is opened without following a symlink and without blocking (a FIFO or a
+        device planted there must not hang the stapler), must be a regular file, and is read
+        up to :data:`MAX_STAPLE_SIZE` bytes: anything else is ignored (and replaced by the next
+        fetch), never served.
+        """
+        path = self._file(key)
         try:
-            data = self._file(key).read_bytes()
+            fd = os.open(path, _READ_FLAGS)
         except FileNotFoundError:
             return None
         except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENXIO, errno.EISDIR):  # symlink, socket, ...
+                logger.warning("ignoring staple file %s: %s", path, exc.strerror)
+                return None
             raise StoreError(f"cannot read staple {key!r} from {str(self.path)!r}: {exc}") from exc
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                logger.warning("ignoring staple file %s: not a regular file", path)
+                return None
+            data = _read_capped(fd, MAX_STAPLE_SIZE)
+        except OSError as exc:
+            raise StoreError(f"cannot read staple {key!r} from {str(self.path)!r}: {exc}") from exc
+        finally:
+            os.close(fd)
+        if data is None:
+            logger.warning("ignoring staple file %s: larger than %d bytes", path, MAX_STAPLE_SIZE)
+            return None
         return data or None
 
     def put(self, key: str, der: bytes, *, ttl: float | None = None) -> None:
@@ -174,14 +225,19 @@ class DirectoryStore:
         )
 
     def acquire(self, key: str, ttl: float) -> bool:
-        """Take an exclusive, non-blocking ``flock`` on ``<key>.lock`` (``ttl`` is not needed:
-        the kernel drops the lock when its holder exits)."""
+        """Take an exclusive, non-blocking ``flock`` on ``<key>.lock``. ``ttl`` is not
+        enforced here: the kernel drops the lock when its holder exits, and the stapler stops
+        waiting for a lease held past its TTL."""
         lock_path = self.path / f"{check_key(key)}.lock"
         with self._mutex:
             if key in self._locks:
                 return False
             try:
-                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+                fd = os.open(
+                    lock_path,
+                    os.O_RDWR | os.O_CREAT | getattr(os, "O_NONBLOCK", 0) | _NOFOLLOW,
+                    0o644,
+                )
             except OSError as exc:
                 raise StoreError(f"cannot open lock file {str(lock_path)!r}: {exc}") from exc
             import fcntl  # POSIX only; imported here so the module loads everywhere
