@@ -255,8 +255,12 @@ def test_nginx_serves_our_staple_file_and_stops_at_next_update(
                     timeout=20,
                 )
                 assert back
-            final = probe_local(port, ca)
-            assert final.staple_der != first_der and final.staple_der == staple_path.read_bytes()
+            # the file now holds a fresh staple, and once the reload settles (old workers may
+            # still hand out the previous bytes for a moment) nginx serves exactly that
+            fresh = staple_path.read_bytes()
+            assert fresh != first_der
+            assert ocspkit.parse_response(fresh).successful
+            assert wait_for(lambda: probe_local(port, ca).staple_der == fresh, timeout=10)
 
 
 # -- HAProxy -------------------------------------------------------------------------------------
