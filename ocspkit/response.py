@@ -8,7 +8,7 @@ SingleResponses with extensions, ...). Either way the result is the same frozen 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Literal
 
 from cryptography import x509
@@ -204,7 +204,3 @@ def build_error_response(status: ResponseStatus) -> OCSPResponse:
         raise ValueError("a successful response needs build_response()")
     return OCSPResponse(status=status, der=_encode.encode_error_response(status))
 
-
-def utcnow() -> datetime:
-    """The current time, aware UTC (the one clock read, used only by I/O edges and defaults)."""
-    return datetime.now(timezone.utc)

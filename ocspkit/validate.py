@@ -37,7 +37,6 @@ from .errors import (
     WeakAlgorithmError,
 )
 from .models import (
-    HASH_ALGORITHMS,
     OID_ARCHIVE_CUTOFF,
     OID_CRL_ID,
     OID_EXTENDED_REVOKE,
@@ -46,11 +45,10 @@ from .models import (
     OCSPResponse,
     SingleResponse,
     ValidationResult,
-    issuer_hashes,
     issuer_parts,
 )
 from .policy import NonceRule, ValidationPolicy
-from .response import parse_response, utcnow
+from .response import parse_response
 
 __all__ = ["validate_response"]
 
@@ -68,17 +66,7 @@ def _select(
     response: OCSPResponse, cert: x509.Certificate, issuer: x509.Certificate
 ) -> tuple[SingleResponse, list[SingleResponse]]:
     """(the SingleResponse to use, all that match the certificate's full CertID)."""
-    responses = response.responses
-    if len(responses) == 1:  # the common case, without the generality
-        cid = responses[0].cert_id
-        if (
-            cid.serial_number == cert.serial_number
-            and cid.hash_algorithm in HASH_ALGORITHMS
-            and (cid.issuer_name_hash, cid.issuer_key_hash)
-            == issuer_hashes(issuer, cid.hash_algorithm)
-        ):
-            return responses[0], [responses[0]]
-    matches = [s for s in responses if s.cert_id.matches(cert, issuer)]
+    matches = [s for s in response.responses if s.cert_id.matches(cert, issuer)]
     if not matches:
         raise NoMatchingResponseError(
             f"no SingleResponse matches serial {cert.serial_number:x} under this issuer "
@@ -340,7 +328,7 @@ def validate_response(
         raise ResponderError(response.status)
     policy = policy or _DEFAULT_POLICY
     if now is None:
-        now = utcnow()
+        now = datetime.now(timezone.utc)  # the one clock read: the documented default
     elif now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
     skew_s = policy.clock_skew.total_seconds()
@@ -363,4 +351,3 @@ def validate_response(
     _check_nonce(response, request, policy)
     _check_extensions(response, matches)
     return ValidationResult(signer=signer, delegated=delegated, response=response, single=single)
-

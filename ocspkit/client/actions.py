@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 
@@ -92,6 +93,18 @@ class Resolve:
 
 
 Action = Exchange | Sleep | Resolve
+
+
+def stream_args(action: Exchange) -> dict[str, Any]:
+    """The arguments of ``httpx.(Async)Client.stream`` for one exchange (sync and async alike)."""
+    return {
+        "method": action.method,
+        "url": action.url,
+        "content": action.body,
+        "headers": dict(action.headers),
+        "timeout": httpx.Timeout(action.timeout),
+        "follow_redirects": False,
+    }
 
 
 def media_type(headers: Mapping[str, str]) -> str:

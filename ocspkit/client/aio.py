@@ -26,6 +26,7 @@ from .actions import (
     Resolve,
     Sleep,
     body_wanted,
+    stream_args,
     transport_error,
 )
 from .base import BundleInput, CertInput, ClientBase, new_async_http
@@ -188,14 +189,7 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
 
     async def _send(self, action: Exchange) -> Reply:
         try:
-            async with self._http.stream(
-                action.method,
-                action.url,
-                content=action.body,
-                headers=dict(action.headers),
-                timeout=httpx.Timeout(action.timeout),
-                follow_redirects=False,
-            ) as response:
+            async with self._http.stream(**stream_args(action)) as response:
                 headers = {k.lower(): v for k, v in response.headers.items()}
                 peer = _peer(response)
                 if not body_wanted(response.status_code, headers, action):

@@ -24,6 +24,7 @@ from .actions import (
     Resolve,
     Sleep,
     body_wanted,
+    stream_args,
     transport_error,
 )
 from .base import BundleInput, CertInput, ClientBase, default_ssl_context
@@ -222,14 +223,7 @@ class Client(ClientBase[httpx.Client]):
         slot = self._slots.slot(action.url, action.deadline)
         with slot, limits(action.deadline, action.addresses):
             try:
-                with self._http.stream(
-                    action.method,
-                    action.url,
-                    content=action.body,
-                    headers=dict(action.headers),
-                    timeout=httpx.Timeout(action.timeout),
-                    follow_redirects=False,
-                ) as response:
+                with self._http.stream(**stream_args(action)) as response:
                     headers = {k.lower(): v for k, v in response.headers.items()}
                     peer = _peer(response)
                     if not body_wanted(response.status_code, headers, action):

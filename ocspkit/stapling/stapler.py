@@ -11,6 +11,7 @@ the handshake; ``refresh()`` / ``await arefresh()`` do whatever is due, and the 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import os
 import random
@@ -193,15 +194,7 @@ class Stapler:
         #: policy for fetched responses (nonce checked per the base policy)
         self._fetch_policy = base
         #: policy for stored responses (their nonce is irrelevant)
-        self._store_policy = ValidationPolicy(
-            clock_skew=base.clock_skew,
-            max_age=base.max_age,
-            max_age_without_next_update=base.max_age_without_next_update,
-            nonce=NonceRule.IGNORE,
-            trusted_responders=base.trusted_responders,
-            allow_sha1_signatures=base.allow_sha1_signatures,
-            check_responder_validity=base.check_responder_validity,
-        )
+        self._store_policy = dataclasses.replace(base, nonce=NonceRule.IGNORE)
         self.on_revoked = on_revoked
         self.on_error = on_error
         self.on_must_staple_missing = on_must_staple_missing
