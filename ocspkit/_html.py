@@ -28,10 +28,7 @@ _COLOURS = {
     CertStatus.UNKNOWN: "#9a6700",
 }
 _BAD = "#cf222e"
-_TABLE = (
-    '<table class="ocspkit" style="border-collapse:collapse;font-size:0.9em;'
-    'text-align:left">'
-)
+_TABLE = '<table class="ocspkit" style="border-collapse:collapse;font-size:0.9em;text-align:left">'
 _TH = '<th style="padding:2px 10px 2px 0;vertical-align:top;font-weight:600">'
 _TD = '<td style="padding:2px 10px 2px 0;vertical-align:top">'
 
@@ -147,8 +144,7 @@ def probe_html(report: ProbeReport) -> str:
     """A compact table of a probe: TLS version, chain, staple and its status, Must-Staple."""
     chain_state = "valid" if report.chain_valid else "NOT valid"
     chain = "<br>".join(
-        f"{i}: {_name(c)}"
-        + (f" &mdash; OCSP {escape(', '.join(urls))}" if urls else "")
+        f"{i}: {_name(c)}" + (f" &mdash; OCSP {escape(', '.join(urls))}" if urls else "")
         for i, (c, urls) in enumerate(zip(report.chain, report.ocsp_urls, strict=False))
     )
     if report.chain_error:

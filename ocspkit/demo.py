@@ -262,9 +262,7 @@ def _run_demo(stream: IO[str] | None, *, json_output: bool) -> int:
         steps.append({"step": "query", "size": len(response.der), "status": response.status.name})
 
         result = validate_response(response, leaf.cert, ca.issuer, request=request)
-        out.head(
-            6, "Validate the answer", "ocspkit.validate_response(response, cert, issuer, ...)"
-        )
+        out.head(6, "Validate the answer", "ocspkit.validate_response(response, cert, issuer, ...)")
         out.rows(
             [
                 *result_rows(result, style),

@@ -9,12 +9,16 @@ import enum
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from .errors import DecodeError
+
+if TYPE_CHECKING:
+    from ._facts import Facts
 
 __all__ = [
     "CertStatus",
@@ -121,6 +125,21 @@ def issuer_parts(issuer: x509.Certificate) -> tuple[bytes, bytes]:
     return parts
 
 
+_serial_cache: dict[int, tuple[x509.Certificate, int]] = {}
+
+
+def cert_serial(cert: x509.Certificate) -> int:
+    """``cert.serial_number``, cached by identity (cryptography builds a new int each read)."""
+    hit = _serial_cache.get(id(cert))
+    if hit is not None and hit[0] is cert:
+        return hit[1]
+    serial = cert.serial_number
+    if len(_serial_cache) >= _CACHE_MAX:
+        _serial_cache.clear()
+    _serial_cache[id(cert)] = (cert, serial)
+    return serial
+
+
 def issuer_hashes(issuer: x509.Certificate, hash_algorithm: str) -> tuple[bytes, bytes]:
     """(issuerNameHash, issuerKeyHash) of ``issuer`` under ``hash_algorithm``, cached."""
     key = (id(issuer), hash_algorithm)
@@ -162,7 +181,7 @@ class CertID:
 
     def matches(self, cert: x509.Certificate, issuer: x509.Certificate) -> bool:
         """True if this CertID identifies ``cert`` as issued by ``issuer`` (all four fields)."""
-        if self.serial_number != cert.serial_number or self.hash_algorithm not in HASH_ALGORITHMS:
+        if self.serial_number != cert_serial(cert) or self.hash_algorithm not in HASH_ALGORITHMS:
             return False
         name_hash, key_hash = issuer_hashes(issuer, self.hash_algorithm)
         return self.issuer_name_hash == name_hash and self.issuer_key_hash == key_hash
@@ -199,14 +218,21 @@ class ResponderID:
 
         A certificate whose key or name cannot be decoded matches nothing.
         """
-        try:
-            if self.key_hash is not None:
-                return issuer_hashes(cert, "sha1")[1] == self.key_hash
-            if self.name_der is not None and issuer_parts(cert)[0] == self.name_der:
-                return True
-            return self.name is not None and cert.subject == self.name
-        except (ValueError, TypeError, UnsupportedAlgorithm, DecodeError):
-            return False
+        return responder_matches(self.key_hash, self.name_der, self.name, cert)
+
+
+def responder_matches(
+    key_hash: bytes | None, name_der: bytes | None, name: x509.Name | None, cert: x509.Certificate
+) -> bool:
+    """The body of :meth:`ResponderID.matches`, on the ResponderID's parts."""
+    try:
+        if key_hash is not None:
+            return issuer_hashes(cert, "sha1")[1] == key_hash
+        if name_der is not None and issuer_parts(cert)[0] == name_der:
+            return True
+        return name is not None and cert.subject == name
+    except (ValueError, TypeError, UnsupportedAlgorithm, DecodeError):
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,12 +251,40 @@ class SingleResponse:
     extensions: tuple[Extension, ...] = ()
 
 
+class _LazyFacts:
+    """Holds the decoder's facts of a response whose fields are not set yet (see _facts.py)."""
+
+    __slots__ = ("_facts",)
+    _facts: Facts
+
+
+_LAZY_FIELDS = frozenset(
+    {
+        "responses",
+        "responder_id",
+        "produced_at",
+        "certificates",
+        "extensions",
+        "nonce",
+        "signature_algorithm_oid",
+        "signature",
+        "tbs_response_data",
+        "version",
+        "signature_algorithm_params",
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
-class OCSPResponse:
+class OCSPResponse(_LazyFacts):
     """A parsed OCSP response, of any responseStatus.
 
     For unsuccessful responses only :attr:`status` and :attr:`der` are meaningful; the other
     fields are empty. Times are timezone-aware UTC datetimes.
+
+    :func:`~ocspkit.parse_response` fills the fields other than ``status`` and ``der`` from the
+    decoded response when one is first read; equality, hashing, ``repr``, pickling and
+    :func:`dataclasses.replace` see the same values as for an eagerly built instance.
     """
 
     status: ResponseStatus
@@ -246,6 +300,18 @@ class OCSPResponse:
     tbs_response_data: bytes = field(default=b"", repr=False)
     version: int = 1
     signature_algorithm_params: bytes | None = field(default=None, repr=False)
+
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any:
+            # Only reached for a field slot that is still empty: a lazily decoded response.
+            if name in _LAZY_FIELDS:
+                facts = self._facts  # AttributeError if this is not a lazy instance
+                from ._facts import materialize
+
+                materialize(self, facts)
+                return object.__getattribute__(self, name)
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def successful(self) -> bool:

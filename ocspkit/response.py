@@ -17,14 +17,13 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp as c_ocsp
 
 from . import _asn1, _encode
+from ._facts import lazy_response, new_cert_id, new_facts, new_single
 from ._pem import der_from
 from ._sigalgs import sign
 from .models import (
-    CertID,
     CertStatus,
     Extension,
     OCSPResponse,
-    ResponderID,
     ResponseStatus,
     RevocationReason,
     SingleResponse,
@@ -40,6 +39,7 @@ _STATUS = {
 }
 _REASONS = {flag: RevocationReason[flag.name.upper()] for flag in x509.ReasonFlags}
 _RESPONSE_STATUS = {s: ResponseStatus(s.value) for s in c_ocsp.OCSPResponseStatus}
+_PSS = "1.2.840.113549.1.1.10"
 
 
 class _Fallback(Exception):
@@ -74,7 +74,10 @@ def _c_exts(exts: x509.Extensions) -> tuple[tuple[Extension, ...], bytes | None]
 
 
 def _fast(der: bytes) -> OCSPResponse:
-    """Decode with cryptography; raise _Fallback for anything it cannot represent fully."""
+    """Decode with cryptography; raise _Fallback for anything it cannot represent fully.
+
+    Every accessor that can fail is read here, so the lazily built fields cannot fail later.
+    """
     try:
         r = c_ocsp.load_der_ocsp_response(der)
     except ValueError:
@@ -83,50 +86,47 @@ def _fast(der: bytes) -> OCSPResponse:
     if status is not ResponseStatus.SUCCESSFUL:
         return OCSPResponse(status=status, der=der)
     try:
+        oid = r.signature_algorithm_oid.dotted_string
+        if oid == _PSS:
+            raise _Fallback  # RSASSA-PSS parameters are read by the tolerant decoder
         singles = list(r.responses)
         if len(singles) != 1:
-            raise _Fallback
+            raise _Fallback  # several: cryptography cannot give each one's extensions
         s = singles[0]
-        single_exts = _c_exts(r.single_extensions)[0]
-        exts, nonce = _c_exts(r.extensions)
         reason = s.revocation_reason
-        cert_status = _STATUS[s.certificate_status]
-        single = SingleResponse(
-            cert_id=CertID(
+        single = new_single(
+            new_cert_id(
                 s.hash_algorithm.name, s.issuer_name_hash, s.issuer_key_hash, s.serial_number
             ),
-            status=cert_status,
-            this_update=s.this_update_utc,
-            next_update=s.next_update_utc,
-            revocation_time=s.revocation_time_utc,
-            revocation_reason=(_REASONS[reason] if reason is not None else None),
-            extensions=single_exts,
+            _STATUS[s.certificate_status],
+            s.this_update_utc,
+            s.next_update_utc,
+            s.revocation_time_utc,
+            _REASONS[reason] if reason is not None else None,
+            _c_exts(r.single_extensions)[0],
         )
+        exts, nonce = _c_exts(r.extensions)
         name = r.responder_name
-        oid = r.signature_algorithm_oid.dotted_string
-        if oid == "1.2.840.113549.1.1.10":
-            raise _Fallback  # RSASSA-PSS parameters are read by the tolerant decoder
-        return OCSPResponse(
-            status=status,
-            der=der,
-            responses=(single,),
-            responder_id=(
-                ResponderID(key_hash=r.responder_key_hash)
-                if name is None
-                else ResponderID(name=name, name_der=name.public_bytes())
-            ),
-            produced_at=r.produced_at_utc,
-            certificates=tuple(r.certificates),
-            extensions=exts,
-            nonce=nonce,
-            signature_algorithm_oid=oid,
-            signature=r.signature,
-            tbs_response_data=r.tbs_response_bytes,
+        facts = new_facts(
+            (single,),
+            r.responder_key_hash if name is None else None,
+            None if name is None else name.public_bytes(),
+            name,
+            r.produced_at_utc,
+            tuple(r.certificates),
+            exts,
+            nonce,
+            oid,
+            r.signature,
+            r.tbs_response_bytes,
+            None,
+            1,
         )
     except _Fallback:
         raise
     except Exception:  # lazy decoding errors, unsupported hash OIDs, duplicate extensions
         raise _Fallback from None
+    return lazy_response(der, facts)
 
 
 def parse_response(der: bytes) -> OCSPResponse:
@@ -203,4 +203,3 @@ def build_error_response(status: ResponseStatus) -> OCSPResponse:
     if status is ResponseStatus.SUCCESSFUL:
         raise ValueError("a successful response needs build_response()")
     return OCSPResponse(status=status, der=_encode.encode_error_response(status))
-

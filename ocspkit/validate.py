@@ -16,8 +16,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from . import _asn1
 from ._der import tbs_issuer_der
+from ._facts import Facts, facts_of, new_result
 from ._sigalgs import verify_certificate_signature, verify_signature
-from .certs import CERT_DECODE_ERRORS, EXTENSION_ERRORS
+from .certs import CERT_DECODE_ERRORS
 from .errors import (
     ConflictingResponsesError,
     CriticalExtensionError,
@@ -41,11 +42,14 @@ from .models import (
     OID_CRL_ID,
     OID_EXTENDED_REVOKE,
     OID_NONCE,
+    Extension,
     OCSPRequest,
     OCSPResponse,
+    ResponseStatus,
     SingleResponse,
     ValidationResult,
     issuer_parts,
+    responder_matches,
 )
 from .policy import NonceRule, ValidationPolicy
 from .response import parse_response
@@ -63,14 +67,18 @@ def _fmt(t: datetime) -> str:
 
 
 def _select(
-    response: OCSPResponse, cert: x509.Certificate, issuer: x509.Certificate
+    singles: tuple[SingleResponse, ...], cert: x509.Certificate, issuer: x509.Certificate
 ) -> tuple[SingleResponse, list[SingleResponse]]:
     """(the SingleResponse to use, all that match the certificate's full CertID)."""
-    matches = [s for s in response.responses if s.cert_id.matches(cert, issuer)]
+    if len(singles) == 1:
+        only = singles[0]
+        matches = [only] if only.cert_id.matches(cert, issuer) else []
+    else:
+        matches = [s for s in singles if s.cert_id.matches(cert, issuer)]
     if not matches:
         raise NoMatchingResponseError(
             f"no SingleResponse matches serial {cert.serial_number:x} under this issuer "
-            f"({len(response.responses)} in the response)"
+            f"({len(singles)} in the response)"
         )
     first = matches[0]
     if len(matches) == 1:
@@ -94,9 +102,11 @@ def _who(cert: x509.Certificate) -> str:
         return "a responder certificate with an undecodable subject"
 
 
-def _issuer_name_matches(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+def _issuer_name_matches(
+    cert: x509.Certificate, issuer: x509.Certificate, tbs: bytes | None = None
+) -> bool:
     """cert's issuer name equals issuer's subject: exact DER first, then semantic comparison."""
-    if tbs_issuer_der(cert.tbs_certificate_bytes) == issuer_parts(issuer)[0]:
+    if tbs_issuer_der(tbs or cert.tbs_certificate_bytes) == issuer_parts(issuer)[0]:
         return True
     return bool(cert.issuer == issuer.subject)
 
@@ -110,16 +120,8 @@ def _check_validity(cert: x509.Certificate, at: datetime, skew_s: float, when: s
         raise UnauthorizedResponderError(f"{_who(cert)}{when} expired at {_fmt(na)}")
 
 
-def _has_ocsp_signing(cert: x509.Certificate) -> bool:
-    try:
-        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except EXTENSION_ERRORS:
-        return False
-    return ExtendedKeyUsageOID.OCSP_SIGNING in eku
-
-
 def _find_signer(
-    response: OCSPResponse,
+    facts: Facts,
     issuer: x509.Certificate,
     policy: ValidationPolicy,
     extra_certs: Sequence[x509.Certificate],
@@ -127,20 +129,20 @@ def _find_signer(
     skew_s: float,
 ) -> tuple[x509.Certificate, CertificatePublicKeyTypes, bool]:
     """(signer certificate, delegated?) per RFC 6960 §4.2.2.2; raise if none is authorised."""
-    rid = response.responder_id
-    assert rid is not None
-    if rid.matches(issuer):
+    key_hash, name_der = facts.responder_key_hash, facts.responder_name_der
+    name = facts.responder_name
+    if responder_matches(key_hash, name_der, name, issuer):
         return issuer, issuer.public_key(), False
     for trusted in policy.trusted_responders:
-        if rid.matches(trusted):
+        if responder_matches(key_hash, name_der, name, trusted):
             _check_validity(trusted, now, skew_s, " (locally trusted)")
             return trusted, trusted.public_key(), False
     problem: ValidationError | None = None
-    for cand in (*response.certificates, *extra_certs):
-        if not rid.matches(cand):
+    for cand in (*facts.certificates, *extra_certs):
+        if not responder_matches(key_hash, name_der, name, cand):
             continue
         try:
-            key = _check_delegate(cand, issuer, response, policy, now, skew_s)
+            key = _check_delegate(cand, issuer, facts.produced_at, policy, now, skew_s)
         except (UnauthorizedResponderError, WeakAlgorithmError) as exc:
             problem = problem or exc  # a decoy placed first must not hide a valid delegate
             continue
@@ -169,24 +171,32 @@ _delegate_cache: dict[
 def _delegate_problem(
     cand: x509.Certificate, issuer: x509.Certificate, allow_sha1: bool
 ) -> str | None:
-    if not _issuer_name_matches(cand, issuer):
+    tbs = cand.tbs_certificate_bytes  # re-encoded by cryptography at each read: read once
+    if not _issuer_name_matches(cand, issuer, tbs):
         return f"{_who(cand)} is not issued by the issuer (its issuer name differs)"
     try:
-        verify_certificate_signature(cand, issuer.public_key(), allow_sha1=allow_sha1)
+        verify_certificate_signature(cand, issuer.public_key(), allow_sha1=allow_sha1, tbs=tbs)
     except SignatureError:
         return f"{_who(cand)} is not issued directly by the issuer (its signature does not verify)"
-    if not _has_ocsp_signing(cand):
+    ocsp_signing = False
+    unknown_critical = None
+    for ext in cand.extensions:  # one pass: id-kp-OCSPSigning, then unknown critical ones
+        value = ext.value
+        if isinstance(value, x509.ExtendedKeyUsage):
+            ocsp_signing = ExtendedKeyUsageOID.OCSP_SIGNING in value
+        elif ext.critical and isinstance(value, x509.UnrecognizedExtension):
+            unknown_critical = unknown_critical or ext.oid.dotted_string
+    if not ocsp_signing:
         return f"{_who(cand)} lacks the id-kp-OCSPSigning extended key usage"
-    for ext in cand.extensions:
-        if ext.critical and isinstance(ext.value, x509.UnrecognizedExtension):
-            return f"{_who(cand)} has an unknown critical extension {ext.oid.dotted_string}"
+    if unknown_critical is not None:
+        return f"{_who(cand)} has an unknown critical extension {unknown_critical}"
     return None
 
 
 def _check_delegate(
     cand: x509.Certificate,
     issuer: x509.Certificate,
-    response: OCSPResponse,
+    produced_at: datetime | None,
     policy: ValidationPolicy,
     now: datetime,
     skew_s: float,
@@ -206,16 +216,16 @@ def _check_delegate(
         raise UnauthorizedResponderError(problem)
     if policy.check_responder_validity:
         _check_validity(cand, now, skew_s, "")
-        if response.produced_at is not None:
-            _check_validity(cand, response.produced_at, skew_s, " (at producedAt)")
+        if produced_at is not None:
+            _check_validity(cand, produced_at, skew_s, " (at producedAt)")
     return key
 
 
 def _check_times(
-    single: SingleResponse, response: OCSPResponse, policy: ValidationPolicy, now: datetime
+    single: SingleResponse, pa: datetime | None, policy: ValidationPolicy, now: datetime
 ) -> None:
     skew = policy.clock_skew
-    tu, nu, pa = single.this_update, single.next_update, response.produced_at
+    tu, nu = single.this_update, single.next_update
     if tu > now + skew:
         raise NotYetValidError(f"thisUpdate {_fmt(tu)} is in the future (now {_fmt(now)})")
     if nu is not None:
@@ -242,20 +252,20 @@ def _check_times(
 
 
 def _check_nonce(
-    response: OCSPResponse, request: OCSPRequest | None, policy: ValidationPolicy
+    nonce: bytes | None, request: OCSPRequest | None, policy: ValidationPolicy
 ) -> None:
     if request is None or policy.nonce is NonceRule.IGNORE or request.nonce is None:
         return
-    if response.nonce is None:
+    if nonce is None:
         if policy.nonce is NonceRule.REQUIRED:
             raise NonceMissingError("the request had a nonce; the response echoes none")
         return
-    if response.nonce != request.nonce:
+    if nonce != request.nonce:
         raise NonceMismatchError("the response nonce differs from the request's")
 
 
-def _check_extensions(response: OCSPResponse, singles: list[SingleResponse]) -> None:
-    for e in response.extensions:
+def _check_extensions(extensions: tuple[Extension, ...], singles: list[SingleResponse]) -> None:
+    for e in extensions:
         if e.critical and e.oid not in _UNDERSTOOD_RESPONSE_EXTS:
             raise CriticalExtensionError(f"unknown critical response extension {e.oid}")
     for single in singles:
@@ -324,8 +334,9 @@ def validate_response(
     """
     if not isinstance(response, OCSPResponse):
         response = parse_response(response)
-    if not response.successful:
+    if response.status is not ResponseStatus.SUCCESSFUL:
         raise ResponderError(response.status)
+    facts = facts_of(response)
     policy = policy or _DEFAULT_POLICY
     if now is None:
         now = datetime.now(timezone.utc)  # the one clock read: the documented default
@@ -334,20 +345,18 @@ def validate_response(
     skew_s = policy.clock_skew.total_seconds()
 
     _check_issuer_name(cert, issuer)
-    single, matches = _select(response, cert, issuer)
-    signer, key, delegated = _find_signer(response, issuer, policy, extra_certs, now, skew_s)
-    pss = None
-    if response.signature_algorithm_oid == _PSS:
-        pss = _asn1.pss_parameters(response.signature_algorithm_params)
+    single, matches = _select(facts.singles, cert, issuer)
+    signer, key, delegated = _find_signer(facts, issuer, policy, extra_certs, now, skew_s)
+    oid = facts.signature_algorithm_oid
     verify_signature(
         key,
-        response.signature_algorithm_oid,
-        response.signature,
-        response.tbs_response_data,
+        oid,
+        facts.signature,
+        facts.tbs_response_data,
         allow_sha1=policy.allow_sha1_signatures,
-        pss=pss,
+        pss=_asn1.pss_parameters(facts.signature_algorithm_params) if oid == _PSS else None,
     )
-    _check_times(single, response, policy, now)
-    _check_nonce(response, request, policy)
-    _check_extensions(response, matches)
-    return ValidationResult(signer=signer, delegated=delegated, response=response, single=single)
+    _check_times(single, facts.produced_at, policy, now)
+    _check_nonce(facts.nonce, request, policy)
+    _check_extensions(facts.extensions, matches)
+    return new_result(signer, delegated, response, single)

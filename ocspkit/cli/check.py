@@ -66,9 +66,7 @@ def register(sub: SubParsers) -> None:
         metavar="FILE",
         help="the certificate to check (PEM or DER; in a PEM chain, the first one)",
     )
-    p.add_argument(
-        "--url", help="ask this responder instead of the certificate's AIA OCSP URLs"
-    )
+    p.add_argument("--url", help="ask this responder instead of the certificate's AIA OCSP URLs")
     _common_options(p)
     p.set_defaults(func=run)
 
@@ -279,4 +277,3 @@ def run_many(args: argparse.Namespace) -> int:
     else:
         style.line(", ".join(f"{v} {k}" for k, v in summary.items()))
     return int(code)
-

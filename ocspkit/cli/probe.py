@@ -118,8 +118,10 @@ def print_probe(report: ProbeReport, style: Style) -> None:
         f"{style.paint(f'{where}:{report.port}', 'bold')} ({report.address})  "
         f"{report.tls_version}  SNI {report.servername or '(none)'}"
     )
-    chain_state = style.paint("valid", "green") if report.chain_valid else style.paint(
-        f"NOT valid: {report.chain_error}", "red"
+    chain_state = (
+        style.paint("valid", "green")
+        if report.chain_valid
+        else style.paint(f"NOT valid: {report.chain_error}", "red")
     )
     rows: list[tuple[str, str]] = [("chain", f"{len(report.chain)} certificate(s), {chain_state}")]
     for i, (cert, urls) in enumerate(zip(report.chain, report.ocsp_urls, strict=False)):

@@ -46,9 +46,7 @@ def _from_server(args: argparse.Namespace) -> list[x509.Certificate]:
 
     target = parse_target(args.source)
     try:
-        report = probe(
-            target.host, target.port, servername=args.servername, timeout=args.timeout
-        )
+        report = probe(target.host, target.port, servername=args.servername, timeout=args.timeout)
     except OCSPError as exc:
         raise CLIError(f"cannot get the certificates of {target}: {exc}") from None
     return list(report.chain)
