@@ -174,7 +174,9 @@ def main() -> int:
                 ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
                 ctx.set_min_proto_version(SSL.TLS1_3_VERSION)
 
-                def on_staple(conn: SSL.Connection, der: bytes, data: object, m: str = mode) -> bool:
+                def on_staple(
+                    conn: SSL.Connection, der: bytes, data: object, m: str = mode
+                ) -> bool:
                     seen[m].append(der)
                     return True
 
@@ -206,14 +208,22 @@ def main() -> int:
     }
     for mode in MODES:
         rounds = ", ".join(f"{r:.0f}" for r in rates[mode])
-        print(f"handshakes/s {labels[mode]:31}: {statistics.median(rates[mode]):8.1f}"
-              f"  (rounds: {rounds})")
-    print(f"stapler callback vs constant-bytes callback: {vs_bare:.3f} (median of per-round ratios)")
+        print(
+            f"handshakes/s {labels[mode]:31}: {statistics.median(rates[mode]):8.1f}"
+            f"  (rounds: {rounds})"
+        )
+    print(
+        f"stapler callback vs constant-bytes callback: {vs_bare:.3f} (median of per-round ratios)"
+    )
     print(f"staple size: {len(staple)} bytes; {len(seen['staple'])} stapled handshakes checked")
-    print(f"staple_for: {by_cert * 1e6:.2f} µs per call by certificate, "
-          f"{by_key * 1e6:.2f} µs by key (no I/O, clock re-read each call)")
+    print(
+        f"staple_for: {by_cert * 1e6:.2f} µs per call by certificate, "
+        f"{by_key * 1e6:.2f} µs by key (no I/O, clock re-read each call)"
+    )
     verdict = "OK" if ratio >= 0.9 else "FAIL"
-    print(f"ratio with/without: {ratio:.3f} (median of per-round ratios; required >= 0.9) -> {verdict}")
+    print(
+        f"ratio with/without: {ratio:.3f} (median of per-round ratios; required >= 0.9) -> {verdict}"
+    )
     return 0 if ratio >= 0.9 else 1
 
 

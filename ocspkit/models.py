@@ -9,7 +9,7 @@ import enum
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, SupportsIndex
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -283,8 +283,9 @@ class OCSPResponse(_LazyFacts):
     fields are empty. Times are timezone-aware UTC datetimes.
 
     :func:`~ocspkit.parse_response` fills the fields other than ``status`` and ``der`` from the
-    decoded response when one is first read; equality, hashing, ``repr``, pickling and
-    :func:`dataclasses.replace` see the same values as for an eagerly built instance.
+    decoded response when one is first read; equality, hashing, ``repr`` and
+    :func:`dataclasses.replace` see the same values as for an eagerly built instance. A parsed
+    response pickles and copies as its DER, so it pickles even with embedded certificates.
     """
 
     status: ResponseStatus
@@ -312,6 +313,14 @@ class OCSPResponse(_LazyFacts):
                 materialize(self, facts)
                 return object.__getattribute__(self, name)
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
+        # A parsed response pickles and copies as its DER (x509.Certificate does not pickle).
+        if getattr(self, "_facts", None) is not None:
+            from .response import parse_response
+
+            return (parse_response, (self.der,))
+        return object.__reduce_ex__(self, protocol)
 
     @property
     def successful(self) -> bool:
