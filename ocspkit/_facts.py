@@ -89,22 +89,8 @@ _s_cid, _s_status, _s_tu, _s_nu, _s_rt, _s_rr, _s_exts = _setters(
 _v_signer, _v_delegated, _v_response, _v_single = _setters(
     ValidationResult, ("signer", "delegated", "response", "single")
 )
-_RESPONSE_FIELDS = (
-    "status",
-    "der",
-    "responses",
-    "responder_id",
-    "produced_at",
-    "certificates",
-    "extensions",
-    "nonce",
-    "signature_algorithm_oid",
-    "signature",
-    "tbs_response_data",
-    "version",
-    "signature_algorithm_params",
-)
-_r_status, _r_der, *_ = _R_SETTERS = _setters(OCSPResponse, _RESPONSE_FIELDS)
+_R_SET = {f.name: OCSPResponse.__dict__[f.name].__set__ for f in dataclasses.fields(OCSPResponse)}
+_r_status, _r_der = _R_SET["status"], _R_SET["der"]
 _set_facts = _LazyFacts.__dict__["_facts"].__set__
 
 
@@ -202,21 +188,20 @@ def materialize(response: OCSPResponse, f: Facts) -> None:
     rid = ResponderID(
         name=f.responder_name, key_hash=f.responder_key_hash, name_der=f.responder_name_der
     )
-    values = (
-        f.singles,
-        rid,
-        f.produced_at,
-        f.certificates,
-        f.extensions,
-        f.nonce,
-        f.signature_algorithm_oid,
-        f.signature,
-        f.tbs_response_data,
-        f.version,
-        f.signature_algorithm_params,
-    )
-    for setter, value in zip(_R_SETTERS[2:], values, strict=True):
-        setter(response, value)
+    for name, value in (
+        ("responses", f.singles),
+        ("responder_id", rid),
+        ("produced_at", f.produced_at),
+        ("certificates", f.certificates),
+        ("extensions", f.extensions),
+        ("nonce", f.nonce),
+        ("signature_algorithm_oid", f.signature_algorithm_oid),
+        ("signature", f.signature),
+        ("tbs_response_data", f.tbs_response_data),
+        ("version", f.version),
+        ("signature_algorithm_params", f.signature_algorithm_params),
+    ):
+        _R_SET[name](response, value)
 
 
 def facts_of(response: OCSPResponse) -> Facts:

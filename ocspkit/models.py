@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, SupportsIndex
 
@@ -258,23 +258,6 @@ class _LazyFacts:
     _facts: Facts
 
 
-_LAZY_FIELDS = frozenset(
-    {
-        "responses",
-        "responder_id",
-        "produced_at",
-        "certificates",
-        "extensions",
-        "nonce",
-        "signature_algorithm_oid",
-        "signature",
-        "tbs_response_data",
-        "version",
-        "signature_algorithm_params",
-    }
-)
-
-
 @dataclass(frozen=True, slots=True)
 class OCSPResponse(_LazyFacts):
     """A parsed OCSP response, of any responseStatus.
@@ -342,6 +325,10 @@ class OCSPResponse(_LazyFacts):
         from ._html import response_html
 
         return response_html(self)
+
+
+# The fields a parsed response fills on first read (see OCSPResponse.__getattr__).
+_LAZY_FIELDS = frozenset(f.name for f in fields(OCSPResponse)) - {"status", "der"}
 
 
 @dataclass(frozen=True)
