@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ObjectIdentifier
 
 from ._der import nonce_value
+from ._sigalgs import OID_RSASSA_PSS
 from .errors import DecodeError
 from .models import (
     CertID,
@@ -191,8 +192,7 @@ def _decode_response(der: bytes) -> OCSPResponse:
         version=int(version[1:]) if isinstance(version, str) else 1,
         signature_algorithm_params=(
             params.dump()
-            if sig_alg["algorithm"].dotted == "1.2.840.113549.1.1.10"
-            and not isinstance(params, core.Void)
+            if sig_alg["algorithm"].dotted == OID_RSASSA_PSS and not isinstance(params, core.Void)
             else None
         ),
     )

@@ -15,7 +15,14 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 
 from .errors import SignatureError, WeakAlgorithmError
 
-__all__ = ["HASHES", "algorithm_name", "sign", "verify_certificate_signature", "verify_signature"]
+__all__ = [
+    "HASHES",
+    "OID_RSASSA_PSS",
+    "algorithm_name",
+    "sign",
+    "verify_certificate_signature",
+    "verify_signature",
+]
 
 HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "md5": hashes.MD5,
@@ -26,6 +33,9 @@ HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha512": hashes.SHA512,
 }
 
+#: id-RSASSA-PSS, whose hash lives in the AlgorithmIdentifier parameters.
+OID_RSASSA_PSS = "1.2.840.113549.1.1.10"
+
 # OID -> (readable name, key kind, hash name or None)
 _ALGS: dict[str, tuple[str, str, str | None]] = {
     "1.2.840.113549.1.1.4": ("md5WithRSAEncryption", "rsa", "md5"),
@@ -35,7 +45,7 @@ _ALGS: dict[str, tuple[str, str, str | None]] = {
     "1.2.840.113549.1.1.11": ("sha256WithRSAEncryption", "rsa", "sha256"),
     "1.2.840.113549.1.1.12": ("sha384WithRSAEncryption", "rsa", "sha384"),
     "1.2.840.113549.1.1.13": ("sha512WithRSAEncryption", "rsa", "sha512"),
-    "1.2.840.113549.1.1.10": ("RSASSA-PSS", "rsa-pss", None),
+    OID_RSASSA_PSS: ("RSASSA-PSS", "rsa-pss", None),
     "1.2.840.10045.4.1": ("ecdsa-with-SHA1", "ecdsa", "sha1"),
     "1.2.840.10045.4.3.1": ("ecdsa-with-SHA224", "ecdsa", "sha224"),
     "1.2.840.10045.4.3.2": ("ecdsa-with-SHA256", "ecdsa", "sha256"),
@@ -174,7 +184,7 @@ def verify_certificate_signature(
     if tbs is None:
         tbs = cert.tbs_certificate_bytes
     oid = cert.signature_algorithm_oid.dotted_string
-    if oid == "1.2.840.113549.1.1.10":
+    if oid == OID_RSASSA_PSS:
         params = cert.signature_algorithm_parameters
         h = cert.signature_hash_algorithm
         if not isinstance(issuer_key, rsa.RSAPublicKey) or not isinstance(params, padding.PSS):

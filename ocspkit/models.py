@@ -9,7 +9,7 @@ import enum
 import hashlib
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, SupportsIndex
+from typing import TYPE_CHECKING, Any, SupportsIndex, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -94,6 +94,17 @@ _parts_by_der: dict[x509.Certificate, tuple[bytes, bytes]] = {}
 _hash_cache: dict[tuple[int, str], tuple[x509.Certificate, bytes, bytes]] = {}
 
 
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def remember(cache: dict[_K, _V], key: _K, value: _V) -> None:
+    """Store in one of the bounded caches: emptied when full (hits stay a plain dict read)."""
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[key] = value
+
+
 def issuer_parts(issuer: x509.Certificate) -> tuple[bytes, bytes]:
     """(subject DER, subjectPublicKey BIT STRING contents) of a certificate, cached.
 
@@ -116,12 +127,8 @@ def issuer_parts(issuer: x509.Certificate) -> tuple[bytes, bytes]:
             subject = issuer.subject.public_bytes()
             spki = issuer.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
         parts = (subject, spki_bit_string(spki))
-        if len(_parts_by_der) >= _CACHE_MAX:
-            _parts_by_der.clear()
-        _parts_by_der[issuer] = parts
-    if len(_parts_cache) >= _CACHE_MAX:
-        _parts_cache.clear()
-    _parts_cache[id(issuer)] = (issuer, *parts)
+        remember(_parts_by_der, issuer, parts)
+    remember(_parts_cache, id(issuer), (issuer, *parts))
     return parts
 
 
@@ -134,9 +141,7 @@ def cert_serial(cert: x509.Certificate) -> int:
     if hit is not None and hit[0] is cert:
         return hit[1]
     serial = cert.serial_number
-    if len(_serial_cache) >= _CACHE_MAX:
-        _serial_cache.clear()
-    _serial_cache[id(cert)] = (cert, serial)
+    remember(_serial_cache, id(cert), (cert, serial))
     return serial
 
 
@@ -152,9 +157,7 @@ def issuer_hashes(issuer: x509.Certificate, hash_algorithm: str) -> tuple[bytes,
         )
     name, spk = issuer_parts(issuer)
     hashes = (_hash(hash_algorithm, name), _hash(hash_algorithm, spk))
-    if len(_hash_cache) >= _CACHE_MAX:
-        _hash_cache.clear()
-    _hash_cache[key] = (issuer, *hashes)
+    remember(_hash_cache, key, (issuer, *hashes))
     return hashes
 
 

@@ -19,7 +19,7 @@ from cryptography.x509 import ocsp as c_ocsp
 from . import _asn1, _encode
 from ._facts import lazy_response, new_cert_id, new_facts, new_single
 from ._pem import der_from
-from ._sigalgs import sign
+from ._sigalgs import OID_RSASSA_PSS, sign
 from .models import (
     CertStatus,
     Extension,
@@ -39,7 +39,6 @@ _STATUS = {
 }
 _REASONS = {flag: RevocationReason[flag.name.upper()] for flag in x509.ReasonFlags}
 _RESPONSE_STATUS = {s: ResponseStatus(s.value) for s in c_ocsp.OCSPResponseStatus}
-_PSS = "1.2.840.113549.1.1.10"
 
 
 class _Fallback(Exception):
@@ -87,7 +86,7 @@ def _fast(der: bytes) -> OCSPResponse:
         return OCSPResponse(status=status, der=der)
     try:
         oid = r.signature_algorithm_oid.dotted_string
-        if oid == _PSS:
+        if oid == OID_RSASSA_PSS:
             raise _Fallback  # RSASSA-PSS parameters are read by the tolerant decoder
         singles = list(r.responses)
         if len(singles) != 1:

@@ -17,7 +17,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from . import _asn1
 from ._der import tbs_issuer_der
 from ._facts import Facts, facts_of, new_result
-from ._sigalgs import verify_certificate_signature, verify_signature
+from ._sigalgs import OID_RSASSA_PSS, verify_certificate_signature, verify_signature
 from .certs import CERT_DECODE_ERRORS
 from .errors import (
     ConflictingResponsesError,
@@ -49,6 +49,7 @@ from .models import (
     SingleResponse,
     ValidationResult,
     issuer_parts,
+    remember,
     responder_matches,
 )
 from .policy import NonceRule, ValidationPolicy
@@ -59,7 +60,6 @@ __all__ = ["validate_response"]
 _DEFAULT_POLICY = ValidationPolicy()
 _UNDERSTOOD_RESPONSE_EXTS = frozenset({OID_NONCE, OID_EXTENDED_REVOKE})
 _UNDERSTOOD_SINGLE_EXTS = frozenset({OID_ARCHIVE_CUTOFF, OID_CRL_ID})
-_PSS = "1.2.840.113549.1.1.10"
 
 
 def _fmt(t: datetime) -> str:
@@ -162,7 +162,6 @@ def _find_signer(
 # Outcome of the time-independent checks of a delegated responder certificate (issuer name,
 # issuer's signature, id-kp-OCSPSigning), keyed by the certificate (compared by DER) and
 # holding the issuer object it was checked against. A hit saves a signature verification.
-_DELEGATE_CACHE_MAX = 1024
 _delegate_cache: dict[
     x509.Certificate, tuple[x509.Certificate, bool, str | None, CertificatePublicKeyTypes]
 ] = {}
@@ -209,9 +208,7 @@ def _check_delegate(
     else:
         problem = _delegate_problem(cand, issuer, allow_sha1)  # may raise WeakAlgorithmError
         key = cand.public_key()
-        if len(_delegate_cache) >= _DELEGATE_CACHE_MAX:
-            _delegate_cache.clear()
-        _delegate_cache[cand] = (issuer, allow_sha1, problem, key)
+        remember(_delegate_cache, cand, (issuer, allow_sha1, problem, key))
     if problem is not None:
         raise UnauthorizedResponderError(problem)
     if policy.check_responder_validity:
@@ -292,9 +289,7 @@ def _check_issuer_name(cert: x509.Certificate, issuer: x509.Certificate) -> None
         raise IssuerMismatchError(
             "the certificate's issuer name is not the given issuer's subject: wrong issuer"
         )
-    if len(_chain_cache) >= _DELEGATE_CACHE_MAX:
-        _chain_cache.clear()
-    _chain_cache[key] = (cert, issuer)
+    remember(_chain_cache, key, (cert, issuer))
 
 
 def validate_response(
@@ -354,7 +349,9 @@ def validate_response(
         facts.signature,
         facts.tbs_response_data,
         allow_sha1=policy.allow_sha1_signatures,
-        pss=_asn1.pss_parameters(facts.signature_algorithm_params) if oid == _PSS else None,
+        pss=_asn1.pss_parameters(facts.signature_algorithm_params)
+        if oid == OID_RSASSA_PSS
+        else None,
     )
     _check_times(single, facts.produced_at, policy, now)
     _check_nonce(facts.nonce, request, policy)

@@ -613,12 +613,7 @@ class Stapler:
             if self._own_client is None:
                 from ..client import Client
 
-                self._own_client = Client(
-                    timeout=self.options.responder_timeout,
-                    deadline=self.options.responder_timeout,
-                    force_url=self.options.force_url,
-                    retries=1,
-                )
+                self._own_client = Client(**self._own_client_options())
             own: _Checker = self._own_client
             return own
 
@@ -644,17 +639,21 @@ class Stapler:
             return exc
         return self._recheck(result, entry, now)
 
+    def _own_client_options(self) -> dict[str, Any]:
+        """How the clients this stapler creates for itself are set up (blocking and async)."""
+        return {
+            "timeout": self.options.responder_timeout,
+            "deadline": self.options.responder_timeout,
+            "force_url": self.options.force_url,
+            "retries": 1,
+        }
+
     def _get_async_client(self) -> Any:
         with self._lock:
             if self._own_async_client is None:
                 from ..client import AsyncClient
 
-                self._own_async_client = AsyncClient(
-                    timeout=self.options.responder_timeout,
-                    deadline=self.options.responder_timeout,
-                    force_url=self.options.force_url,
-                    retries=1,
-                )
+                self._own_async_client = AsyncClient(**self._own_client_options())
             return self._own_async_client
 
     def _recheck(
