@@ -53,7 +53,7 @@ API_GROUPS: list[tuple[str, list[str]]] = [
     (
         "Probing servers",
         ["probe", "aprobe", "probe_many", "ProbeReport", "ProbeTarget", "ProbeOutcome",
-         "hostname_matches", "ProbeError", "ProbeConnectionError", "ConnectionRefused",
+         "hostname_matches", "ProbeError", "ProbeConnectionError", "ProbeRefusedError",
          "ProbeTimeoutError", "TLSHandshakeError", "NotTLSError", "NoCertificateError"],
     ),
     (

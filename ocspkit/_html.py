@@ -18,7 +18,7 @@ from .models import CertStatus, OCSPResponse, ResponseStatus, SingleResponse, Va
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from .probe.report import ProbeReport
+    from .probing.report import ProbeReport
 
 __all__ = ["response_html", "result_html", "probe_html"]
 

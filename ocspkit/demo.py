@@ -202,7 +202,7 @@ def _run_demo(stream: IO[str] | None, *, json_output: bool) -> int:
     from . import build_request, validate_response
     from .cli.output import cert_json, emit_json, envelope, result_json, result_rows, subject
     from .client import Client, check
-    from .probe import probe
+    from .probing import probe
     from .testing import CA, Responder
 
     out_stream = stream if stream is not None else sys.stdout

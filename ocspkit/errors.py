@@ -1,46 +1,124 @@
 """The one exception tree of ocspkit, rooted at :class:`OCSPError`.
 
+Owns every public exception class of the package (httpx's ``_exceptions.py`` is the model).
+Must never import another ocspkit module (it sits with the value types at the bottom of the
+layers) and never hold behaviour beyond formatting a message.
+
 A revoked certificate is a *result* (:attr:`ocspkit.CertStatus.REVOKED`), never an exception.
-Every failure to obtain a trustworthy answer is one of the classes below.
+Every failure to obtain a trustworthy answer is one of the classes below::
+
+    OCSPError
+    ├── DecodeError (also a ValueError)          bytes that are not what they claim to be
+    │   └── LimitExceededError                   past a documented size or count cap
+    ├── CertificateError (also a ValueError)     an unusable certificate argument
+    ├── IssuerNotFoundError                      no issuer in the bundle or at caIssuers
+    │   └── IssuerFetchError                     ... because fetching it failed in transport
+    ├── NoOCSPURLError                           the certificate names no OCSP responder
+    ├── ResponderError                           an unsuccessful responseStatus (.status)
+    ├── ValidationError                          one subclass per failed check
+    │   ├── IssuerMismatchError                  the given issuer did not issue the certificate
+    │   │   └── IssuerSignatureError             ... its key does not verify the certificate
+    │   ├── NoMatchingResponseError
+    │   ├── SignerNotFoundError
+    │   ├── UnauthorizedResponderError
+    │   ├── SignatureError
+    │   ├── WeakAlgorithmError
+    │   ├── NotYetValidError
+    │   ├── ExpiredResponseError
+    │   ├── StaleResponseError
+    │   ├── ProducedAtError
+    │   ├── NonceMismatchError
+    │   ├── NonceMissingError
+    │   ├── CriticalExtensionError
+    │   ├── MalformedResponseError               signed content that breaks RFC 6960/5280
+    │   └── UnservableResponseError              valid, but not servable as a staple
+    │       └── StapleRollbackError
+    ├── FetchError                               transport (.url)
+    │   ├── FetchTimeoutError
+    │   ├── ConnectError
+    │   ├── HTTPStatusError
+    │   ├── ResponseTooLargeError
+    │   ├── ContentTypeError
+    │   ├── ContentEncodingError
+    │   ├── RedirectError
+    │   ├── UnsafeURLError
+    │   ├── InvalidURLError
+    │   └── ProbeError                           a TLS server could not be probed (.host, .port)
+    │       ├── ProbeConnectionError
+    │       │   └── ProbeRefusedError
+    │       ├── ProbeTimeoutError
+    │       ├── TLSHandshakeError
+    │       │   └── NotTLSError
+    │       └── NoCertificateError
+    ├── StaplingError
+    │   ├── StoreError
+    │   ├── OutputError
+    │   │   └── HAProxyAPIError
+    │   └── MissingDependencyError (also an ImportError)
+    ├── OpenSSLError                             ocspkit.testing's openssl helpers
+    └── UnexpectedError                          a bug caught at a bulk boundary (__cause__)
+
+Double inheritance is used only where marked above: :class:`DecodeError` and
+:class:`CertificateError` are also :class:`ValueError` (bad input values),
+:class:`MissingDependencyError` is also an :class:`ImportError`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .models import ResponseStatus
+from datetime import datetime
+from enum import IntEnum
 
 __all__ = [
-    "OCSPError",
-    "DecodeError",
     "CertificateError",
-    "IssuerNotFoundError",
-    "NoOCSPURLError",
-    "ResponderError",
-    "ValidationError",
-    "IssuerMismatchError",
-    "NoMatchingResponseError",
-    "ConflictingResponsesError",
-    "SignerNotFoundError",
-    "UnauthorizedResponderError",
-    "SignatureError",
-    "WeakAlgorithmError",
-    "NotYetValidError",
-    "ExpiredResponseError",
-    "StaleResponseError",
-    "ProducedAtError",
-    "NonceMismatchError",
-    "NonceMissingError",
+    "ConnectError",
+    "ContentEncodingError",
+    "ContentTypeError",
     "CriticalExtensionError",
+    "DecodeError",
+    "ExpiredResponseError",
     "FetchError",
     "FetchTimeoutError",
-    "ConnectError",
+    "HAProxyAPIError",
     "HTTPStatusError",
-    "ResponseTooLargeError",
-    "ContentTypeError",
+    "InvalidURLError",
+    "IssuerFetchError",
+    "IssuerMismatchError",
+    "IssuerNotFoundError",
+    "IssuerSignatureError",
+    "LimitExceededError",
+    "MalformedResponseError",
+    "MissingDependencyError",
+    "NoCertificateError",
+    "NoMatchingResponseError",
+    "NoOCSPURLError",
+    "NonceMismatchError",
+    "NonceMissingError",
+    "NotTLSError",
+    "NotYetValidError",
+    "OCSPError",
+    "OpenSSLError",
+    "OutputError",
+    "ProbeConnectionError",
+    "ProbeError",
+    "ProbeRefusedError",
+    "ProbeTimeoutError",
+    "ProducedAtError",
     "RedirectError",
+    "ResponderError",
+    "ResponseTooLargeError",
+    "SignatureError",
+    "SignerNotFoundError",
+    "StaleResponseError",
+    "StapleRollbackError",
+    "StaplingError",
+    "StoreError",
+    "TLSHandshakeError",
+    "UnauthorizedResponderError",
+    "UnexpectedError",
     "UnsafeURLError",
+    "UnservableResponseError",
+    "ValidationError",
+    "WeakAlgorithmError",
 ]
 
 
@@ -48,8 +126,23 @@ class OCSPError(Exception):
     """Base class of every error ocspkit raises."""
 
 
+# --- input ---------------------------------------------------------------------------------
+
+
 class DecodeError(OCSPError, ValueError):
     """Input could not be decoded (bad DER/PEM, truncated, trailing data, wrong structure)."""
+
+
+class LimitExceededError(DecodeError):
+    """The input is larger than a documented cap allows (embedded certificates,
+    SingleResponses, extensions, nesting); refused before the work it would cost.
+
+    :ivar limit: the cap that was exceeded.
+    """
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        self.limit = limit
+        super().__init__(message)
 
 
 class CertificateError(OCSPError, ValueError):
@@ -58,6 +151,19 @@ class CertificateError(OCSPError, ValueError):
 
 class IssuerNotFoundError(OCSPError):
     """The issuer of a certificate could not be found (in a bundle, or via AIA caIssuers)."""
+
+
+class IssuerFetchError(IssuerNotFoundError):
+    """The issuer could not be fetched from the caIssuers URL (a transport failure).
+
+    The transport error (a :class:`FetchError`) is its ``__cause__``.
+
+    :ivar url: the last caIssuers URL tried.
+    """
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        self.url = url
+        super().__init__(f"{message} ({url})" if url else message)
 
 
 class NoOCSPURLError(OCSPError):
@@ -70,12 +176,23 @@ class NoOCSPURLError(OCSPError):
 class ResponderError(OCSPError):
     """The responder answered with an unsuccessful ``responseStatus``.
 
-    :ivar status: the :class:`~ocspkit.ResponseStatus` it sent (e.g. ``TRY_LATER``).
+    :ivar status: the :class:`~ocspkit.ResponseStatus` it sent (e.g. ``TRY_LATER``), or the
+        plain integer for a value outside RFC 6960's list.
     """
 
-    def __init__(self, status: ResponseStatus, message: str | None = None) -> None:
+    def __init__(self, status: IntEnum | int, message: str | None = None) -> None:
         self.status = status
-        super().__init__(message or f"OCSP responder answered {status.name.lower()}")
+        if message is None:
+            name = status.name.lower() if isinstance(status, IntEnum) else None
+            message = (
+                f"OCSP responder answered {name}"
+                if name
+                else f"OCSP responder answered the unknown responseStatus {int(status)}"
+            )
+        super().__init__(message)
+
+
+# --- validation ----------------------------------------------------------------------------
 
 
 class ValidationError(OCSPError):
@@ -86,15 +203,17 @@ class ValidationError(OCSPError):
 
 
 class IssuerMismatchError(ValidationError):
-    """The certificate's issuer name is not the given issuer certificate's subject."""
+    """The given issuer did not issue the certificate: its subject is not the certificate's
+    issuer name."""
+
+
+class IssuerSignatureError(IssuerMismatchError):
+    """The given issuer's key does not verify the certificate's signature: a same-name CA
+    with another key (see ``ValidationPolicy.verify_issuer_signature``)."""
 
 
 class NoMatchingResponseError(ValidationError):
     """No SingleResponse in the response matches the certificate's full CertID."""
-
-
-class ConflictingResponsesError(ValidationError):
-    """Several SingleResponses match the certificate and disagree."""
 
 
 class SignerNotFoundError(ValidationError):
@@ -110,7 +229,8 @@ class UnauthorizedResponderError(ValidationError):
 
 
 class SignatureError(ValidationError):
-    """The signature over tbsResponseData does not verify with the signer's key."""
+    """The signature over tbsResponseData (or a certificate's signature) does not verify,
+    or uses an algorithm ocspkit cannot verify (named by its OID)."""
 
 
 class WeakAlgorithmError(ValidationError):
@@ -130,7 +250,8 @@ class StaleResponseError(ValidationError):
 
 
 class ProducedAtError(ValidationError):
-    """producedAt lies in the future, or is otherwise inconsistent."""
+    """producedAt lies in the future, before thisUpdate, or outside the validity period of
+    the certificate the response is about."""
 
 
 class NonceMismatchError(ValidationError):
@@ -143,6 +264,37 @@ class NonceMissingError(ValidationError):
 
 class CriticalExtensionError(ValidationError):
     """The response carries a critical extension that ocspkit does not understand."""
+
+
+class MalformedResponseError(ValidationError):
+    """The signed content breaks a structural rule that no valid response breaks (content in
+    the NULL of a ``good`` status, a delegate whose inner and outer signature algorithms
+    differ, ...): refused even though the signature verifies."""
+
+
+class UnservableResponseError(ValidationError):
+    """A valid response that cannot be served: its serving window (nextUpdate minus the
+    margin, max age, the signer's expiry) is already over, or options refuse its status."""
+
+
+class StapleRollbackError(UnservableResponseError):
+    """A valid response older than the one being served (an earlier thisUpdate, or a
+    non-``revoked`` answer no newer than a ``revoked`` one): a cache or a lagging responder
+    replica must never roll a staple back, least of all from revoked to good.
+
+    :ivar this_update: the fetched response's thisUpdate.
+    :ivar current_this_update: the thisUpdate of the response being kept.
+    """
+
+    def __init__(
+        self, message: str, *, this_update: datetime, current_this_update: datetime
+    ) -> None:
+        self.this_update = this_update
+        self.current_this_update = current_this_update
+        super().__init__(message)
+
+
+# --- transport -----------------------------------------------------------------------------
 
 
 class FetchError(OCSPError):
@@ -191,9 +343,142 @@ class ContentTypeError(FetchError):
     """The response's Content-Type is not ``application/ocsp-response``."""
 
 
+class ContentEncodingError(FetchError):
+    """The server sent a body with a ``Content-Encoding`` other than ``identity``.
+
+    An OCSP response or a certificate is never compressed, and decoding one would let a tiny
+    body expand without bound (a decompression bomb), so such a body is refused unread.
+    """
+
+
 class RedirectError(FetchError):
-    """Too many redirects, a redirect loop, or a redirect to a forbidden scheme."""
+    """Too many redirects, a redirect loop, or a redirect to a forbidden scheme or address."""
 
 
 class UnsafeURLError(FetchError):
-    """The URL resolves to a private, loopback or link-local address and the guard is on."""
+    """The URL resolves to a loopback, link-local, private or metadata address that the
+    guard does not allow (see the security page for the defaults)."""
+
+
+class InvalidURLError(FetchError):
+    """A responder, issuer or redirect URL that cannot be parsed or used (bad IPv6 literal,
+    bad port, control characters, no host); ``url`` holds it as found."""
+
+
+def _where(host: str | None, port: int | None) -> str:
+    if host is None:
+        return ""
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port is None else f"{shown}:{port}"
+
+
+class ProbeError(FetchError):
+    """A TLS server could not be probed at all (:func:`ocspkit.probe`).
+
+    A server that answers but staples nothing, staples garbage or serves an untrusted chain
+    is *not* an error: the probe returns a report saying so.
+
+    :ivar host: the host that was probed.
+    :ivar port: the port that was probed.
+    """
+
+    def __init__(self, message: str, *, host: str | None = None, port: int | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.url = None  # a probe target is not a URL
+        where = _where(host, port)
+        Exception.__init__(self, f"{message} ({where})" if where else message)
+
+
+class ProbeConnectionError(ProbeError):
+    """No TCP connection could be made: unknown host, unreachable network, reset."""
+
+
+class ProbeRefusedError(ProbeConnectionError):
+    """Every address of the host refused the connection (nothing listens on the port)."""
+
+
+class ProbeTimeoutError(ProbeError):
+    """The probe's deadline passed while connecting or during the TLS handshake.
+
+    A TCP server that accepts the connection but never answers the ClientHello ends here.
+    """
+
+
+class TLSHandshakeError(ProbeError):
+    """The TLS handshake failed: an alert from the server, no common protocol version or
+    cipher, a malformed reply, or the connection closed during the handshake."""
+
+
+class NotTLSError(TLSHandshakeError):
+    """The server answered the ClientHello with something that is not TLS (e.g. plain HTTP).
+
+    :ivar preview: the first bytes it sent (at most 64).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        preview: bytes = b"",
+    ) -> None:
+        self.preview = preview
+        super().__init__(message, host=host, port=port)
+
+
+class NoCertificateError(ProbeError):
+    """The handshake completed without the server presenting any certificate."""
+
+
+# --- stapling ------------------------------------------------------------------------------
+
+
+class StaplingError(OCSPError):
+    """Base class of the errors raised by :mod:`ocspkit.stapling`."""
+
+
+class StoreError(StaplingError):
+    """A staple store could not be read or written (I/O error, Redis unreachable, bad key)."""
+
+
+class OutputError(StaplingError):
+    """A staple could not be delivered to an output (file, HAProxy runtime API, ...)."""
+
+
+class HAProxyAPIError(OutputError):
+    """HAProxy's runtime API refused or did not acknowledge ``set ssl ocsp-response``.
+
+    :ivar reply: what HAProxy answered (empty if nothing).
+    """
+
+    def __init__(self, message: str, *, reply: str = "") -> None:
+        self.reply = reply
+        super().__init__(f"{message}: {reply!r}" if reply else message)
+
+
+class MissingDependencyError(StaplingError, ImportError):
+    """An optional dependency is not installed (e.g. ``redis`` for :class:`RedisStore`)."""
+
+
+# --- the rest ------------------------------------------------------------------------------
+
+
+class OpenSSLError(OCSPError):
+    """``openssl`` is missing, failed to start, or an ``index.txt`` line is unreadable."""
+
+
+class UnexpectedError(OCSPError):
+    """An unexpected exception while handling one item of a bulk run (``check_many``,
+    ``probe_many``) or one staple; the original exception is the ``__cause__``.
+
+    It keeps one hostile input from aborting a whole batch; please report it as a bug.
+    """
+
+    @classmethod
+    def wrap(cls, exc: BaseException) -> UnexpectedError:
+        """``exc`` (not an OCSPError) wrapped, with ``exc`` as the ``__cause__``."""
+        error = cls(f"unexpected {type(exc).__name__}: {exc}")
+        error.__cause__ = exc
+        return error

@@ -20,7 +20,6 @@ from ._facts import Facts, facts_of, new_result
 from ._sigalgs import OID_RSASSA_PSS, verify_certificate_signature, verify_signature
 from .certs import CERT_DECODE_ERRORS
 from .errors import (
-    ConflictingResponsesError,
     CriticalExtensionError,
     ExpiredResponseError,
     IssuerMismatchError,
@@ -38,6 +37,7 @@ from .errors import (
     WeakAlgorithmError,
 )
 from .models import (
+    CertStatus,
     OID_ARCHIVE_CUTOFF,
     OID_CRL_ID,
     OID_EXTENDED_REVOKE,
@@ -58,6 +58,7 @@ from .response import parse_response
 __all__ = ["validate_response"]
 
 _DEFAULT_POLICY = ValidationPolicy()
+_STRICTNESS = {CertStatus.GOOD: 0, CertStatus.UNKNOWN: 1, CertStatus.REVOKED: 2}
 _UNDERSTOOD_RESPONSE_EXTS = frozenset({OID_NONCE, OID_EXTENDED_REVOKE})
 _UNDERSTOOD_SINGLE_EXTS = frozenset({OID_ARCHIVE_CUTOFF, OID_CRL_ID})
 
@@ -83,16 +84,9 @@ def _select(
     first = matches[0]
     if len(matches) == 1:
         return first, matches
-    for other in matches[1:]:
-        if (other.status, other.revocation_time, other.revocation_reason) != (
-            first.status,
-            first.revocation_time,
-            first.revocation_reason,
-        ):
-            raise ConflictingResponsesError(
-                f"the response holds contradictory statuses for serial {cert.serial_number:x}"
-            )
-    return max(matches, key=lambda s: s.this_update), matches
+    # Several answers for the same certificate: the strictest signed status wins (REVOKED over
+    # UNKNOWN over GOOD), as browsers do; among equals, the newest thisUpdate.
+    return max(matches, key=lambda s: (_STRICTNESS[s.status], s.this_update)), matches
 
 
 def _who(cert: x509.Certificate) -> str:

@@ -377,7 +377,7 @@ def test_probe_unreachable_host_exits_3() -> None:
     run.one_line_error()
     doc = run.json()
     assert doc["command"] == "uris" and doc["exit_code"] == 3
-    assert doc["error"]["type"] == "ConnectionRefused" and "refused" in doc["error"]["message"]
+    assert doc["error"]["type"] == "ProbeRefusedError" and "refused" in doc["error"]["message"]
 
 
 def test_staple_file(ca: CA, responder: Responder, tmp_path: Path) -> None:

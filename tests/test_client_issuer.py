@@ -142,7 +142,7 @@ def test_unreachable_ca_issuers_is_fetch_and_issuer_error(
     with pytest.raises(IssuerFetchError) as info:
         run(mode, lambda c: c.check(leaf.cert), backoff=0.01)
     assert isinstance(info.value, IssuerNotFoundError)
-    assert isinstance(info.value, FetchError)
+    assert isinstance(info.value.__cause__, FetchError)
     assert info.value.url == "http://127.0.0.1:9/x.crt"
     assert isinstance(info.value.__cause__, ocspkit.ConnectError)
 

@@ -92,7 +92,7 @@ def test_unsuccessful_response_html() -> None:
 
 @pytest.mark.timeout(60)
 def test_probe_report_html() -> None:
-    from ocspkit.probe import probe
+    from ocspkit.probing import probe
 
     ca = CA("ecdsa", name=NASTY)
     with Responder(ca):

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 import ocspkit
 from ocspkit import CertStatus
-from ocspkit.probe import ProbeReport, aprobe, probe, probe_many
+from ocspkit.probing import ProbeReport, aprobe, probe, probe_many
 from ocspkit.testing import CA, Leaf
 from ocspkit.testing.openssl import OpenSSLResponder
 from tests._lab import (

@@ -19,7 +19,7 @@ from OpenSSL import SSL
 
 import ocspkit
 from ocspkit.client import Client
-from ocspkit.probe import ProbeReport, probe
+from ocspkit.probing import ProbeReport, probe
 from ocspkit.stapling import (
     HAProxyOCSPFile,
     HAProxyRuntime,

@@ -24,7 +24,7 @@ from ..errors import (
 from ..models import CertStatus
 
 if TYPE_CHECKING:
-    from ..probe.report import ProbeTarget
+    from ..probing.report import ProbeTarget
 
 __all__ = [
     "ExitCode",
@@ -172,7 +172,7 @@ def load_cert_file(path: str, what: str = "certificate") -> list[x509.Certificat
 
 def parse_target(text: str, default_port: int = 443) -> ProbeTarget:
     """``host``, ``host:port``, ``[v6]:port`` or an ``https://`` URL, or a :class:`UsageError`."""
-    from ..probe.report import ProbeTarget
+    from ..probing.report import ProbeTarget
 
     try:
         return ProbeTarget.parse(text, default_port)

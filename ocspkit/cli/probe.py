@@ -30,7 +30,7 @@ from .output import (
 )
 
 if TYPE_CHECKING:
-    from ..probe.report import ProbeReport
+    from ..probing.report import ProbeReport
 
 __all__ = ["register", "run", "probe_exit", "probe_json", "print_probe", "staple_problem"]
 
@@ -145,7 +145,7 @@ def print_probe(report: ProbeReport, style: Style) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``ocspkit probe``."""
-    from ..probe import probe
+    from ..probing import probe
 
     target = parse_target(args.target)
     from .common import load_cert_file

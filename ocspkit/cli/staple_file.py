@@ -64,8 +64,8 @@ def _check_servable(result: ValidationResult, now: datetime, options: StaplerOpt
     """Refuse what the stapler would not serve now: a response at or past nextUpdate minus the
     margin, or without nextUpdate and older than ``max_age_without_next_update`` (a server
     staples a file whatever it holds, so nothing stale may be written)."""
+    from ..errors import UnservableResponseError
     from ..refresh import staple_times
-    from ..stapling.errors import UnservableResponseError
 
     times = staple_times(
         result.this_update,

@@ -42,7 +42,7 @@ def register(sub: SubParsers) -> None:
 
 
 def _from_server(args: argparse.Namespace) -> list[x509.Certificate]:
-    from ..probe import probe
+    from ..probing import probe
 
     target = parse_target(args.source)
     try:

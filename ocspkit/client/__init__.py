@@ -6,12 +6,11 @@ retry, what to check) through :mod:`ocspkit.client.plan`; they differ only by ``
 
 from __future__ import annotations
 
+from ..errors import ContentEncodingError, InvalidURLError, IssuerFetchError, UnexpectedError
 from .aio import AsyncClient, acheck
 from .bulk import CheckOutcome, acheck_many, check_many
 from .cache import ResponseCache
 from .config import ClientConfig
-from .errors import ContentEncodingError, InvalidURLError, UnexpectedError
-from .issuer import IssuerFetchError
 from .sync import Client, check
 
 __all__ = [

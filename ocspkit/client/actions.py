@@ -17,8 +17,13 @@ from typing import Any
 
 import httpx
 
-from ..errors import ConnectError, FetchError, FetchTimeoutError, ResponseTooLargeError
-from .errors import ContentEncodingError
+from ..errors import (
+    ConnectError,
+    ContentEncodingError,
+    FetchError,
+    FetchTimeoutError,
+    ResponseTooLargeError,
+)
 
 __all__ = [
     "Exchange",

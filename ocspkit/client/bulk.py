@@ -21,12 +21,11 @@ import httpx
 from cryptography import x509
 
 from ..certs import load_certificate, load_certificates
-from ..errors import CertificateError, OCSPError
+from ..errors import CertificateError, OCSPError, UnexpectedError
 from ..models import CertStatus, ValidationResult
 from .aio import AsyncClient
 from .base import new_async_http
 from .config import CONFIG_FIELDS, ClientConfig
-from .errors import unexpected
 
 __all__ = ["CheckOutcome", "Item", "acheck_many", "check_many"]
 
@@ -103,7 +102,7 @@ async def _one(
     except OCSPError as exc:
         return CheckOutcome(index, item, cert, None, exc)
     except Exception as exc:  # one hostile item must not abort the batch
-        return CheckOutcome(index, item, cert, None, unexpected(exc))
+        return CheckOutcome(index, item, cert, None, UnexpectedError.wrap(exc))
     return CheckOutcome(index, item, cert, result, None)
 
 

@@ -8,23 +8,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from ..certs import ca_issuer_urls, find_issuer, load_certificates
-from ..errors import CertificateError, FetchError, IssuerNotFoundError, OCSPError
+from ..errors import CertificateError, FetchError, IssuerFetchError, IssuerNotFoundError, OCSPError
 from .transfer import Context, Flow, fetch, retrying, url_scheme
 
-__all__ = ["IssuerFetchError", "parse_issuer_certificates", "issuer_flow"]
+__all__ = ["parse_issuer_certificates", "issuer_flow"]
 
 _ACCEPT = (
     ("accept", "application/pkix-cert, application/pkcs7-mime, */*;q=0.5"),
     ("accept-encoding", "identity"),
 )
-
-
-class IssuerFetchError(IssuerNotFoundError, FetchError):
-    """The issuer could not be fetched from the caIssuers URL (a transport failure).
-
-    Both an :class:`~ocspkit.IssuerNotFoundError` and a :class:`~ocspkit.FetchError`; the
-    transport error is its ``__cause__``.
-    """
 
 
 def parse_issuer_certificates(body: bytes) -> list[x509.Certificate]:

@@ -21,6 +21,7 @@ from ..errors import (
     FetchError,
     FetchTimeoutError,
     HTTPStatusError,
+    InvalidURLError,
     OCSPError,
     RedirectError,
     ResponderError,
@@ -28,7 +29,6 @@ from ..errors import (
 from ..models import ResponseStatus
 from .actions import Action, Exchange, Reply, Resolve, Sleep, media_type, parse_retry_after
 from .config import ClientConfig
-from .errors import InvalidURLError
 from .guard import check_address, host_and_port, literal_address
 
 __all__ = [

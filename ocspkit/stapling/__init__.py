@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from .errors import (
+from ..errors import (
     HAProxyAPIError,
     MissingDependencyError,
     OutputError,

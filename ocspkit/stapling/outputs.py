@@ -27,9 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from ..errors import HAProxyAPIError, OutputError
 from ..models import ResponseStatus
 from ._files import atomic_write
-from .errors import HAProxyAPIError, OutputError
 
 __all__ = [
     "StapleOutput",

@@ -12,7 +12,7 @@ import secrets
 import threading
 from typing import Any
 
-from .errors import MissingDependencyError, StoreError
+from ..errors import MissingDependencyError, StoreError
 from .stores import check_key
 
 __all__ = ["RedisStore"]

@@ -26,12 +26,20 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from ..certs import find_issuer, is_must_staple, load_certificates, ocsp_urls
-from ..errors import CertificateError, IssuerNotFoundError, NoOCSPURLError, OCSPError
+from ..errors import (
+    CertificateError,
+    IssuerNotFoundError,
+    NoOCSPURLError,
+    OCSPError,
+    OutputError,
+    StapleRollbackError,
+    StoreError,
+    UnservableResponseError,
+)
 from ..models import CertStatus, OCSPResponse, ValidationResult
 from ..policy import NonceRule, ValidationPolicy
 from ..refresh import RefreshSchedule, StapleTimes, retry_delay, staple_times
 from ..validate import validate_response
-from .errors import OutputError, StapleRollbackError, StoreError, UnservableResponseError
 from .events import (
     MustStapleMissing,
     Source,

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from ..errors import StoreError
 from ._files import TEMP_PREFIX, atomic_write
-from .errors import StoreError
 from .events import logger
 
 __all__ = ["StapleStore", "MemoryStore", "DirectoryStore", "check_key", "MAX_STAPLE_SIZE"]

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import OCSPError
+from ..errors import OpenSSLError
 from ..models import CertStatus, RevocationReason
 
 if TYPE_CHECKING:
@@ -46,10 +46,6 @@ _REASONS: dict[str, RevocationReason] = {
 }
 
 Status = tuple[CertStatus, "datetime | None", "RevocationReason | None"]
-
-
-class OpenSSLError(OCSPError):
-    """``openssl`` is missing, failed to start, or an ``index.txt`` line is unreadable."""
 
 
 def _parse_time(text: str) -> datetime:

@@ -1,7 +1,7 @@
 """probe / aprobe / probe_many: ask a TLS server for its staple and check what comes back.
 
 Both forms share every decision; they differ only in how bytes and the chain check are awaited:
-:func:`ocspkit.probe.tls.tls_handshake` vs ``atls_handshake``, and :func:`_make_report` builds the
+:func:`ocspkit.probing.tls.tls_handshake` vs ``atls_handshake``, and :func:`_make_report` builds the
 report from what either produced.
 """
 
@@ -16,14 +16,18 @@ from typing import Any, Union
 from cryptography import x509
 
 from ..certs import find_issuer, is_must_staple, load_certificates, ocsp_urls
-from ..client.errors import unexpected
-from ..errors import DecodeError, IssuerNotFoundError, OCSPError
+from ..errors import (
+    DecodeError,
+    IssuerNotFoundError,
+    OCSPError,
+    ProbeConnectionError,
+    UnexpectedError,
+)
 from ..models import OCSPResponse, ValidationResult
 from ..policy import NonceRule, ValidationPolicy
 from ..response import parse_response
 from ..validate import validate_response
 from .chain import avalidate_chain, certifi_roots, validate_chain
-from .errors import ProbeConnectionError
 from .report import ProbeOutcome, ProbeReport, ProbeTarget
 from .tls import HandshakeResult, atls_handshake, default_servername, tls_handshake
 
@@ -80,7 +84,7 @@ def _check_staple(
     except DecodeError as exc:
         return None, None, exc
     except Exception as exc:  # defensive: the parser is meant to raise DecodeError only
-        return None, None, unexpected(exc)
+        return None, None, UnexpectedError.wrap(exc)
     if issuer is None:
         return (
             staple,
@@ -94,7 +98,7 @@ def _check_staple(
     except OCSPError as exc:  # ResponderError, ValidationError subclasses
         return staple, None, exc
     except Exception as exc:  # a hostile staple must be reported, never escape probe()
-        return staple, None, unexpected(exc)
+        return staple, None, UnexpectedError.wrap(exc)
 
 
 def _find_issuer(
@@ -172,7 +176,7 @@ def probe(
     :param now: the time to check the staple and the chain at (default: after the handshake).
     :param policy: the staple's :class:`~ocspkit.ValidationPolicy` (default: nonces ignored).
     :returns: a :class:`ProbeReport`; a bad or missing staple or chain is reported there.
-    :raises ProbeError: (``ConnectionRefused``, ``ProbeConnectionError``, ``ProbeTimeoutError``,
+    :raises ProbeError: (``ProbeRefusedError``, ``ProbeConnectionError``, ``ProbeTimeoutError``,
         ``TLSHandshakeError``, ``NotTLSError``, ``NoCertificateError``) when there is
         nothing to report on.
     """
@@ -264,7 +268,7 @@ def probe_many(
         except OCSPError as exc:
             return ProbeOutcome(target, index, error=exc)
         except Exception as exc:  # one target's surprise must not abort the batch
-            return ProbeOutcome(target, index, error=unexpected(exc))
+            return ProbeOutcome(target, index, error=UnexpectedError.wrap(exc))
         return ProbeOutcome(target, index, report=report)
 
     pool = concurrent.futures.ThreadPoolExecutor(

@@ -22,12 +22,12 @@ from typing import Any
 from cryptography import x509
 from OpenSSL import SSL
 
-from .errors import (
-    ConnectionRefused,
+from ..errors import (
     NoCertificateError,
     NotTLSError,
     ProbeConnectionError,
     ProbeError,
+    ProbeRefusedError,
     ProbeTimeoutError,
     TLSHandshakeError,
 )
@@ -254,7 +254,7 @@ def _addresses(infos: Sequence[tuple[Any, ...]]) -> list[tuple[int, tuple[Any, .
 
 def _connect_error(errors: list[OSError], host: str, port: int) -> ProbeError:
     if errors and all(isinstance(e, ConnectionRefusedError) for e in errors):
-        return ConnectionRefused("connection refused", host=host, port=port)
+        return ProbeRefusedError("connection refused", host=host, port=port)
     detail = "; ".join(e.strerror or str(e) for e in errors) or "no address"
     return ProbeConnectionError(f"cannot connect: {detail}", host=host, port=port)
 

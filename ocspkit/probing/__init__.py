@@ -12,21 +12,21 @@ pyhanko-certvalidator. :func:`aprobe` is its asyncio form; :func:`probe_many` sc
 
 from __future__ import annotations
 
-from .api import aprobe, probe, probe_many
-from .chain import hostname_matches
-from .errors import (
-    ConnectionRefused,
+from ..errors import (
     NoCertificateError,
     NotTLSError,
     ProbeConnectionError,
     ProbeError,
+    ProbeRefusedError,
     ProbeTimeoutError,
     TLSHandshakeError,
 )
+from .api import aprobe, probe, probe_many
+from .chain import hostname_matches
 from .report import ProbeOutcome, ProbeReport, ProbeTarget
 
 __all__ = [
-    "ConnectionRefused",
+    "ProbeRefusedError",
     "NoCertificateError",
     "NotTLSError",
     "ProbeConnectionError",
