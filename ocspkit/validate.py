@@ -37,11 +37,11 @@ from .errors import (
     WeakAlgorithmError,
 )
 from .models import (
-    CertStatus,
     OID_ARCHIVE_CUTOFF,
     OID_CRL_ID,
     OID_EXTENDED_REVOKE,
     OID_NONCE,
+    CertStatus,
     Extension,
     OCSPRequest,
     OCSPResponse,

@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 import ocspkit
 from ocspkit import CertStatus, ResponseStatus
 from ocspkit.probing import (
-    ProbeRefusedError,
     NotTLSError,
     ProbeConnectionError,
     ProbeError,
     ProbeOutcome,
+    ProbeRefusedError,
     ProbeReport,
     ProbeTarget,
     ProbeTimeoutError,
