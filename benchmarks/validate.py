@@ -59,7 +59,7 @@ def scenario(kind: str, delegated: bool, cold: bool) -> tuple[str, float, float]
     pki = PKI(kind)
     leaf = pki.leaf()
     single = SingleResponse(
-        CertID.for_certificate(leaf, pki.issuer),
+        ocspkit.cert_id(leaf, pki.issuer),
         CertStatus.GOOD,
         NOW - timedelta(hours=1),
         NOW + timedelta(days=1),

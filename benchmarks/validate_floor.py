@@ -75,7 +75,7 @@ def minimal(
 def main() -> int:
     pki = PKI("rsa")
     leaf = pki.leaf()
-    cid = CertID.for_certificate(leaf, pki.issuer)
+    cid = ocspkit.cert_id(leaf, pki.issuer)
     single = SingleResponse(cid, CertStatus.GOOD, NOW - timedelta(hours=1), NOW + timedelta(days=1))
     resp = ocspkit.build_response(
         single, responder_cert=pki.issuer, responder_key=pki.issuer_key, produced_at=NOW

@@ -12,8 +12,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import _html  # noqa: F401  (registers the notebook renderers)
 from .certs import (
     ca_issuer_urls,
+    cert_id,
+    cert_id_matches,
+    crl_urls,
     find_issuer,
     is_issued_by,
     is_must_staple,
@@ -87,6 +91,9 @@ from .models import (
     ValidationResult,
 )
 from .policy import (
+    MAX_EMBEDDED_CERTIFICATES,
+    MAX_EXTENSIONS,
+    MAX_SINGLE_RESPONSES,
     NonceRule,
     ValidationPolicy,
 )
@@ -99,7 +106,6 @@ from .refresh import (
 from .request import (
     DEFAULT_NONCE_SIZE,
     build_request,
-    get_url,
     parse_request,
 )
 from .response import (
@@ -210,6 +216,11 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "DEFAULT_NONCE_SIZE",
+    "HASH_ALGORITHMS",
+    "MAX_EMBEDDED_CERTIFICATES",
+    "MAX_EXTENSIONS",
+    "MAX_SINGLE_RESPONSES",
     "AsyncClient",
     "CertID",
     "CertStatus",
@@ -221,7 +232,6 @@ __all__ = [
     "ContentEncodingError",
     "ContentTypeError",
     "CriticalExtensionError",
-    "DEFAULT_NONCE_SIZE",
     "DecodeError",
     "DirectoryStore",
     "ExpiredResponseError",
@@ -231,7 +241,6 @@ __all__ = [
     "HAProxyAPIError",
     "HAProxyOCSPFile",
     "HAProxyRuntime",
-    "HASH_ALGORITHMS",
     "HTTPStatusError",
     "InvalidURLError",
     "IssuerFetchError",
@@ -310,10 +319,12 @@ __all__ = [
     "build_request",
     "build_response",
     "ca_issuer_urls",
+    "cert_id",
+    "cert_id_matches",
     "check",
     "check_many",
+    "crl_urls",
     "find_issuer",
-    "get_url",
     "hostname_matches",
     "is_issued_by",
     "is_must_staple",

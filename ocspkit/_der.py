@@ -1,66 +1,221 @@
-"""A tiny DER reader for the few hot-path spots that do not warrant a full decoder."""
+"""A small DER reader: TLVs, OIDs, INTEGERs, GeneralizedTime, and certificate slices.
+
+Owns the byte-level rules of what ocspkit accepts (documented on the security page):
+definite lengths only; long-form lengths may be non-minimal (as OpenSSL accepts); tags must be
+exactly the expected ones; nothing may follow the last element of a structure. It slices
+values out of the bytes it is given and never re-encodes them, so what is checked is exactly
+what was signed. It must never import anything above the value types, and never raise
+anything but :class:`~ocspkit.DecodeError`.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from .errors import DecodeError
 
+__all__ = [
+    "cert_parts",
+    "children",
+    "decode_generalized_time",
+    "decode_integer",
+    "decode_oid",
+    "expect",
+    "extension_values",
+    "read_tlv",
+    "spki_bit_string",
+    "tbs_names_and_key",
+]
 
-def read_tlv(data: bytes, pos: int) -> tuple[int, int, int]:
-    """Read one TLV at ``pos``: (tag, start of contents, end of contents)."""
-    try:
-        tag = data[pos]
-        length = data[pos + 1]
-        pos += 2
-        if length & 0x80:
-            n = length & 0x7F
-            if n == 0 or n > 4:
-                raise DecodeError("unsupported DER length")
-            length = int.from_bytes(data[pos : pos + n], "big")
-            pos += n
-    except IndexError:
-        raise DecodeError("truncated DER") from None
-    end = pos + length
-    if end > len(data):
+#: Deepest nesting the reader follows (a certificate is about 10 deep).
+_MAX_LENGTH_OCTETS = 4
+
+
+def read_tlv(data: bytes, pos: int, end: int | None = None) -> tuple[int, int, int]:
+    """Read one TLV at ``pos`` within ``data[:end]``: (tag, start of contents, end of contents).
+
+    Only single-octet tags (every tag OCSP, CRLs and certificates use) and definite lengths.
+    """
+    limit = len(data) if end is None else end
+    if pos + 2 > limit:
         raise DecodeError("truncated DER")
-    return tag, pos, end
+    tag = data[pos]
+    if tag & 0x1F == 0x1F:
+        raise DecodeError("multi-octet DER tags are not used by OCSP")
+    length = data[pos + 1]
+    pos += 2
+    if length & 0x80:
+        n = length & 0x7F
+        if n == 0:
+            raise DecodeError("indefinite lengths are not DER")
+        if n > _MAX_LENGTH_OCTETS or pos + n > limit:
+            raise DecodeError("truncated or oversized DER length")
+        length = int.from_bytes(data[pos : pos + n], "big")
+        pos += n
+    stop = pos + length
+    if stop > limit:
+        raise DecodeError("truncated DER")
+    return tag, pos, stop
+
+
+def expect(data: bytes, pos: int, tag: int, end: int | None = None) -> tuple[int, int]:
+    """Read a TLV that must have ``tag``: (start of contents, end of contents)."""
+    got, start, stop = read_tlv(data, pos, end)
+    if got != tag:
+        raise DecodeError(f"expected DER tag 0x{tag:02x}, found 0x{got:02x}")
+    return start, stop
+
+
+def children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
+    """The TLVs filling ``data[start:end]`` exactly: (tag, tlv start, contents start, end)."""
+    out = []
+    pos = start
+    while pos < end:
+        tag, cstart, stop = read_tlv(data, pos, end)
+        out.append((tag, pos, cstart, stop))
+        pos = stop
+    return out
+
+
+_oid_cache: dict[bytes, str] = {}
+
+
+def decode_oid(body: bytes) -> str:
+    """An OBJECT IDENTIFIER's contents as a dotted string."""
+    hit = _oid_cache.get(body)
+    if hit is not None:
+        return hit
+    if not body or body[-1] & 0x80 or len(body) > 64:
+        raise DecodeError("malformed OBJECT IDENTIFIER")
+    arcs: list[int] = []
+    value = 0
+    first = True
+    for octet in body:
+        if first and octet == 0x80:
+            raise DecodeError("non-minimal OBJECT IDENTIFIER arc")
+        value = (value << 7) | (octet & 0x7F)
+        first = False
+        if not octet & 0x80:
+            arcs.append(value)
+            value = 0
+            first = True
+    head = arcs[0]
+    x = min(head // 40, 2)
+    dotted = ".".join(str(a) for a in (x, head - 40 * x, *arcs[1:]))
+    if len(_oid_cache) < 4096:
+        _oid_cache[body] = dotted
+    return dotted
+
+
+def decode_integer(body: bytes, *, max_octets: int = 1024) -> int:
+    """A DER INTEGER's contents (two's complement), at most ``max_octets`` long."""
+    if not body:
+        raise DecodeError("empty INTEGER")
+    if len(body) > max_octets:
+        raise DecodeError(f"INTEGER longer than {max_octets} octets")
+    return int.from_bytes(body, "big", signed=True)
+
+
+def decode_generalized_time(body: bytes) -> datetime:
+    """GeneralizedTime ``YYYYMMDDHHMMSS[.f+]Z`` as an aware UTC datetime.
+
+    Fractional seconds are accepted (real responders send them; DER forbids only trailing
+    zeros) and kept to the microsecond; a time without seconds or without ``Z`` is refused.
+    """
+    if len(body) < 15 or body[-1:] != b"Z" or not body[:14].isdigit():
+        raise DecodeError("malformed GeneralizedTime")
+    frac = body[14:-1]
+    micro = 0
+    if frac:
+        if frac[:1] != b"." or len(frac) < 2 or not frac[1:].isdigit():
+            raise DecodeError("malformed GeneralizedTime fraction")
+        micro = int((frac[1:] + b"000000")[:6])
+    try:
+        return datetime(
+            int(body[0:4]),
+            int(body[4:6]),
+            int(body[6:8]),
+            int(body[8:10]),
+            int(body[10:12]),
+            int(body[12:14]),
+            micro,
+            tzinfo=timezone.utc,
+        )
+    except ValueError:
+        raise DecodeError("GeneralizedTime out of range") from None
 
 
 def spki_bit_string(spki: bytes) -> bytes:
     """The subjectPublicKey BIT STRING contents (without the unused-bits octet) of an SPKI."""
-    _, start, _ = read_tlv(spki, 0)  # SubjectPublicKeyInfo SEQUENCE
-    _, _, alg_end = read_tlv(spki, start)  # AlgorithmIdentifier
-    tag, bstart, bend = read_tlv(spki, alg_end)
-    if tag != 0x03:
-        raise DecodeError("SubjectPublicKeyInfo without BIT STRING")
+    start, end = expect(spki, 0, 0x30)
+    _, _, alg_end = read_tlv(spki, start, end)  # AlgorithmIdentifier
+    bstart, bend = expect(spki, alg_end, 0x03, end)
+    if bend == bstart:
+        raise DecodeError("empty subjectPublicKey BIT STRING")
     return spki[bstart + 1 : bend]
+
+
+def cert_parts(der: bytes) -> tuple[bytes, bytes]:
+    """(TBSCertificate DER, outer signatureAlgorithm DER) of a certificate, as encoded."""
+    start, end = expect(der, 0, 0x30)
+    _, tbs_end = expect(der, start, 0x30, end)
+    alg_start = tbs_end
+    _, alg_end = expect(der, alg_start, 0x30, end)
+    return der[start:tbs_end], der[alg_start:alg_end]
+
+
+def _tbs_fields(tbs: bytes) -> list[tuple[int, int, int, int]]:
+    start, end = expect(tbs, 0, 0x30)
+    return children(tbs, start, end)
 
 
 def tbs_names_and_key(tbs: bytes) -> tuple[bytes, bytes, bytes]:
     """(issuer Name DER, subject Name DER, SubjectPublicKeyInfo DER) of a TBSCertificate,
     exactly as encoded in the certificate. Raises DecodeError on an unexpected structure."""
-    _, pos, _ = read_tlv(tbs, 0)  # TBSCertificate SEQUENCE
-    tag, _, end = read_tlv(tbs, pos)
-    if tag == 0xA0:  # [0] EXPLICIT version
-        pos = end
-        tag, _, end = read_tlv(tbs, pos)
-    pos = end  # after serialNumber
-    _, _, pos = read_tlv(tbs, pos)  # signature AlgorithmIdentifier
-    fields = []
-    for _ in range(4):  # issuer, validity, subject, subjectPublicKeyInfo
-        tag, _, end = read_tlv(tbs, pos)
-        if tag != 0x30:
-            raise DecodeError("unexpected TBSCertificate structure")
-        fields.append(tbs[pos:end])
-        pos = end
-    return fields[0], fields[2], fields[3]
+    fields = _tbs_fields(tbs)
+    if fields and fields[0][0] == 0xA0:  # [0] EXPLICIT version
+        fields = fields[1:]
+    # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, ...
+    if len(fields) < 6 or any(f[0] != 0x30 for f in fields[1:6]):
+        raise DecodeError("unexpected TBSCertificate structure")
+    issuer, subject, spki = fields[2], fields[4], fields[5]
+    return tbs[issuer[1] : issuer[3]], tbs[subject[1] : subject[3]], tbs[spki[1] : spki[3]]
 
 
-def tbs_issuer_der(tbs: bytes) -> bytes | None:
-    """The issuer Name DER of a TBSCertificate (None if the structure is unexpected)."""
-    try:
-        return tbs_names_and_key(tbs)[0]
-    except DecodeError:
-        return None
+def tbs_signature_algorithm(tbs: bytes) -> bytes:
+    """The inner (TBS) signature AlgorithmIdentifier DER of a TBSCertificate."""
+    fields = _tbs_fields(tbs)
+    if fields and fields[0][0] == 0xA0:
+        fields = fields[1:]
+    if len(fields) < 2 or fields[1][0] != 0x30:
+        raise DecodeError("unexpected TBSCertificate structure")
+    return tbs[fields[1][1] : fields[1][3]]
+
+
+def extension_values(tbs: bytes) -> dict[str, tuple[bool, bytes]]:
+    """A TBSCertificate's extensions, read from its bytes: OID → (critical, extnValue contents).
+
+    cryptography decodes every extension when one is read and raises on any it cannot
+    represent (an unknown TLS Feature value, a duplicate); this reader never interprets the
+    values, so one odd extension cannot hide the others. Duplicates raise DecodeError.
+    """
+    out: dict[str, tuple[bool, bytes]] = {}
+    for tag, _, cstart, cend in _tbs_fields(tbs):
+        if tag != 0xA3:  # [3] EXPLICIT Extensions
+            continue
+        seq_start, seq_end = expect(tbs, cstart, 0x30, cend)
+        for etag, _, estart, eend in children(tbs, seq_start, seq_end):
+            if etag != 0x30:
+                raise DecodeError("malformed certificate extension")
+            parts = children(tbs, estart, eend)
+            if len(parts) not in (2, 3) or parts[0][0] != 0x06 or parts[-1][0] != 0x04:
+                raise DecodeError("malformed certificate extension")
+            oid = decode_oid(tbs[parts[0][2] : parts[0][3]])
+            critical = len(parts) == 3 and any(tbs[parts[1][2] : parts[1][3]])
+            if oid in out:
+                raise DecodeError(f"duplicate certificate extension {oid}")
+            out[oid] = (critical, tbs[parts[-1][2] : parts[-1][3]])
+    return out
 
 
 def nonce_value(ext_value: bytes) -> bytes:

@@ -1,5 +1,9 @@
 """HTML renderings for Jupyter (``_repr_html_``): compact tables, status coloured, escaped.
 
+The renderer layer: it sits above every other module and registers its functions with
+:func:`ocspkit.models.register_html` when imported (``import ocspkit`` does), so no value type
+or edge imports it. Must never import an edge at run time.
+
 Used by :class:`~ocspkit.OCSPResponse`, :class:`~ocspkit.ValidationResult` and the probe
 report. Pure functions of the value; every text taken from a certificate or a response is
 HTML-escaped.
@@ -13,7 +17,17 @@ from typing import TYPE_CHECKING
 
 from cryptography import x509
 
-from .models import CertStatus, OCSPResponse, ResponseStatus, SingleResponse, ValidationResult
+from ._sigalgs import algorithm_name
+from .certs import subject_text
+from .models import (
+    CertStatus,
+    OCSPResponse,
+    ResponseStatus,
+    SingleResponse,
+    ValidationResult,
+    register_html,
+    safe_name,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -52,7 +66,7 @@ def _when(value: datetime | None) -> str:
 
 
 def _name(cert: x509.Certificate) -> str:
-    return escape(cert.subject.rfc4514_string() or "(empty subject)")
+    return escape(subject_text(cert) or "(empty subject)")
 
 
 def _table(rows: Iterable[tuple[str, str]], caption: str | None = None) -> str:
@@ -94,7 +108,7 @@ def response_html(response: OCSPResponse) -> str:
         )
     rid = response.responder_id
     if rid is not None and rid.name is not None:
-        responder = escape(rid.name.rfc4514_string())
+        responder = escape(safe_name(rid.name))
     elif rid is not None and rid.key_hash is not None:
         responder = "key hash " + escape(rid.key_hash.hex())
     else:
@@ -103,7 +117,7 @@ def response_html(response: OCSPResponse) -> str:
         ("response status", _badge("successful", _COLOURS[CertStatus.GOOD])),
         ("produced at", _when(response.produced_at)),
         ("responder", responder),
-        ("signature", escape(response.signature_algorithm or "?")),
+        ("signature", escape(algorithm_name(response.signature_algorithm_oid) or "?")),
         ("nonce", escape(response.nonce.hex()) if response.nonce is not None else "&mdash;"),
         ("certificates", escape(", ".join(_plain_name(c) for c in response.certificates) or "-")),
     ]
@@ -114,7 +128,7 @@ def response_html(response: OCSPResponse) -> str:
 
 
 def _plain_name(cert: x509.Certificate) -> str:
-    return cert.subject.rfc4514_string() or "(empty subject)"
+    return subject_text(cert) or "(empty subject)"
 
 
 def result_html(result: ValidationResult) -> str:
@@ -172,3 +186,8 @@ def probe_html(report: ProbeReport) -> str:
     if report.must_staple_violation:
         rows.append(("violation", _badge("Must-Staple certificate without a valid staple", _BAD)))
     return _table(rows, caption="Stapling probe")
+
+
+register_html("ocspkit.models.OCSPResponse", response_html)
+register_html("ocspkit.models.ValidationResult", result_html)
+register_html("ocspkit.probing.report.ProbeReport", probe_html)

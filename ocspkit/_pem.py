@@ -1,4 +1,7 @@
-"""PEM armour for OCSP requests and responses ("-----BEGIN OCSP RESPONSE-----")."""
+"""PEM armour for OCSP requests, responses and CRLs ("-----BEGIN OCSP RESPONSE-----").
+
+A codec: bytes in, bytes out; must never decode ASN.1 or raise anything but DecodeError.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,15 @@ import base64
 import binascii
 
 from .errors import DecodeError
-from .models import ensure_bytes
+
+
+def ensure_bytes(data: object, what: str) -> bytes:
+    """Bytes from bytes-like input, or DecodeError naming ``what``."""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    raise DecodeError(f"{what} must be bytes, not {type(data).__name__}")
 
 
 def der_from(data: object, label: str) -> bytes:

@@ -1,11 +1,16 @@
-"""Signature algorithms: OID → (name, kind, hash), and signature verification."""
+"""Signature algorithms: OID → (name, kind, hash), verification and signing.
+
+A codec: owns the table of algorithms ocspkit verifies and the policy that MD5 is never
+accepted (in any hash position, RSASSA-PSS's MGF1 included) and SHA-1 only when allowed.
+Everything it cannot verify is a :class:`~ocspkit.SignatureError` naming the OID; it must
+never let an exception of cryptography escape.
+"""
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
@@ -13,14 +18,20 @@ from cryptography.hazmat.primitives.asymmetric.types import (
     CertificatePublicKeyTypes,
 )
 
-from .errors import SignatureError, WeakAlgorithmError
+from ._der import children, decode_integer, decode_oid, expect
+from .errors import DecodeError, SignatureError, WeakAlgorithmError
+
+try:  # ML-DSA (FIPS 204): cryptography 47 and later
+    from cryptography.hazmat.primitives.asymmetric import mldsa
+except ImportError:  # pragma: no cover - older cryptography
+    mldsa = None  # type: ignore[assignment]
 
 __all__ = [
     "HASHES",
     "OID_RSASSA_PSS",
     "algorithm_name",
+    "pss_parameters",
     "sign",
-    "verify_certificate_signature",
     "verify_signature",
 ]
 
@@ -32,6 +43,15 @@ HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha384": hashes.SHA384,
     "sha512": hashes.SHA512,
 }
+_HASH_OIDS = {
+    "1.2.840.113549.2.5": "md5",
+    "1.3.14.3.2.26": "sha1",
+    "2.16.840.1.101.3.4.2.4": "sha224",
+    "2.16.840.1.101.3.4.2.1": "sha256",
+    "2.16.840.1.101.3.4.2.2": "sha384",
+    "2.16.840.1.101.3.4.2.3": "sha512",
+}
+_OID_MGF1 = "1.2.840.113549.1.1.8"
 
 #: id-RSASSA-PSS, whose hash lives in the AlgorithmIdentifier parameters.
 OID_RSASSA_PSS = "1.2.840.113549.1.1.10"
@@ -56,6 +76,9 @@ _ALGS: dict[str, tuple[str, str, str | None]] = {
     "2.16.840.1.101.3.4.3.2": ("dsa-with-SHA256", "dsa", "sha256"),
     "1.3.101.112": ("Ed25519", "ed25519", None),
     "1.3.101.113": ("Ed448", "ed448", None),
+    "2.16.840.1.101.3.4.3.17": ("ML-DSA-44", "mldsa44", None),
+    "2.16.840.1.101.3.4.3.18": ("ML-DSA-65", "mldsa65", None),
+    "2.16.840.1.101.3.4.3.19": ("ML-DSA-87", "mldsa87", None),
 }
 
 _SIGN_OIDS: dict[tuple[str, str | None], str] = {
@@ -71,40 +94,90 @@ def algorithm_name(oid: str | None) -> str | None:
     return entry[0] if entry else oid
 
 
+def pss_parameters(params: bytes | None) -> tuple[str, str, int]:
+    """(hash, MGF1 hash, salt length) of RSASSA-PSS-params DER (RFC 4055 defaults: SHA-1)."""
+    if not params or params == b"\x05\x00":
+        return ("sha1", "sha1", 20)
+    h, mgf_h, salt = "sha1", "sha1", 20
+    try:
+        start, end = expect(params, 0, 0x30)
+        if end != len(params):
+            raise DecodeError("trailing data")
+        for tag, _, cstart, cend in children(params, start, end):
+            if tag == 0xA0:
+                h = _hash_of(params, cstart, cend)
+            elif tag == 0xA1:
+                astart, aend = expect(params, cstart, 0x30, cend)
+                alg = children(params, astart, aend)
+                if len(alg) != 2 or alg[0][0] != 0x06:
+                    raise DecodeError("bad maskGenAlgorithm")
+                if decode_oid(params[alg[0][2] : alg[0][3]]) != _OID_MGF1:
+                    raise SignatureError("RSASSA-PSS with a mask generation other than MGF1")
+                mgf_h = _hash_of(params, alg[1][1], alg[1][3])
+            elif tag == 0xA2:
+                istart, iend = expect(params, cstart, 0x02, cend)
+                salt = decode_integer(params[istart:iend], max_octets=4)
+            elif tag == 0xA3:
+                istart, iend = expect(params, cstart, 0x02, cend)
+                if decode_integer(params[istart:iend], max_octets=4) != 1:
+                    raise SignatureError("unsupported RSASSA-PSS trailerField")
+            else:
+                raise DecodeError("unexpected element")
+    except DecodeError as exc:
+        raise SignatureError(f"bad RSASSA-PSS parameters: {exc}") from None
+    if not 0 <= salt <= 1024:
+        raise SignatureError(f"RSASSA-PSS salt length {salt} is out of range")
+    return (h, mgf_h, salt)
+
+
+def _hash_of(der: bytes, start: int, end: int) -> str:
+    astart, aend = expect(der, start, 0x30, end)
+    alg = children(der, astart, aend)
+    if not alg or alg[0][0] != 0x06 or len(alg) > 2:
+        raise DecodeError("bad hash AlgorithmIdentifier")
+    oid = decode_oid(der[alg[0][2] : alg[0][3]])
+    name = _HASH_OIDS.get(oid)
+    if name is None:
+        raise SignatureError(f"unsupported hash algorithm {oid} in RSASSA-PSS parameters")
+    return name
+
+
+def _refuse_weak(hname: str | None, what: str, allow_sha1: bool) -> None:
+    if hname == "md5":
+        raise WeakAlgorithmError(f"{what} with MD5 is never accepted")
+    if hname == "sha1" and not allow_sha1:
+        raise WeakAlgorithmError(f"{what} with SHA-1 is refused by policy")
+
+
 def verify_signature(
     key: CertificatePublicKeyTypes,
-    oid: str | None,
+    oid: str,
+    params: bytes | None,
     signature: bytes,
     data: bytes,
     *,
     allow_sha1: bool,
-    pss: tuple[str, str, int] | None = None,
 ) -> None:
-    """Verify ``signature`` over ``data``; raise SignatureError or WeakAlgorithmError.
-
-    ``pss`` is (hash, mgf1 hash, salt length) for RSASSA-PSS.
-    """
-    entry = _ALGS.get(oid or "")
+    """Verify ``signature`` over ``data`` made with algorithm ``oid`` (``params``: the
+    AlgorithmIdentifier's parameters DER, for RSASSA-PSS); raise SignatureError or
+    WeakAlgorithmError."""
+    entry = _ALGS.get(oid)
     if entry is None:
         raise SignatureError(f"unsupported signature algorithm {oid}")
     name, kind, hname = entry
+    pss = None
     if kind == "rsa-pss":
-        if pss is None:
-            raise SignatureError("RSASSA-PSS signature without parameters")
+        pss = pss_parameters(params)
         hname = pss[0]
-    if hname == "md5":
-        raise WeakAlgorithmError(f"{name} signatures are never accepted")
-    if hname == "sha1" and not allow_sha1:
-        raise WeakAlgorithmError(f"{name} signatures are refused by policy")
+        _refuse_weak(pss[1], f"{name} (MGF1)", allow_sha1)
+    _refuse_weak(hname, name, allow_sha1)
     family = "rsa" if kind == "rsa-pss" else kind
     if _key_family(key) != family:
         raise SignatureError(f"{name} signature but the signer key is not {_FAMILY_LABEL[family]}")
     try:
         if family == "rsa":
             assert hname is not None
-            if pss is not None and kind == "rsa-pss":
-                if pss[1] not in HASHES or hname not in HASHES:
-                    raise SignatureError("unsupported RSASSA-PSS hash")
+            if pss is not None:
                 pad: padding.AsymmetricPadding = padding.PSS(padding.MGF1(HASHES[pss[1]]()), pss[2])
             else:
                 pad = _PKCS1V15
@@ -115,12 +188,14 @@ def verify_signature(
         elif family == "dsa":
             assert hname is not None
             cast(dsa.DSAPublicKey, key).verify(signature, data, _HASH_INSTANCES[hname])
-        else:  # EdDSA
-            cast(ed25519.Ed25519PublicKey | ed448.Ed448PublicKey, key).verify(signature, data)
+        else:  # EdDSA, ML-DSA: the algorithm hashes for itself
+            cast(Any, key).verify(signature, data)
     except InvalidSignature:
         raise SignatureError(f"the {name} signature does not verify") from None
-    except (UnsupportedAlgorithm, ValueError, TypeError, OverflowError) as exc:
-        raise SignatureError(f"the {name} signature cannot be checked: {exc}") from None
+    except Exception as exc:  # UnsupportedAlgorithm, ValueError, ... from the backend
+        raise SignatureError(
+            f"the {name} signature cannot be checked ({type(exc).__name__})"
+        ) from None
 
 
 # Key family by concrete key type, found with isinstance once per type (ABC checks cost
@@ -131,8 +206,26 @@ _KEY_FAMILIES: tuple[tuple[type, str], ...] = (
     (dsa.DSAPublicKey, "dsa"),
     (ed25519.Ed25519PublicKey, "ed25519"),
     (ed448.Ed448PublicKey, "ed448"),
+    *(
+        (
+            (mldsa.MLDSA44PublicKey, "mldsa44"),
+            (mldsa.MLDSA65PublicKey, "mldsa65"),
+            (mldsa.MLDSA87PublicKey, "mldsa87"),
+        )
+        if mldsa is not None
+        else ()
+    ),
 )
-_FAMILY_LABEL = {"rsa": "RSA", "ecdsa": "EC", "dsa": "DSA", "ed25519": "Ed25519", "ed448": "Ed448"}
+_FAMILY_LABEL = {
+    "rsa": "RSA",
+    "ecdsa": "EC",
+    "dsa": "DSA",
+    "ed25519": "Ed25519",
+    "ed448": "Ed448",
+    "mldsa44": "ML-DSA-44",
+    "mldsa65": "ML-DSA-65",
+    "mldsa87": "ML-DSA-87",
+}
 _family_by_type: dict[type, str | None] = {}
 _PKCS1V15 = padding.PKCS1v15()
 _HASH_INSTANCES: dict[str, hashes.HashAlgorithm] = {n: h() for n, h in HASHES.items()}
@@ -157,6 +250,14 @@ def sign(
         return key.sign(data), "1.3.101.112"
     if isinstance(key, ed448.Ed448PrivateKey):
         return key.sign(data), "1.3.101.113"
+    if mldsa is not None:
+        for cls, kind in (
+            (mldsa.MLDSA44PrivateKey, "mldsa44"),
+            (mldsa.MLDSA65PrivateKey, "mldsa65"),
+            (mldsa.MLDSA87PrivateKey, "mldsa87"),
+        ):
+            if isinstance(key, cls):
+                return key.sign(data), _SIGN_OIDS[(kind, None)]
     hname = hash_name or "sha256"
     if hname not in HASHES:
         raise ValueError(f"unsupported signature hash {hname!r}")
@@ -168,36 +269,3 @@ def sign(
     if isinstance(key, dsa.DSAPrivateKey):
         return key.sign(data, h), _SIGN_OIDS[("dsa", hname)]
     raise TypeError(f"unsupported responder key type {type(key).__name__}")
-
-
-def verify_certificate_signature(
-    cert: x509.Certificate,
-    issuer_key: CertificatePublicKeyTypes,
-    *,
-    allow_sha1: bool = True,
-    tbs: bytes | None = None,
-) -> None:
-    """Verify ``cert``'s signature with ``issuer_key`` (SHA-1 allowed unless refused).
-
-    ``tbs`` is ``cert.tbs_certificate_bytes`` when the caller has read it already.
-    """
-    if tbs is None:
-        tbs = cert.tbs_certificate_bytes
-    oid = cert.signature_algorithm_oid.dotted_string
-    if oid == OID_RSASSA_PSS:
-        params = cert.signature_algorithm_parameters
-        h = cert.signature_hash_algorithm
-        if not isinstance(issuer_key, rsa.RSAPublicKey) or not isinstance(params, padding.PSS):
-            raise SignatureError("RSASSA-PSS certificate signature with a non-RSA key")
-        if h is None:
-            raise SignatureError("RSASSA-PSS certificate signature without a hash")
-        if h.name == "md5" or (h.name == "sha1" and not allow_sha1):
-            raise WeakAlgorithmError(f"RSASSA-PSS with {h.name} certificate signatures are refused")
-        try:
-            issuer_key.verify(cert.signature, tbs, params, h)
-        except InvalidSignature:
-            raise SignatureError("the certificate signature does not verify") from None
-        except (UnsupportedAlgorithm, ValueError, TypeError, OverflowError) as exc:
-            raise SignatureError(f"the certificate signature cannot be checked: {exc}") from None
-        return
-    verify_signature(issuer_key, oid, cert.signature, tbs, allow_sha1=allow_sha1)

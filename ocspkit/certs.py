@@ -1,41 +1,181 @@
-"""Certificates: loading bundles, AIA URIs, Must-Staple, finding issuers."""
+"""Certificates: loading, AIA and CRL URIs, Must-Staple, CertIDs, responder IDs, issuer proofs.
+
+Owns every reading of a certificate that ocspkit decides on. Parts are read from the
+certificate's own DER (sliced by :mod:`ocspkit._der`, cached by DER in :mod:`ocspkit._cache`),
+never from cryptography's decoded extensions, which raise on values they cannot represent
+(an unknown TLS Feature, a duplicate extension) and re-encode what they return. Pure: must
+never do I/O beyond reading a file the caller named, and never raise anything outside the
+:class:`~ocspkit.OCSPError` tree for any certificate cryptography could load.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.x509.oid import AuthorityInformationAccessOID
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.hazmat.primitives.serialization import Encoding
 
-from ._sigalgs import verify_certificate_signature
-from .errors import CertificateError, IssuerNotFoundError, OCSPError
+from ._cache import BoundedCache
+from ._der import (
+    cert_parts,
+    children,
+    decode_oid,
+    expect,
+    extension_values,
+    spki_bit_string,
+    tbs_names_and_key,
+    tbs_signature_algorithm,
+)
+from ._sigalgs import verify_signature
+from .errors import (
+    CertificateError,
+    DecodeError,
+    IssuerNotFoundError,
+    OCSPError,
+    SignatureError,
+)
+from .models import HASH_ALGORITHMS, CertID, safe_name
 
 __all__ = [
-    "load_certificates",
-    "load_certificate",
-    "ocsp_urls",
     "ca_issuer_urls",
-    "is_must_staple",
+    "cert_id",
+    "cert_id_matches",
+    "crl_urls",
     "find_issuer",
     "is_issued_by",
+    "is_must_staple",
+    "load_certificate",
+    "load_certificates",
+    "ocsp_urls",
 ]
 
 _PEM_MARK = b"-----BEGIN"
-
-#: What cryptography may raise while lazily decoding a malformed certificate's parts.
-CERT_DECODE_ERRORS: tuple[type[Exception], ...] = (
-    ValueError,
-    TypeError,
-    UnsupportedAlgorithm,
-    x509.DuplicateExtension,
-    x509.UnsupportedGeneralNameType,
-)
-#: The same, plus a missing extension: reading one extension fails with one of these.
-EXTENSION_ERRORS: tuple[type[Exception], ...] = (x509.ExtensionNotFound, *CERT_DECODE_ERRORS)
+OID_AIA = "1.3.6.1.5.5.7.1.1"
+OID_AD_OCSP = "1.3.6.1.5.5.7.48.1"
+OID_AD_CA_ISSUERS = "1.3.6.1.5.5.7.48.2"
+OID_TLS_FEATURE = "1.3.6.1.5.5.7.1.24"
+OID_EKU = "2.5.29.37"
+OID_CRL_DP = "2.5.29.31"
 _TLS_FEATURE_STATUS_REQUEST = 5
+
+#: Certificate extensions whose meaning ocspkit (or any RFC 5280 path validator) knows; a
+#: critical extension outside this set makes a delegated responder certificate unusable.
+KNOWN_CERT_EXTENSIONS = frozenset(
+    {
+        "2.5.29.9",  # subjectDirectoryAttributes
+        "2.5.29.14",  # subjectKeyIdentifier
+        "2.5.29.15",  # keyUsage
+        "2.5.29.17",  # subjectAltName
+        "2.5.29.18",  # issuerAltName
+        "2.5.29.19",  # basicConstraints
+        "2.5.29.30",  # nameConstraints
+        "2.5.29.31",  # cRLDistributionPoints
+        "2.5.29.32",  # certificatePolicies
+        "2.5.29.33",  # policyMappings
+        "2.5.29.35",  # authorityKeyIdentifier
+        "2.5.29.36",  # policyConstraints
+        "2.5.29.37",  # extKeyUsage
+        "2.5.29.46",  # freshestCRL
+        "2.5.29.54",  # inhibitAnyPolicy
+        "2.5.29.56",  # noRevAvail (RFC 9608)
+        OID_AIA,
+        "1.3.6.1.5.5.7.1.11",  # subjectInfoAccess
+        OID_TLS_FEATURE,
+        "1.3.6.1.5.5.7.48.1.5",  # id-pkix-ocsp-nocheck
+        "1.3.6.1.4.1.11129.2.4.2",  # CT SCT list
+        "1.3.6.1.4.1.11129.2.4.3",  # CT precertificate poison
+    }
+)
+
+
+class CertParts(NamedTuple):
+    """What ocspkit reads of a certificate, sliced from its DER."""
+
+    der: bytes
+    tbs: bytes
+    outer_algorithm: bytes
+    inner_algorithm: bytes
+    issuer_der: bytes
+    subject_der: bytes
+    spki_der: bytes
+    key_bits: bytes
+    extensions: dict[str, tuple[bool, bytes]] | None  # None: malformed extensions
+
+
+_parts = BoundedCache[bytes, CertParts](2048)
+_hashes = BoundedCache[tuple[bytes, str], tuple[bytes, bytes]](2048)
+_issued = BoundedCache[tuple[bytes, bytes, bool], str](2048)
+_keys = BoundedCache[bytes, CertificatePublicKeyTypes](1024)
+
+
+def cert_der(cert: x509.Certificate) -> bytes:
+    """The certificate's DER exactly as it was loaded."""
+    return cert.public_bytes(Encoding.DER)
+
+
+def parts_of(cert: x509.Certificate) -> CertParts:
+    """The certificate's :class:`CertParts`, cached by its DER."""
+    der = cert_der(cert)
+    hit = _parts.get(der)
+    if hit is not None:
+        return hit
+    try:
+        tbs, outer = cert_parts(der)
+        inner = tbs_signature_algorithm(tbs)
+        issuer, subject, spki = tbs_names_and_key(tbs)
+        bits = spki_bit_string(spki)
+    except DecodeError as exc:  # cryptography loaded it, so this is not expected
+        raise CertificateError(f"unexpected certificate structure: {exc}") from None
+    try:
+        exts: dict[str, tuple[bool, bytes]] | None = extension_values(tbs)
+    except DecodeError:
+        exts = None
+    return _parts.put(der, CertParts(der, tbs, outer, inner, issuer, subject, spki, bits, exts))
+
+
+def subject_text(cert: x509.Certificate, *, issuer: bool = False) -> str:
+    """The certificate's subject (or issuer) name as RFC 4514 text; never raises."""
+    try:
+        return safe_name(cert.issuer if issuer else cert.subject)
+    except Exception:  # a name cryptography cannot even decode
+        return "<undecodable name>"
+
+
+def describe(cert: x509.Certificate) -> str:
+    """The subject, quoted, for messages; never raises."""
+    return repr(subject_text(cert))
+
+
+def public_key(cert: x509.Certificate) -> CertificatePublicKeyTypes:
+    """The certificate's public key, or :class:`~ocspkit.SignatureError` naming its algorithm
+    when cryptography cannot use it (GOST, an unsupported curve, SLH-DSA, ...)."""
+    der = cert_der(cert)
+    hit = _keys.get(der)
+    if hit is not None:
+        return hit
+    try:
+        key = cert.public_key()
+    except Exception:  # UnsupportedAlgorithm, ValueError on a bad point, ...
+        raise SignatureError(
+            f"the public key of {describe(cert)} cannot be used "
+            f"(algorithm {_spki_algorithm(parts_of(cert).spki_der)})"
+        ) from None
+    return _keys.put(der, key)
+
+
+def _spki_algorithm(spki: bytes) -> str:
+    try:
+        start, end = expect(spki, 0, 0x30)
+        alg_start, alg_end = expect(spki, start, 0x30, end)
+        ostart, oend = expect(spki, alg_start, 0x06, alg_end)
+        return decode_oid(spki[ostart:oend])
+    except DecodeError:
+        return "unknown"
 
 
 def _read(data_or_path: bytes | bytearray | memoryview | str | os.PathLike[str]) -> bytes:
@@ -62,7 +202,8 @@ def load_certificates(
     """Load certificates from a PEM bundle, a DER certificate, a file path, or certificates.
 
     PEM blocks other than certificates (keys, CRLs) are skipped. Raises
-    :class:`~ocspkit.CertificateError` if nothing usable is found.
+    :class:`~ocspkit.CertificateError` if nothing usable is found, and for anything
+    cryptography refuses (a bad encoding, an X.509 version other than 1–3).
     """
     if isinstance(data_or_path, x509.Certificate):
         return [data_or_path]
@@ -78,16 +219,15 @@ def load_certificates(
             return items
         raise CertificateError("expected x509.Certificate objects")
     data = _read(data_or_path)
-    if _PEM_MARK in data:
-        try:
-            certs = x509.load_pem_x509_certificates(data)
-        except ValueError as exc:
-            raise CertificateError(f"no valid PEM certificate found: {exc}") from None
-        return certs
+    # The one guarded call into cryptography's certificate loaders: whatever it raises on
+    # hostile bytes (ValueError, InvalidVersion, ...) is a CertificateError.
     try:
+        if _PEM_MARK in data:
+            return x509.load_pem_x509_certificates(data)
         return [x509.load_der_x509_certificate(data)]
-    except ValueError:
-        raise CertificateError("not a certificate (neither PEM nor DER X.509)") from None
+    except Exception as exc:
+        what = "no valid PEM certificate found" if _PEM_MARK in data else "not a certificate"
+        raise CertificateError(f"{what} ({type(exc).__name__})") from None
 
 
 def load_certificate(
@@ -97,38 +237,226 @@ def load_certificate(
     return load_certificates(data_or_path)[0]
 
 
-def _aia_urls(cert: x509.Certificate, method: x509.ObjectIdentifier) -> tuple[str, ...]:
+def extension(cert: x509.Certificate, oid: str) -> tuple[bool, bytes] | None:
+    """(critical, extnValue contents) of one extension, read from the DER; None if absent or
+    if the extensions are malformed."""
+    exts = parts_of(cert).extensions
+    return exts.get(oid) if exts is not None else None
+
+
+def _sequence_items(value: bytes) -> list[tuple[int, int, int, int]]:
+    start, end = expect(value, 0, 0x30)
+    if end != len(value):
+        raise DecodeError("trailing data in an extension value")
+    return children(value, start, end)
+
+
+def _aia_urls(cert: x509.Certificate, method: str) -> tuple[str, ...]:
+    ext = extension(cert, OID_AIA)
+    if ext is None:
+        return ()
+    value = ext[1]
+    urls = []
     try:
-        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess)
-    except x509.ExtensionNotFound:
+        for tag, _, start, end in _sequence_items(value):
+            if tag != 0x30:
+                continue
+            parts = children(value, start, end)
+            if len(parts) != 2 or parts[0][0] != 0x06:
+                continue
+            if decode_oid(value[parts[0][2] : parts[0][3]]) != method or parts[1][0] != 0x86:
+                continue
+            url = value[parts[1][2] : parts[1][3]]
+            if url.isascii():
+                urls.append(url.decode("ascii"))
+    except DecodeError:
         return ()
-    except CERT_DECODE_ERRORS:  # malformed or duplicated extensions in the certificate
-        return ()
-    return tuple(
-        d.access_location.value
-        for d in aia.value
-        if d.access_method == method
-        and isinstance(d.access_location, x509.UniformResourceIdentifier)
-    )
+    return tuple(urls)
 
 
 def ocsp_urls(cert: x509.Certificate) -> tuple[str, ...]:
     """The AIA id-ad-ocsp URIs of ``cert``, in order (empty if it has none)."""
-    return _aia_urls(cert, AuthorityInformationAccessOID.OCSP)
+    return _aia_urls(cert, OID_AD_OCSP)
 
 
 def ca_issuer_urls(cert: x509.Certificate) -> tuple[str, ...]:
     """The AIA id-ad-caIssuers URIs of ``cert``, in order."""
-    return _aia_urls(cert, AuthorityInformationAccessOID.CA_ISSUERS)
+    return _aia_urls(cert, OID_AD_CA_ISSUERS)
+
+
+def crl_urls(cert: x509.Certificate) -> tuple[str, ...]:
+    """The URIs of the certificate's CRL Distribution Points (fullName), in order."""
+    ext = extension(cert, OID_CRL_DP)
+    if ext is None:
+        return ()
+    value = ext[1]
+    urls = []
+    try:
+        for tag, _, start, end in _sequence_items(value):
+            if tag != 0x30:
+                continue
+            for ptag, _, pstart, pend in children(value, start, end):
+                if ptag != 0xA0:  # distributionPoint [0]
+                    continue
+                for ntag, _, nstart, nend in children(value, pstart, pend):
+                    if ntag != 0xA0:  # fullName [0] GeneralNames
+                        continue
+                    for gtag, _, gstart, gend in children(value, nstart, nend):
+                        url = value[gstart:gend]
+                        if gtag == 0x86 and url.isascii():
+                            urls.append(url.decode("ascii"))
+    except DecodeError:
+        return ()
+    return tuple(urls)
 
 
 def is_must_staple(cert: x509.Certificate) -> bool:
-    """True if ``cert`` has the TLS Feature extension with status_request (RFC 7633)."""
-    try:
-        ext = cert.extensions.get_extension_for_class(x509.TLSFeature)
-    except EXTENSION_ERRORS:
+    """True if ``cert`` has the TLS Feature extension with status_request (RFC 7633).
+
+    Feature values ocspkit does not know are ignored, never an error.
+    """
+    ext = extension(cert, OID_TLS_FEATURE)
+    if ext is None:
         return False
-    return any(int(f.value) == _TLS_FEATURE_STATUS_REQUEST for f in ext.value)
+    value = ext[1]
+    try:
+        return any(
+            tag == 0x02 and value[start:end] == bytes([_TLS_FEATURE_STATUS_REQUEST])
+            for tag, _, start, end in _sequence_items(value)
+        )
+    except DecodeError:
+        return False
+
+
+def has_extended_key_usage(cert: x509.Certificate, oid: str) -> bool:
+    """True if the certificate's extendedKeyUsage lists ``oid``."""
+    ext = extension(cert, OID_EKU)
+    if ext is None:
+        return False
+    value = ext[1]
+    try:
+        return any(
+            tag == 0x06 and decode_oid(value[start:end]) == oid
+            for tag, _, start, end in _sequence_items(value)
+        )
+    except DecodeError:
+        return False
+
+
+def unknown_critical_extension(cert: x509.Certificate) -> str | None:
+    """The OID of a critical extension outside :data:`KNOWN_CERT_EXTENSIONS`, if any;
+    ``"malformed"`` when the extensions cannot be read at all."""
+    exts = parts_of(cert).extensions
+    if exts is None:
+        return "malformed"
+    return next(
+        (oid for oid, (c, _) in exts.items() if c and oid not in KNOWN_CERT_EXTENSIONS), None
+    )
+
+
+def issuer_hashes(issuer: x509.Certificate, hash_algorithm: str) -> tuple[bytes, bytes]:
+    """(issuerNameHash, issuerKeyHash) of certificates issued by ``issuer``, cached.
+
+    Hashes over the bytes as the issuer's certificate encodes them (RFC 6960 §4.1.1: the DER
+    of its subject name and the value of its subjectPublicKey BIT STRING).
+    """
+    if hash_algorithm not in HASH_ALGORITHMS:
+        raise ValueError(
+            f"unsupported CertID hash algorithm {hash_algorithm!r}; use one of {HASH_ALGORITHMS}"
+        )
+    parts = parts_of(issuer)
+    key = (parts.der, hash_algorithm)
+    hit = _hashes.get(key)
+    if hit is not None:
+        return hit
+    value = (
+        hashlib.new(hash_algorithm, parts.subject_der).digest(),
+        hashlib.new(hash_algorithm, parts.key_bits).digest(),
+    )
+    return _hashes.put(key, value)
+
+
+def cert_id(
+    cert: x509.Certificate, issuer: x509.Certificate, hash_algorithm: str = "sha1"
+) -> CertID:
+    """The CertID of ``cert`` issued by ``issuer`` under ``hash_algorithm``."""
+    name_hash, key_hash = issuer_hashes(issuer, hash_algorithm)
+    return CertID(hash_algorithm, name_hash, key_hash, cert.serial_number)
+
+
+def cert_id_matches(cid: CertID, cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """True if ``cid`` identifies ``cert`` as issued by ``issuer`` (all four fields)."""
+    if cid.hash_algorithm not in HASH_ALGORITHMS or cid.serial_number != cert.serial_number:
+        return False
+    return (cid.issuer_name_hash, cid.issuer_key_hash) == issuer_hashes(issuer, cid.hash_algorithm)
+
+
+def responder_matches(
+    key_hash: bytes | None, name_der: bytes | None, cert: x509.Certificate
+) -> bool:
+    """True if ``cert`` is the responder a ResponderID names (byKey: SHA-1 of its key; byName:
+    its subject, as encoded). A certificate that cannot be read matches nothing."""
+    try:
+        if key_hash is not None:
+            return issuer_hashes(cert, "sha1")[1] == key_hash
+        return name_der is not None and parts_of(cert).subject_der == name_der
+    except OCSPError:
+        return False
+
+
+def issued_by_problem(
+    cert: x509.Certificate, issuer: x509.Certificate, *, allow_sha1: bool = True
+) -> str:
+    """Why ``issuer`` did not issue ``cert`` ("" when it did: its subject is the certificate's
+    issuer name and its key verifies the certificate's signature), cached by both DERs."""
+    c, i = parts_of(cert), parts_of(issuer)
+    key = (c.der, i.der, allow_sha1)
+    hit = _issued.get(key)
+    if hit is not None:
+        return hit
+    if not issuer_name_matches(cert, issuer):
+        problem = "its issuer name is not the issuer's subject"
+    else:
+        problem = ""
+        try:
+            verify_signature(
+                public_key(issuer),
+                *_algorithm(c.outer_algorithm),
+                _signature_of(c.der),
+                c.tbs,
+                allow_sha1=allow_sha1,
+            )
+        except SignatureError as exc:
+            problem = f"the issuer's key does not verify its signature ({exc})"
+    return _issued.put(key, problem)
+
+
+def issuer_name_matches(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """``cert``'s issuer name is ``issuer``'s subject: the same encoding, or equal names
+    (cryptography's comparison) when the encodings differ."""
+    if parts_of(cert).issuer_der == parts_of(issuer).subject_der:
+        return True
+    try:
+        return bool(cert.issuer == issuer.subject)
+    except Exception:  # a name cryptography cannot decode never matches
+        return False
+
+
+def _algorithm(alg_der: bytes) -> tuple[str, bytes | None]:
+    start, end = expect(alg_der, 0, 0x30)
+    parts = children(alg_der, start, end)
+    if not parts or parts[0][0] != 0x06 or len(parts) > 2:
+        raise SignatureError("malformed signature AlgorithmIdentifier")
+    oid = decode_oid(alg_der[parts[0][2] : parts[0][3]])
+    return oid, (alg_der[parts[1][1] : parts[1][3]] if len(parts) == 2 else None)
+
+
+def _signature_of(der: bytes) -> bytes:
+    start, end = expect(der, 0, 0x30)
+    items = children(der, start, end)
+    if len(items) != 3 or items[2][0] != 0x03 or items[2][3] == items[2][2]:
+        raise SignatureError("malformed certificate signature")
+    return der[items[2][2] + 1 : items[2][3]]
 
 
 def is_issued_by(
@@ -138,13 +466,10 @@ def is_issued_by(
 
     SHA-1 certificate signatures are accepted unless ``allow_sha1`` is False (MD5 never).
     """
-    if cert.issuer != issuer.subject:
-        return False
     try:
-        verify_certificate_signature(cert, issuer.public_key(), allow_sha1=allow_sha1)
-    except (OCSPError, UnsupportedAlgorithm, ValueError, TypeError):
+        return not issued_by_problem(cert, issuer, allow_sha1=allow_sha1)
+    except OCSPError:
         return False
-    return True
 
 
 def find_issuer(cert: x509.Certificate, candidates: Sequence[x509.Certificate]) -> x509.Certificate:
@@ -155,7 +480,6 @@ def find_issuer(cert: x509.Certificate, candidates: Sequence[x509.Certificate]) 
     for cand in candidates:
         if cand is not cert and is_issued_by(cert, cand):
             return cand
-    subject = cert.subject.rfc4514_string()
     raise IssuerNotFoundError(
-        f"issuer of {subject!r} not found among {len(candidates)} certificate(s)"
+        f"issuer of {describe(cert)} not found among {len(candidates)} certificate(s)"
     )

@@ -1,24 +1,22 @@
 """ocspkit's public value types: frozen dataclasses and enums.
 
-asn1crypto never appears here; certificates are :class:`cryptography.x509.Certificate`.
+Owns the shapes of requests, responses and results. Plain values: no decoding, no caches, no
+I/O; it must never import another ocspkit module except :mod:`ocspkit.errors`. asn1crypto never
+appears here; certificates are :class:`cryptography.x509.Certificate`. Notebook renderers are
+registered from above (:func:`register_html`), never imported from here.
 """
 
 from __future__ import annotations
 
+import base64
 import enum
-import hashlib
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, SupportsIndex, TypeVar
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-from .errors import DecodeError
-
-if TYPE_CHECKING:
-    from ._facts import Facts
 
 __all__ = [
     "CertStatus",
@@ -32,6 +30,8 @@ __all__ = [
     "OCSPResponse",
     "OCSPRequest",
     "ValidationResult",
+    "HTMLRepr",
+    "register_html",
 ]
 
 #: CertID hash algorithms ocspkit can compute and match, by name.
@@ -78,89 +78,6 @@ class RevocationReason(enum.IntEnum):
     AA_COMPROMISE = 10
 
 
-def _hash(name: str, data: bytes) -> bytes:
-    try:
-        return hashlib.new(name, data).digest()
-    except ValueError:
-        raise ValueError(f"unsupported CertID hash algorithm {name!r}") from None
-
-
-# Issuer-derived values, cached by object identity (a dict hit costs ~0.1 µs, where hashing a
-# Certificate costs ~1 µs). The entry holds the certificate, so its id cannot be reused while
-# cached; the cache is bounded by clearing it when full.
-_CACHE_MAX = 1024
-_parts_cache: dict[int, tuple[x509.Certificate, bytes, bytes]] = {}
-_parts_by_der: dict[x509.Certificate, tuple[bytes, bytes]] = {}
-_hash_cache: dict[tuple[int, str], tuple[x509.Certificate, bytes, bytes]] = {}
-
-
-_K = TypeVar("_K")
-_V = TypeVar("_V")
-
-
-def remember(cache: dict[_K, _V], key: _K, value: _V) -> None:
-    """Store in one of the bounded caches: emptied when full (hits stay a plain dict read)."""
-    if len(cache) >= _CACHE_MAX:
-        cache.clear()
-    cache[key] = value
-
-
-def issuer_parts(issuer: x509.Certificate) -> tuple[bytes, bytes]:
-    """(subject DER, subjectPublicKey BIT STRING contents) of a certificate, cached.
-
-    First by object identity, then by the certificate's DER (a response's embedded
-    certificates are new objects at each parse).
-    """
-    hit = _parts_cache.get(id(issuer))
-    if hit is not None and hit[0] is issuer:
-        return hit[1], hit[2]
-    parts = _parts_by_der.get(issuer)
-    if parts is None:
-        from ._der import spki_bit_string, tbs_names_and_key
-
-        # The bytes as the certificate encodes them (RFC 6960 §4.1.1 hashes the DER of the
-        # issuer's name and the value of its subjectPublicKey BIT STRING): a re-encoding could
-        # differ (an EC point in compressed form, a name with unusual string types).
-        try:
-            _, subject, spki = tbs_names_and_key(issuer.tbs_certificate_bytes)
-        except DecodeError:
-            subject = issuer.subject.public_bytes()
-            spki = issuer.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-        parts = (subject, spki_bit_string(spki))
-        remember(_parts_by_der, issuer, parts)
-    remember(_parts_cache, id(issuer), (issuer, *parts))
-    return parts
-
-
-_serial_cache: dict[int, tuple[x509.Certificate, int]] = {}
-
-
-def cert_serial(cert: x509.Certificate) -> int:
-    """``cert.serial_number``, cached by identity (cryptography builds a new int each read)."""
-    hit = _serial_cache.get(id(cert))
-    if hit is not None and hit[0] is cert:
-        return hit[1]
-    serial = cert.serial_number
-    remember(_serial_cache, id(cert), (cert, serial))
-    return serial
-
-
-def issuer_hashes(issuer: x509.Certificate, hash_algorithm: str) -> tuple[bytes, bytes]:
-    """(issuerNameHash, issuerKeyHash) of ``issuer`` under ``hash_algorithm``, cached."""
-    key = (id(issuer), hash_algorithm)
-    hit = _hash_cache.get(key)
-    if hit is not None and hit[0] is issuer:
-        return hit[1], hit[2]
-    if hash_algorithm not in HASH_ALGORITHMS:
-        raise ValueError(
-            f"unsupported CertID hash algorithm {hash_algorithm!r}; use one of {HASH_ALGORITHMS}"
-        )
-    name, spk = issuer_parts(issuer)
-    hashes = (_hash(hash_algorithm, name), _hash(hash_algorithm, spk))
-    remember(_hash_cache, key, (issuer, *hashes))
-    return hashes
-
-
 @dataclass(frozen=True, slots=True)
 class CertID:
     """An OCSP CertID: which certificate a request or SingleResponse is about.
@@ -174,20 +91,13 @@ class CertID:
     issuer_key_hash: bytes
     serial_number: int
 
-    @classmethod
-    def for_certificate(
-        cls, cert: x509.Certificate, issuer: x509.Certificate, hash_algorithm: str = "sha1"
-    ) -> CertID:
-        """The CertID of ``cert`` issued by ``issuer`` under ``hash_algorithm``."""
-        name_hash, key_hash = issuer_hashes(issuer, hash_algorithm)
-        return cls(hash_algorithm, name_hash, key_hash, cert.serial_number)
-
-    def matches(self, cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-        """True if this CertID identifies ``cert`` as issued by ``issuer`` (all four fields)."""
-        if self.serial_number != cert_serial(cert) or self.hash_algorithm not in HASH_ALGORITHMS:
-            return False
-        name_hash, key_hash = issuer_hashes(issuer, self.hash_algorithm)
-        return self.issuer_name_hash == name_hash and self.issuer_key_hash == key_hash
+    def __repr__(self) -> str:
+        # hexadecimal, as openssl prints serials (and never past int-to-str digit limits)
+        return (
+            f"CertID(hash_algorithm={self.hash_algorithm!r}, "
+            f"issuer_name_hash={self.issuer_name_hash.hex()}, "
+            f"issuer_key_hash={self.issuer_key_hash.hex()}, serial_number=0x{self.serial_number:x})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,26 +126,43 @@ class ResponderID:
         """True for a ResponderID byKey."""
         return self.key_hash is not None
 
-    def matches(self, cert: x509.Certificate) -> bool:
-        """True if ``cert`` is the responder this ID names (key SHA-1 hash, or subject name).
-
-        A certificate whose key or name cannot be decoded matches nothing.
-        """
-        return responder_matches(self.key_hash, self.name_der, self.name, cert)
+    def __repr__(self) -> str:
+        if self.key_hash is not None:
+            return f"ResponderID(key_hash={self.key_hash.hex()})"
+        return f"ResponderID(name={safe_name(self.name)!r})"
 
 
-def responder_matches(
-    key_hash: bytes | None, name_der: bytes | None, name: x509.Name | None, cert: x509.Certificate
-) -> bool:
-    """The body of :meth:`ResponderID.matches`, on the ResponderID's parts."""
+def safe_name(name: x509.Name | None) -> str:
+    """``name`` as an RFC 4514 string, or a placeholder when it cannot be rendered."""
+    if name is None:
+        return "<undecodable name>"
     try:
-        if key_hash is not None:
-            return issuer_hashes(cert, "sha1")[1] == key_hash
-        if name_der is not None and issuer_parts(cert)[0] == name_der:
-            return True
-        return name is not None and cert.subject == name
-    except (ValueError, TypeError, UnsupportedAlgorithm, DecodeError):
-        return False
+        return name.rfc4514_string()
+    except Exception:  # a name cryptography parsed but cannot render (a BIT STRING CN, ...)
+        return "<undecodable name>"
+
+
+# Notebook renderers by the qualified name of the class they render, registered by the
+# renderer layer (ocspkit._html) from above, so no value type imports a renderer.
+_HTML: dict[str, Callable[[Any], str]] = {}
+
+
+def register_html(qualified_name: str, render: Callable[[Any], str]) -> None:
+    """Register ``render(value) -> str`` as the ``_repr_html_`` of instances of the class
+    named ``qualified_name`` (``"module.QualName"``)."""
+    _HTML[qualified_name] = render
+
+
+class HTMLRepr:
+    """Mixin: ``_repr_html_`` is the registered renderer's output (None without one, so that
+    Jupyter falls back to ``repr``)."""
+
+    __slots__ = ()
+
+    def _repr_html_(self) -> str | None:
+        cls = type(self)
+        render = _HTML.get(f"{cls.__module__}.{cls.__qualname__}")
+        return render(self) if render is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,24 +181,17 @@ class SingleResponse:
     extensions: tuple[Extension, ...] = ()
 
 
-class _LazyFacts:
-    """Holds the decoder's facts of a response whose fields are not set yet (see _facts.py)."""
-
-    __slots__ = ("_facts",)
-    _facts: Facts
-
-
 @dataclass(frozen=True, slots=True)
-class OCSPResponse(_LazyFacts):
+class OCSPResponse(HTMLRepr):
     """A parsed OCSP response, of any responseStatus.
 
     For unsuccessful responses only :attr:`status` and :attr:`der` are meaningful; the other
     fields are empty. Times are timezone-aware UTC datetimes.
 
-    :func:`~ocspkit.parse_response` fills the fields other than ``status`` and ``der`` from the
-    decoded response when one is first read; equality, hashing, ``repr`` and
-    :func:`dataclasses.replace` see the same values as for an eagerly built instance. A parsed
-    response pickles and copies as its DER, so it pickles even with embedded certificates.
+    The fields describe :attr:`der`; :func:`~ocspkit.validate_response` decides from
+    :attr:`der` alone, so editing a field (:func:`dataclasses.replace`) never changes a
+    verdict. Embedded certificates that cannot be decoded are left out of
+    :attr:`certificates` (they could never authorise a signature).
     """
 
     status: ResponseStatus
@@ -288,50 +208,25 @@ class OCSPResponse(_LazyFacts):
     version: int = 1
     signature_algorithm_params: bytes | None = field(default=None, repr=False)
 
-    if not TYPE_CHECKING:
-
-        def __getattr__(self, name: str) -> Any:
-            # Only reached for a field slot that is still empty: a lazily decoded response.
-            if name in _LAZY_FIELDS:
-                facts = self._facts  # AttributeError if this is not a lazy instance
-                from ._facts import materialize
-
-                materialize(self, facts)
-                return object.__getattribute__(self, name)
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
-        # A parsed response pickles and copies as its DER (x509.Certificate does not pickle).
-        if getattr(self, "_facts", None) is not None:
-            from .response import parse_response
-
-            return (parse_response, (self.der,))
-        return object.__reduce_ex__(self, protocol)
+    def __repr__(self) -> str:
+        if self.status is not ResponseStatus.SUCCESSFUL:
+            return f"OCSPResponse(status={self.status.name})"
+        produced = self.produced_at.isoformat() if self.produced_at else None
+        return (
+            f"OCSPResponse(status=SUCCESSFUL, responses={len(self.responses)}, "
+            f"responder_id={self.responder_id!r}, produced_at={produced}, "
+            f"certificates={len(self.certificates)}, nonce="
+            f"{self.nonce.hex() if self.nonce is not None else None})"
+        )
 
     @property
     def successful(self) -> bool:
         """True when ``status`` is ``SUCCESSFUL``."""
         return self.status is ResponseStatus.SUCCESSFUL
 
-    @property
-    def signature_algorithm(self) -> str | None:
-        """A readable name of the signature algorithm (e.g. ``"sha256WithRSAEncryption"``)."""
-        from ._sigalgs import algorithm_name
-
-        return algorithm_name(self.signature_algorithm_oid)
-
     def find(self, cert_id: CertID) -> tuple[SingleResponse, ...]:
         """The SingleResponses whose CertID equals ``cert_id`` exactly."""
         return tuple(r for r in self.responses if r.cert_id == cert_id)
-
-    def _repr_html_(self) -> str:
-        from ._html import response_html
-
-        return response_html(self)
-
-
-# The fields a parsed response fills on first read (see OCSPResponse.__getattr__).
-_LAZY_FIELDS = frozenset(f.name for f in fields(OCSPResponse)) - {"status", "der"}
 
 
 @dataclass(frozen=True)
@@ -351,26 +246,31 @@ class OCSPRequest:
 
         ``base_url`` may have a path or not, and a trailing slash or not.
         """
-        from .request import get_url
-
-        return get_url(self.der, base_url)
+        encoded = quote(base64.b64encode(self.der).decode("ascii"), safe="")
+        parts = urlsplit(base_url)
+        path = parts.path if parts.path.endswith("/") else parts.path + "/"
+        return urlunsplit((parts.scheme, parts.netloc, path + encoded, parts.query, parts.fragment))
 
 
 @dataclass(frozen=True, slots=True)
-class ValidationResult:
+class ValidationResult(HTMLRepr):
     """A response that passed every check, for one certificate.
 
     :ivar signer: the certificate whose key signed the response (the issuer itself, a delegated
         responder, or a locally trusted responder).
     :ivar delegated: True when a delegated responder certificate signed.
-    :ivar response: the whole validated :class:`OCSPResponse`.
+    :ivar response: the whole validated :class:`OCSPResponse`, as decoded from its DER.
     :ivar single: the :class:`SingleResponse` that answers for the certificate.
+    :ivar contradicted: True when the response held several answers for the certificate that
+        disagree; :attr:`single` is then the strictest of them (REVOKED over UNKNOWN over
+        GOOD), as browsers decide.
     """
 
     signer: x509.Certificate
     delegated: bool
     response: OCSPResponse
     single: SingleResponse
+    contradicted: bool = False
 
     @property
     def status(self) -> CertStatus:
@@ -395,8 +295,10 @@ class ValidationResult:
     @property
     def produced_at(self) -> datetime:
         """producedAt of the response."""
-        assert self.response.produced_at is not None
-        return self.response.produced_at
+        produced = self.response.produced_at
+        if produced is None:  # only a hand-built result lacks it
+            raise AttributeError("the response has no producedAt")
+        return produced
 
     @property
     def revocation_time(self) -> datetime | None:
@@ -423,19 +325,5 @@ class ValidationResult:
             f"ValidationResult(status={self.status.name}, serial={self.cert_id.serial_number:x}, "
             f"this_update={self.this_update.isoformat()}, next_update="
             f"{self.next_update.isoformat() if self.next_update else None}, "
-            f"delegated={self.delegated})"
+            f"delegated={self.delegated}, contradicted={self.contradicted})"
         )
-
-    def _repr_html_(self) -> str:
-        from ._html import result_html
-
-        return result_html(self)
-
-
-def ensure_bytes(data: object, what: str) -> bytes:
-    """Bytes from bytes-like input, or DecodeError naming ``what``."""
-    if isinstance(data, bytes):
-        return data
-    if isinstance(data, (bytearray, memoryview)):
-        return bytes(data)
-    raise DecodeError(f"{what} must be bytes, not {type(data).__name__}")

@@ -1,4 +1,8 @@
-"""ValidationPolicy: the knobs of :func:`ocspkit.validate_response`."""
+"""ValidationPolicy, the knobs of :func:`ocspkit.validate_response`, and the decoder's caps.
+
+A value type: owns settings and their one default each; must never import another ocspkit
+module or hold behaviour.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,23 @@ from datetime import timedelta
 
 from cryptography import x509
 
-__all__ = ["NonceRule", "ValidationPolicy"]
+__all__ = [
+    "MAX_EMBEDDED_CERTIFICATES",
+    "MAX_EXTENSIONS",
+    "MAX_SINGLE_RESPONSES",
+    "NonceRule",
+    "ValidationPolicy",
+]
+
+#: At most this many certificates embedded in one response (real responders embed 0-3).
+#: Embedded certificates lie outside the signature, so anyone on the path of plain-HTTP OCSP
+#: can add them: past the cap the response is refused with :class:`~ocspkit.LimitExceededError`.
+MAX_EMBEDDED_CERTIFICATES = 32
+#: At most this many SingleResponses in one response (RFC 5019 responders send one; some
+#: CAs send dozens for a whole chain or batch).
+MAX_SINGLE_RESPONSES = 1000
+#: At most this many extensions in one extensions list (response, single or certificate).
+MAX_EXTENSIONS = 64
 
 
 class NonceRule(enum.Enum):
@@ -41,6 +61,16 @@ class ValidationPolicy:
         deployed responders still sign with sha1WithRSA). MD5 is never accepted.
     :ivar check_responder_validity: check a delegated responder certificate's validity period
         at ``now`` (default True).
+    :ivar verify_issuer_signature: prove that ``issuer`` issued the certificate by verifying
+        the certificate's signature with the issuer's key (default True; SHA-1 per
+        ``allow_sha1_signatures``). Without it a same-name CA with another key, handed over
+        in a chain that nobody validated, could vouch for the certificate. Switch it off only
+        when the path from the certificate to the issuer was already validated. The result
+        is cached by the DER of both certificates, so a repeated check costs a lookup.
+    :ivar allow_produced_outside_validity: accept a response whose producedAt lies outside
+        the certificate's own validity period (default False: browsers refuse it, since a
+        responder has no business vouching for a certificate that was not yet or no longer
+        valid; :class:`~ocspkit.ProducedAtError`).
     """
 
     clock_skew: timedelta = timedelta(minutes=5)
@@ -50,3 +80,5 @@ class ValidationPolicy:
     trusted_responders: tuple[x509.Certificate, ...] = ()
     allow_sha1_signatures: bool = True
     check_responder_validity: bool = True
+    verify_issuer_signature: bool = True
+    allow_produced_outside_validity: bool = False

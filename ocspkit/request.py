@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 import os
 from collections.abc import Sequence
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from cryptography import x509
 
 from . import _asn1, _encode
 from ._pem import der_from
-from .models import CertID, OCSPRequest
+from .certs import cert_id
+from .models import OCSPRequest
 
-__all__ = ["build_request", "parse_request", "get_url", "DEFAULT_NONCE_SIZE"]
+__all__ = ["DEFAULT_NONCE_SIZE", "build_request", "parse_request"]
 
 #: Size of the random nonce ``build_request(nonce=True)`` adds (RFC 8954 allows 1–32 octets).
 DEFAULT_NONCE_SIZE = 16
@@ -36,7 +35,7 @@ def build_request(
     certs = [cert] if isinstance(cert, x509.Certificate) else list(cert)
     if not certs:
         raise ValueError("build_request needs at least one certificate")
-    cert_ids = tuple(CertID.for_certificate(c, issuer, hash_algorithm) for c in certs)
+    cert_ids = tuple(cert_id(c, issuer, hash_algorithm) for c in certs)
     nonce_bytes: bytes | None
     if nonce is True:
         nonce_bytes = os.urandom(DEFAULT_NONCE_SIZE)
@@ -58,16 +57,3 @@ def parse_request(der: bytes) -> OCSPRequest:
     Raises :class:`~ocspkit.DecodeError` on anything that is not a well-formed request.
     """
     return _asn1.decode_request(der_from(der, "OCSP REQUEST"))
-
-
-def get_url(der: bytes, base_url: str) -> str:
-    """The GET URL of a request: base64 of the DER, percent-encoded, joined to ``base_url``.
-
-    ``+``, ``/`` and ``=`` are escaped (RFC 6960 A.1; unescaped they break many servers), and
-    exactly one ``/`` separates the base URL (with or without a path) from the request.
-    """
-    b64 = base64.b64encode(der).decode("ascii")
-    encoded = quote(b64, safe="")
-    parts = urlsplit(base_url)
-    path = parts.path if parts.path.endswith("/") else parts.path + "/"
-    return urlunsplit((parts.scheme, parts.netloc, path + encoded, parts.query, parts.fragment))

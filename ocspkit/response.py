@@ -1,12 +1,16 @@
 """Parsing and building OCSP responses.
 
-Parsing takes cryptography's fast Rust decoder first and falls back to asn1crypto for the
-real-world encodings it rejects (explicit default version, fractional seconds, several
-SingleResponses with extensions, ...). Either way the result is the same frozen model.
+Owns the public entry points for response bytes: :func:`parse_response` (bytes → the frozen
+:class:`~ocspkit.OCSPResponse`), :func:`response_facts` (bytes → what a verdict reads, for the
+validator), and the responder side (:func:`build_response`, :func:`build_error_response`).
+One decoder (:mod:`ocspkit._decode`) reads every response; decoded responses are cached by
+their DER, so validating what was just parsed decodes nothing twice. Pure: must never do I/O
+or read the clock.
 """
 
 from __future__ import annotations
 
+import copyreg
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
@@ -14,132 +18,108 @@ from typing import Literal
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509 import ocsp as c_ocsp
 
-from . import _asn1, _encode
-from ._facts import lazy_response, new_cert_id, new_facts, new_single
+from . import _encode
+from ._cache import BoundedCache
+from ._decode import Facts, decode_response, response_status
 from ._pem import der_from
-from ._sigalgs import OID_RSASSA_PSS, sign
+from ._sigalgs import sign
+from .certs import issuer_hashes
+from .errors import DecodeError
 from .models import (
-    CertStatus,
     Extension,
     OCSPResponse,
+    ResponderID,
     ResponseStatus,
-    RevocationReason,
     SingleResponse,
-    issuer_hashes,
 )
 
-__all__ = ["parse_response", "build_response", "build_error_response"]
+__all__ = ["build_error_response", "build_response", "parse_response", "response_facts"]
 
-_STATUS = {
-    c_ocsp.OCSPCertStatus.GOOD: CertStatus.GOOD,
-    c_ocsp.OCSPCertStatus.REVOKED: CertStatus.REVOKED,
-    c_ocsp.OCSPCertStatus.UNKNOWN: CertStatus.UNKNOWN,
-}
-_REASONS = {flag: RevocationReason[flag.name.upper()] for flag in x509.ReasonFlags}
-_RESPONSE_STATUS = {s: ResponseStatus(s.value) for s in c_ocsp.OCSPResponseStatus}
+# der -> (facts or None for an unsuccessful response, model); only responses up to 64 KiB are
+# kept (a staple or a responder's answer; a padded giant is decoded each time, linearly).
+_decoded = BoundedCache[bytes, "tuple[Facts | None, OCSPResponse]"](512)
+_CACHE_MAX_DER = 65536
 
 
-class _Fallback(Exception):
-    pass
-
-
-def _der_octet_string(data: bytes) -> bytes:
-    n = len(data)
-    if n < 0x80:
-        return b"\x04" + bytes([n]) + data
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return b"\x04" + bytes([0x80 | len(size)]) + size + data
-
-
-def _c_exts(exts: x509.Extensions) -> tuple[tuple[Extension, ...], bytes | None]:
-    """(extensions, nonce) from cryptography's parsed extensions."""
-    if not len(exts):
-        return (), None
-    out = []
-    nonce = None
-    for e in exts:
-        value = e.value
-        if isinstance(value, x509.OCSPNonce):
-            nonce = value.nonce
-            raw = _der_octet_string(nonce)
-        elif isinstance(value, x509.UnrecognizedExtension):
-            raw = value.value
-        else:
-            raw = value.public_bytes()
-        out.append(Extension(e.oid.dotted_string, e.critical, raw))
-    return tuple(out), nonce
-
-
-def _fast(der: bytes) -> OCSPResponse:
-    """Decode with cryptography; raise _Fallback for anything it cannot represent fully.
-
-    Every accessor that can fail is read here, so the lazily built fields cannot fail later.
-    """
-    try:
-        r = c_ocsp.load_der_ocsp_response(der)
-    except ValueError:
-        raise _Fallback from None
-    status = _RESPONSE_STATUS[r.response_status]
+def _decode(der: bytes) -> tuple[Facts | None, OCSPResponse]:
+    hit = _decoded.get(der)
+    if hit is not None:
+        return hit
+    status, start, end = response_status(der)
     if status is not ResponseStatus.SUCCESSFUL:
-        return OCSPResponse(status=status, der=der)
-    try:
-        oid = r.signature_algorithm_oid.dotted_string
-        if oid == OID_RSASSA_PSS:
-            raise _Fallback  # RSASSA-PSS parameters are read by the tolerant decoder
-        singles = list(r.responses)
-        if len(singles) != 1:
-            raise _Fallback  # several: cryptography cannot give each one's extensions
-        s = singles[0]
-        reason = s.revocation_reason
-        single = new_single(
-            new_cert_id(
-                s.hash_algorithm.name, s.issuer_name_hash, s.issuer_key_hash, s.serial_number
-            ),
-            _STATUS[s.certificate_status],
-            s.this_update_utc,
-            s.next_update_utc,
-            s.revocation_time_utc,
-            _REASONS[reason] if reason is not None else None,
-            _c_exts(r.single_extensions)[0],
-        )
-        exts, nonce = _c_exts(r.extensions)
-        name = r.responder_name
-        facts = new_facts(
-            (single,),
-            r.responder_key_hash if name is None else None,
-            None if name is None else name.public_bytes(),
-            name,
-            r.produced_at_utc,
-            tuple(r.certificates),
-            exts,
-            nonce,
-            oid,
-            r.signature,
-            r.tbs_response_bytes,
-            None,
-            1,
-        )
-    except _Fallback:
-        raise
-    except Exception:  # lazy decoding errors, unsupported hash OIDs, duplicate extensions
-        raise _Fallback from None
-    return lazy_response(der, facts)
+        entry: tuple[Facts | None, OCSPResponse] = (None, OCSPResponse(status=status, der=der))
+    else:
+        if not end:
+            raise DecodeError("successful response without responseBytes")
+        facts = decode_response(der, start, end)
+        entry = (facts, _model(der, facts))
+    if len(der) <= _CACHE_MAX_DER:
+        _decoded.put(der, entry)
+    return entry
+
+
+def _certificates(ders: tuple[bytes, ...]) -> tuple[x509.Certificate, ...]:
+    out = []
+    for der in ders:
+        try:  # the one guarded call into cryptography's loader for embedded certificates
+            out.append(x509.load_der_x509_certificate(der))
+        except Exception:  # a certificate cryptography cannot load can never be a signer
+            continue
+    return tuple(out)
+
+
+def _model(der: bytes, f: Facts) -> OCSPResponse:
+    name = None
+    if f.responder_name_der is not None:
+        from ._asn1 import name_from_der  # asn1crypto loads only for byName responders
+
+        name = name_from_der(f.responder_name_der)
+    return OCSPResponse(
+        status=ResponseStatus.SUCCESSFUL,
+        der=der,
+        responses=f.singles,
+        responder_id=ResponderID(
+            name=name, key_hash=f.responder_key_hash, name_der=f.responder_name_der
+        ),
+        produced_at=f.produced_at,
+        certificates=_certificates(f.certificate_ders),
+        extensions=f.extensions,
+        nonce=f.nonce,
+        signature_algorithm_oid=f.signature_algorithm_oid,
+        signature=f.signature,
+        tbs_response_data=f.tbs_response_data,
+        version=f.version,
+        signature_algorithm_params=f.signature_algorithm_params,
+    )
+
+
+def _der_of(data: object) -> bytes:
+    if isinstance(data, bytes) and data[:1] == b"\x30":
+        return data
+    return der_from(data, "OCSP RESPONSE")
 
 
 def parse_response(der: bytes) -> OCSPResponse:
     """Parse a DER (or PEM "OCSP RESPONSE") response of any responseStatus.
 
-    Raises :class:`~ocspkit.DecodeError` on garbage, truncated or trailing-data input, and
-    nothing else.
+    Raises :class:`~ocspkit.DecodeError` on garbage, truncated or trailing-data input
+    (:class:`~ocspkit.LimitExceededError` past a documented cap), and nothing else. What is
+    accepted is exactly what the security page lists.
     """
-    if not (isinstance(der, bytes) and der[:1] == b"\x30"):
-        der = der_from(der, "OCSP RESPONSE")
-    try:
-        return _fast(der)
-    except _Fallback:
-        return _asn1.decode_response(der)
+    return _decode(_der_of(der))[1]
+
+
+def response_facts(der: bytes) -> tuple[Facts | None, OCSPResponse]:
+    """(facts, model) of a response's DER: the facts are None for an unsuccessful response.
+
+    The validator's one source: everything it decides on comes from these bytes.
+    """
+    return _decode(_der_of(der))
+
+
+# A response pickles and copies as its DER (x509.Certificate does not pickle).
+copyreg.pickle(OCSPResponse, lambda r: (parse_response, (r.der,)))
 
 
 def _responder_id_parts(

@@ -33,7 +33,7 @@ def good(leaf: x509.Certificate, pki: PKI, **kw: object) -> SingleResponse:
         "next_update": NOW + timedelta(hours=6),
     }
     opts.update(kw)
-    return SingleResponse(CertID.for_certificate(leaf, pki.issuer), CertStatus.GOOD, **opts)  # type: ignore[arg-type]
+    return SingleResponse(ocspkit.cert_id(leaf, pki.issuer), CertStatus.GOOD, **opts)  # type: ignore[arg-type]
 
 
 def sign_as_issuer(pki: PKI, single: SingleResponse, **kw: object) -> ocspkit.OCSPResponse:
@@ -132,7 +132,7 @@ def test_response_for_another_serial(pki: PKI, leaf: x509.Certificate) -> None:
 
 def test_same_serial_other_issuer(pki: PKI, leaf: x509.Certificate) -> None:
     other = PKI(pki.kind)
-    forged_id = CertID.for_certificate(leaf, other.issuer)
+    forged_id = ocspkit.cert_id(leaf, other.issuer)
     single = SingleResponse(
         forged_id, CertStatus.GOOD, NOW - timedelta(hours=1), NOW + timedelta(hours=1)
     )
@@ -157,7 +157,7 @@ def test_tampered_signature(pki: PKI, leaf: x509.Certificate) -> None:
 def test_tampered_tbs_status(pki: PKI, leaf: x509.Certificate) -> None:
     """Turn REVOKED into ... anything else by editing one byte of tbsResponseData."""
     single = SingleResponse(
-        CertID.for_certificate(leaf, pki.issuer),
+        ocspkit.cert_id(leaf, pki.issuer),
         CertStatus.REVOKED,
         NOW - timedelta(hours=1),
         NOW + timedelta(hours=6),
@@ -387,4 +387,4 @@ def test_revoked_single_without_time_cannot_be_built() -> None:
     pki = PKI("ecdsa")
     leaf = pki.leaf()
     with pytest.raises(ValueError):
-        sign_as_issuer(pki, SingleResponse(CertID.for_certificate(leaf, pki.issuer), CertStatus.REVOKED, NOW))
+        sign_as_issuer(pki, SingleResponse(ocspkit.cert_id(leaf, pki.issuer), CertStatus.REVOKED, NOW))

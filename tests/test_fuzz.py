@@ -23,7 +23,7 @@ _RESPONDER, _RKEY = _PKI.responder()
 _REQ = ocspkit.build_request(_LEAF, _PKI.issuer)
 _REVOKED = ocspkit.build_response(
     SingleResponse(
-        CertID.for_certificate(_LEAF, _PKI.issuer),
+        ocspkit.cert_id(_LEAF, _PKI.issuer),
         CertStatus.REVOKED,
         NOW,
         NOW + timedelta(hours=1),

@@ -224,7 +224,7 @@ def test_openssl_verifies_ocspkit_responses(
         (CertStatus.UNKNOWN, "unknown"),
     ):
         single = SingleResponse(
-            CertID.for_certificate(leaf, pki.issuer),
+            ocspkit.cert_id(leaf, pki.issuer),
             status,
             REAL_NOW - timedelta(minutes=1),
             REAL_NOW + timedelta(hours=1),

@@ -191,10 +191,10 @@ def test_sign_response_validates(key_type: str, signer: str) -> None:
     good, rev = ca.issue(), ca.issue()
     ca.revoke(rev, RevocationReason.CA_COMPROMISE)
     never = CA(key_type).issue()  # type: ignore[arg-type]
-    unknown_id = replace(CertID.for_certificate(good.cert, ca.issuer), serial_number=424242)
+    unknown_id = replace(ocspkit.cert_id(good.cert, ca.issuer), serial_number=424242)
     req = ocspkit.build_request([good.cert, rev.cert], ca.issuer)
     resp = ca.sign_response(
-        [*req.cert_ids, unknown_id, CertID.for_certificate(never.cert, never.chain[1])],
+        [*req.cert_ids, unknown_id, ocspkit.cert_id(never.cert, never.chain[1])],
         nonce=req.nonce,
         signer=signer,  # type: ignore[arg-type]
     )
@@ -223,7 +223,7 @@ def test_sign_response_times_and_certificates() -> None:
     (single,) = resp.responses
     assert resp.produced_at == single.this_update == now
     assert single.next_update is None
-    assert single.cert_id == CertID.for_certificate(leaf.cert, ca.issuer, "sha1")
+    assert single.cert_id == ocspkit.cert_id(leaf.cert, ca.issuer, "sha1")
     tu = now - timedelta(minutes=10)
     resp = ca.sign_response([leaf.cert], now=now, this_update=tu, validity=timedelta(minutes=3))
     assert resp.responses[0].next_update == tu + timedelta(minutes=3)

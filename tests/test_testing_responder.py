@@ -76,7 +76,7 @@ def test_unknown_serial_over_http(ocsp_ca: CA, ocsp_responder: Responder) -> Non
     # a certificate with the CA's issuer name and key that the CA never recorded
     stranger = CA("ecdsa").issue()
     cert_id = replace(
-        CertID.for_certificate(ocsp_ca.issue().cert, ocsp_ca.issuer),
+        ocspkit.cert_id(ocsp_ca.issue().cert, ocsp_ca.issuer),
         serial_number=stranger.serial_number,
     )
     resp = ocsp_ca.sign_response([cert_id])  # what the responder should say...

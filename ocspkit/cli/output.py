@@ -16,7 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from .. import __version__
-from ..certs import is_must_staple, ocsp_urls
+from .._sigalgs import algorithm_name
+from ..certs import is_must_staple, ocsp_urls, subject_text
 from ..models import CertStatus, ValidationResult
 
 __all__ = [
@@ -44,14 +45,14 @@ def iso(dt: datetime | None) -> str | None:
 
 def subject(cert: x509.Certificate) -> str:
     """The subject of ``cert`` as an RFC 4514 string (``"(empty subject)"`` if it has none)."""
-    return cert.subject.rfc4514_string() or "(empty subject)"
+    return subject_text(cert) or "(empty subject)"
 
 
 def cert_json(cert: x509.Certificate) -> dict[str, JSONValue]:
     """The ``certificate`` object of the JSON schema."""
     return {
         "subject": subject(cert),
-        "issuer": cert.issuer.rfc4514_string(),
+        "issuer": subject_text(cert, issuer=True),
         "serial": format(cert.serial_number, "x"),
         "not_before": iso(cert.not_valid_before_utc),
         "not_after": iso(cert.not_valid_after_utc),
@@ -74,7 +75,7 @@ def result_json(result: ValidationResult) -> dict[str, JSONValue]:
         "signer": subject(result.signer),
         "delegated": result.delegated,
         "hash_algorithm": result.cert_id.hash_algorithm,
-        "signature_algorithm": result.response.signature_algorithm,
+        "signature_algorithm": algorithm_name(result.response.signature_algorithm_oid),
         "nonce": result.response.nonce.hex() if result.response.nonce is not None else None,
     }
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from ..certs import ca_issuer_urls, find_issuer, load_certificates
+from ..certs import ca_issuer_urls, find_issuer, load_certificates, subject_text
 from ..errors import CertificateError, FetchError, IssuerFetchError, IssuerNotFoundError, OCSPError
 from .transfer import Context, Flow, fetch, retrying, url_scheme
 
@@ -53,7 +53,7 @@ def issuer_flow(
         except IssuerNotFoundError:
             pass
     urls = [u for u in ca_issuer_urls(cert) if url_scheme(u) in ("http", "https")]
-    subject = cert.subject.rfc4514_string()
+    subject = subject_text(cert)
     if not urls:
         raise IssuerNotFoundError(
             f"issuer of {subject!r} not given, not in the bundle, and no http(s) caIssuers URL"

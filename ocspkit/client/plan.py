@@ -12,7 +12,7 @@ from datetime import datetime
 
 from cryptography import x509
 
-from ..certs import ocsp_urls
+from ..certs import describe, ocsp_urls
 from ..errors import (
     DecodeError,
     FetchError,
@@ -23,7 +23,7 @@ from ..errors import (
 )
 from ..models import OCSPRequest, OCSPResponse, ResponseStatus, ValidationResult
 from ..policy import ValidationPolicy
-from ..request import build_request, get_url
+from ..request import build_request
 from ..response import parse_response
 from ..validate import validate_response
 from .actions import OCSP_REQUEST_TYPE, OCSP_RESPONSE_TYPE
@@ -61,16 +61,16 @@ def responder_urls(
     usable = tuple(dict.fromkeys(u for u in found if url_scheme(u) in _SCHEMES))
     if usable:
         return usable
-    subject = cert.subject.rfc4514_string()
+    subject = describe(cert)
     if found:
-        raise NoOCSPURLError(f"{subject!r} names only non-HTTP OCSP responders: {', '.join(found)}")
-    raise NoOCSPURLError(f"{subject!r} has no OCSP responder URL (no AIA id-ad-ocsp)")
+        raise NoOCSPURLError(f"{subject} names only non-HTTP OCSP responders: {', '.join(found)}")
+    raise NoOCSPURLError(f"{subject} has no OCSP responder URL (no AIA id-ad-ocsp)")
 
 
-def fits_get(der: bytes) -> bool:
-    """True if the URL-encoded base64 of ``der`` is at most 255 bytes (RFC 5019 §5)."""
+def fits_get(request: OCSPRequest) -> bool:
+    """True if the URL-encoded base64 of the request is at most 255 bytes (RFC 5019 §5)."""
     base = "http://h/"
-    return len(get_url(der, base)) - len(base) <= GET_LIMIT
+    return len(request.get_url(base)) - len(base) <= GET_LIMIT
 
 
 class MethodChoice:
@@ -78,7 +78,7 @@ class MethodChoice:
 
     def __init__(self, method: str, request: OCSPRequest) -> None:
         self.method = method
-        self.try_get = method == "get" or (method == "auto" and fits_get(request.der))
+        self.try_get = method == "get" or (method == "auto" and fits_get(request))
 
 
 def _fall_back(ctx: Context, exc: OCSPError) -> bool:

@@ -25,7 +25,6 @@ from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as pv_errors
 
 from .._asn1 import asn1_certificate
-from ..certs import EXTENSION_ERRORS
 
 __all__ = ["certifi_roots", "hostname_matches", "avalidate_chain", "validate_chain", "run_sync"]
 
@@ -77,7 +76,7 @@ def hostname_matches(cert: x509.Certificate, hostname: str) -> bool:
     """
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except EXTENSION_ERRORS:
+    except Exception:  # absent, or an extension cryptography cannot represent
         return False
     name = hostname.strip().strip("[]")
     try:

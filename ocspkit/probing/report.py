@@ -9,7 +9,7 @@ from datetime import datetime
 from cryptography import x509
 
 from ..errors import OCSPError
-from ..models import CertStatus, OCSPResponse, ValidationResult
+from ..models import CertStatus, HTMLRepr, OCSPResponse, ValidationResult
 
 __all__ = ["ProbeTarget", "ProbeReport", "ProbeOutcome"]
 
@@ -59,7 +59,7 @@ class ProbeTarget:
 
 
 @dataclass(frozen=True)
-class ProbeReport:
+class ProbeReport(HTMLRepr):
     """What a TLS server sent when asked for a staple, and how it checks out.
 
     Problems with the server's answer are recorded here, never raised: an absent staple, an
@@ -129,11 +129,6 @@ class ProbeReport:
         if not self.stapled:
             return True
         return self.staple_status is CertStatus.GOOD
-
-    def _repr_html_(self) -> str:
-        from .._html import probe_html
-
-        return probe_html(self)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, Union
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from ..certs import find_issuer, is_must_staple, load_certificates, ocsp_urls
+from ..certs import describe, find_issuer, is_must_staple, load_certificates, ocsp_urls
 from ..errors import (
     CertificateError,
     IssuerNotFoundError,
@@ -293,7 +293,7 @@ class Stapler:
             raise CertificateError("issuer must be an x509.Certificate")
         if self.options.force_url is None and not ocsp_urls(leaf):
             raise NoOCSPURLError(
-                f"{leaf.subject.rfc4514_string()!r} names no OCSP responder and no force_url is set"
+                f"{describe(leaf)} names no OCSP responder and no force_url is set"
             )
         key = _fingerprint(leaf)
         with self._lock:

@@ -24,13 +24,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ..certs import cert_id, issuer_hashes
 from ..models import (
     CertID,
     CertStatus,
     OCSPResponse,
     RevocationReason,
     SingleResponse,
-    issuer_hashes,
 )
 
 __all__ = [
@@ -603,11 +603,7 @@ class CA:
         find = lookup or self.status_of
         out = []
         for item in cert_ids:
-            cid = (
-                CertID.for_certificate(item, self.issuer)
-                if isinstance(item, x509.Certificate)
-                else item
-            )
+            cid = cert_id(item, self.issuer) if isinstance(item, x509.Certificate) else item
             if self.owns(cid):
                 status, rev_time, reason = find(cid.serial_number)
             else:

@@ -1,0 +1,44 @@
+"""The bounded caches of the pure core, all in one place, all keyed by bytes.
+
+Owns memoisation of pure functions of DER bytes: a certificate's slices, issuer hashes, an
+issuer's proof, a delegate's checks, a decoded response. Keys are DER bytes (never object
+identity), so a certificate decoded afresh from the same bytes hits, and a cached value can
+never outlive the meaning of its key. Each cache is emptied when full (a hit stays one dict
+read). Values must be immutable. Must never hold anything that depends on the clock, the
+network or a caller's policy unless that policy is part of the key.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+__all__ = ["BoundedCache"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class BoundedCache(Generic[K, V]):
+    """A dict of at most ``size`` entries, emptied when full."""
+
+    __slots__ = ("_data", "_size")
+
+    def __init__(self, size: int) -> None:
+        self._data: dict[K, V] = {}
+        self._size = size
+
+    def get(self, key: K) -> V | None:
+        """The cached value, or None."""
+        return self._data.get(key)
+
+    def put(self, key: K, value: V) -> V:
+        """Store ``value`` under ``key`` and return it."""
+        data = self._data
+        if len(data) >= self._size:
+            data.clear()
+        data[key] = value
+        return value
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._data.clear()

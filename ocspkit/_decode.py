@@ -1,0 +1,320 @@
+"""The OCSP response decoder: DER bytes → :class:`Facts`, everything a verdict reads.
+
+Owns the one reading of a response. ``parse_response`` builds the public model from these
+facts and ``validate_response`` decides from them (never from a model's fields), so an edited,
+replaced or hand-built model cannot change a verdict: every fact comes from the bytes, and
+the signed ones from inside the signed ``tbsResponseData``.
+
+One decoder, one set of rules (see :mod:`ocspkit._der` and the security page): strict
+structure, exact tags, nothing trailing; tolerated because real responders send them and the
+signature covers them: an explicit default ``version``, fractional seconds, an empty
+extensions list, non-minimal long-form lengths, an explicit ``critical FALSE``. Linear in the
+input, with caps on the counts that cost work (:data:`~ocspkit.MAX_EMBEDDED_CERTIFICATES`,
+:data:`~ocspkit.MAX_SINGLE_RESPONSES`, :data:`~ocspkit.MAX_EXTENSIONS`). Embedded
+certificates are sliced, not decoded. Must never do I/O, read the clock, or raise anything
+but :class:`~ocspkit.DecodeError`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple
+
+from ._der import (
+    children,
+    decode_generalized_time,
+    decode_integer,
+    decode_oid,
+    expect,
+    nonce_value,
+    read_tlv,
+)
+from .errors import DecodeError, LimitExceededError
+from .models import (
+    OID_NONCE,
+    CertID,
+    CertStatus,
+    Extension,
+    ResponseStatus,
+    RevocationReason,
+    SingleResponse,
+)
+from .policy import MAX_EMBEDDED_CERTIFICATES, MAX_EXTENSIONS, MAX_SINGLE_RESPONSES
+
+__all__ = ["Facts", "decode_extensions", "decode_response", "response_status"]
+
+OID_BASIC = "1.3.6.1.5.5.7.48.1.1"
+_HASH_OIDS = {
+    "1.3.14.3.2.26": "sha1",
+    "2.16.840.1.101.3.4.2.4": "sha224",
+    "2.16.840.1.101.3.4.2.1": "sha256",
+    "2.16.840.1.101.3.4.2.2": "sha384",
+    "2.16.840.1.101.3.4.2.3": "sha512",
+    "1.2.840.113549.2.5": "md5",
+}
+_REASONS = {r.value: r for r in RevocationReason}
+_STATUSES = {s.value: s for s in ResponseStatus}
+
+
+class Facts(NamedTuple):
+    """The content of a successful response, as read from its bytes."""
+
+    singles: tuple[SingleResponse, ...]
+    responder_key_hash: bytes | None
+    responder_name_der: bytes | None
+    produced_at: datetime
+    certificate_ders: tuple[bytes, ...]
+    extensions: tuple[Extension, ...]
+    nonce: bytes | None
+    signature_algorithm_oid: str
+    signature_algorithm_params: bytes | None
+    signature: bytes
+    tbs_response_data: bytes
+    version: int
+
+
+def response_status(der: bytes) -> tuple[ResponseStatus, int, int]:
+    """(responseStatus, start and end of the responseBytes contents or (0, 0))."""
+    start, end = expect(der, 0, 0x30)
+    if end != len(der):
+        raise DecodeError("trailing data after the OCSP response")
+    parts = children(der, start, end)
+    if not parts or parts[0][0] != 0x0A:
+        raise DecodeError("not an OCSP response (no responseStatus)")
+    raw = der[parts[0][2] : parts[0][3]]
+    value = decode_integer(raw, max_octets=4)
+    status = _STATUSES.get(value)
+    if status is None:
+        raise DecodeError(f"unknown responseStatus {value}")
+    if len(parts) > 2 or (len(parts) == 2 and parts[1][0] != 0xA0):
+        raise DecodeError("malformed OCSPResponse")
+    if len(parts) == 2:
+        return status, parts[1][2], parts[1][3]
+    return status, 0, 0
+
+
+def _time(der: bytes, tlv: tuple[int, int, int, int], what: str) -> datetime:
+    if tlv[0] != 0x18:
+        raise DecodeError(f"{what} is not a GeneralizedTime")
+    return decode_generalized_time(der[tlv[2] : tlv[3]])
+
+
+def decode_extensions(der: bytes, start: int, end: int) -> tuple[Extension, ...]:
+    """An ``Extensions`` SEQUENCE's contents: each kept as (OID, critical, raw value bytes).
+
+    Values are never interpreted here, so a non-critical extension that nobody reads cannot
+    make a response undecodable. Duplicated OIDs are refused (RFC 5280 §4.2).
+    """
+    items = children(der, start, end)
+    if len(items) > MAX_EXTENSIONS:
+        raise LimitExceededError(
+            f"{len(items)} extensions in one list (at most {MAX_EXTENSIONS})",
+            limit=MAX_EXTENSIONS,
+        )
+    out = []
+    seen = set()
+    for tag, _, estart, eend in items:
+        if tag != 0x30:
+            raise DecodeError("malformed extension")
+        parts = children(der, estart, eend)
+        if len(parts) not in (2, 3) or parts[0][0] != 0x06 or parts[-1][0] != 0x04:
+            raise DecodeError("malformed extension")
+        critical = False
+        if len(parts) == 3:
+            if parts[1][0] != 0x01 or parts[1][3] - parts[1][2] != 1:
+                raise DecodeError("malformed extension criticality")
+            critical = der[parts[1][2]] != 0
+        oid = decode_oid(der[parts[0][2] : parts[0][3]])
+        if oid in seen:
+            raise DecodeError(f"duplicate extension {oid}")
+        seen.add(oid)
+        out.append(Extension(oid, critical, der[parts[-1][2] : parts[-1][3]]))
+    return tuple(out)
+
+
+def _explicit_extensions(der: bytes, tlv: tuple[int, int, int, int]) -> tuple[Extension, ...]:
+    start, end = expect(der, tlv[2], 0x30, tlv[3])
+    if end != tlv[3]:
+        raise DecodeError("trailing data after extensions")
+    return decode_extensions(der, start, end)
+
+
+def _cert_id(der: bytes, start: int, end: int) -> CertID:
+    parts = children(der, start, end)
+    if [p[0] for p in parts] != [0x30, 0x04, 0x04, 0x02]:
+        raise DecodeError("malformed CertID")
+    alg = children(der, parts[0][2], parts[0][3])
+    if not alg or alg[0][0] != 0x06 or len(alg) > 2:
+        raise DecodeError("malformed CertID hashAlgorithm")
+    oid = decode_oid(der[alg[0][2] : alg[0][3]])
+    return CertID(
+        _HASH_OIDS.get(oid, oid),
+        der[parts[1][2] : parts[1][3]],
+        der[parts[2][2] : parts[2][3]],
+        decode_integer(der[parts[3][2] : parts[3][3]]),
+    )
+
+
+def _single(der: bytes, start: int, end: int) -> SingleResponse:
+    parts = children(der, start, end)
+    if len(parts) < 3 or parts[0][0] != 0x30:
+        raise DecodeError("malformed SingleResponse")
+    cert_id = _cert_id(der, parts[0][2], parts[0][3])
+    tag, _, sstart, send = parts[1]
+    revocation_time = None
+    reason = None
+    if tag == 0x80:  # good [0] IMPLICIT NULL
+        status = CertStatus.GOOD
+        if send != sstart:
+            raise DecodeError("content inside the NULL of a good certStatus")
+    elif tag == 0x82:  # unknown [2] IMPLICIT NULL
+        status = CertStatus.UNKNOWN
+        if send != sstart:
+            raise DecodeError("content inside the NULL of an unknown certStatus")
+    elif tag == 0xA1:  # revoked [1] IMPLICIT RevokedInfo
+        status = CertStatus.REVOKED
+        info = children(der, sstart, send)
+        if not info or len(info) > 2:
+            raise DecodeError("malformed RevokedInfo")
+        revocation_time = _time(der, info[0], "revocationTime")
+        if len(info) == 2:
+            if info[1][0] != 0xA0:
+                raise DecodeError("malformed RevokedInfo")
+            rstart, rend = expect(der, info[1][2], 0x0A, info[1][3])
+            if rend != info[1][3]:
+                raise DecodeError("malformed revocationReason")
+            # a reason value outside RFC 5280's list keeps the REVOKED status, without reason
+            reason = _REASONS.get(decode_integer(der[rstart:rend], max_octets=4))
+    else:
+        raise DecodeError(f"unknown certStatus tag 0x{tag:02x}")
+    this_update = _time(der, parts[2], "thisUpdate")
+    next_update = None
+    extensions: tuple[Extension, ...] = ()
+    rest = parts[3:]
+    if rest and rest[0][0] == 0xA0:
+        inner = children(der, rest[0][2], rest[0][3])
+        if len(inner) != 1:
+            raise DecodeError("malformed nextUpdate")
+        next_update = _time(der, inner[0], "nextUpdate")
+        rest = rest[1:]
+    if rest and rest[0][0] == 0xA1:
+        extensions = _explicit_extensions(der, rest[0])
+        rest = rest[1:]
+    if rest:
+        raise DecodeError("unexpected element in SingleResponse")
+    return SingleResponse(
+        cert_id, status, this_update, next_update, revocation_time, reason, extensions
+    )
+
+
+def decode_response(der: bytes, start: int, end: int) -> Facts:
+    """The facts of a successful response whose responseBytes contents are ``der[start:end]``."""
+    rb_start, rb_end = expect(der, start, 0x30, end)
+    if rb_end != end:
+        raise DecodeError("trailing data after responseBytes")
+    rb = children(der, rb_start, rb_end)
+    if len(rb) != 2 or rb[0][0] != 0x06 or rb[1][0] != 0x04:
+        raise DecodeError("malformed responseBytes")
+    rtype = decode_oid(der[rb[0][2] : rb[0][3]])
+    if rtype != OID_BASIC:
+        raise DecodeError(f"unsupported responseType {rtype}")
+    b_start, b_end = expect(der, rb[1][2], 0x30, rb[1][3])
+    if b_end != rb[1][3]:
+        raise DecodeError("trailing data after BasicOCSPResponse")
+    basic = children(der, b_start, b_end)
+    if len(basic) not in (3, 4) or [p[0] for p in basic[:3]] != [0x30, 0x30, 0x03]:
+        raise DecodeError("malformed BasicOCSPResponse")
+    tbs_tlv, alg_tlv, sig_tlv = basic[:3]
+
+    alg = children(der, alg_tlv[2], alg_tlv[3])
+    if not alg or alg[0][0] != 0x06 or len(alg) > 2:
+        raise DecodeError("malformed signatureAlgorithm")
+    sig_oid = decode_oid(der[alg[0][2] : alg[0][3]])
+    sig_params = der[alg[1][1] : alg[1][3]] if len(alg) == 2 else None
+    if sig_tlv[3] == sig_tlv[2] or der[sig_tlv[2]] != 0:
+        raise DecodeError("malformed signature BIT STRING")
+    signature = der[sig_tlv[2] + 1 : sig_tlv[3]]
+
+    cert_ders: tuple[bytes, ...] = ()
+    if len(basic) == 4:
+        if basic[3][0] != 0xA0:
+            raise DecodeError("unexpected element after the signature")
+        seq_start, seq_end = expect(der, basic[3][2], 0x30, basic[3][3])
+        if seq_end != basic[3][3]:
+            raise DecodeError("trailing data after certs")
+        certs: list[bytes] = []
+        pos = seq_start
+        while pos < seq_end:
+            if len(certs) == MAX_EMBEDDED_CERTIFICATES:
+                raise LimitExceededError(
+                    f"more than {MAX_EMBEDDED_CERTIFICATES} embedded certificates",
+                    limit=MAX_EMBEDDED_CERTIFICATES,
+                )
+            tag, _, stop = read_tlv(der, pos, seq_end)
+            if tag != 0x30:
+                raise DecodeError("an embedded certificate is not a SEQUENCE")
+            certs.append(der[pos:stop])
+            pos = stop
+        cert_ders = tuple(certs)
+
+    rd = children(der, tbs_tlv[2], tbs_tlv[3])
+    version = 1
+    if rd and rd[0][0] == 0xA0:  # an explicit DEFAULT version: tolerated when it says v1
+        vstart, vend = expect(der, rd[0][2], 0x02, rd[0][3])
+        if vend != rd[0][3] or decode_integer(der[vstart:vend], max_octets=4) != 0:
+            raise DecodeError("unsupported ResponseData version")
+        rd = rd[1:]
+    if len(rd) < 3:
+        raise DecodeError("malformed ResponseData")
+    rid_tag, _, rid_start, rid_end = rd[0]
+    key_hash = name_der = None
+    if rid_tag == 0xA2:  # byKey [2] EXPLICIT KeyHash
+        kstart, kend = expect(der, rid_start, 0x04, rid_end)
+        if kend != rid_end:
+            raise DecodeError("malformed ResponderID")
+        key_hash = der[kstart:kend]
+    elif rid_tag == 0xA1:  # byName [1] EXPLICIT Name
+        _, nend = expect(der, rid_start, 0x30, rid_end)
+        if nend != rid_end:
+            raise DecodeError("malformed ResponderID")
+        name_der = der[rid_start:rid_end]
+    else:
+        raise DecodeError("malformed ResponderID")
+    produced_at = _time(der, rd[1], "producedAt")
+    if rd[2][0] != 0x30:
+        raise DecodeError("malformed responses")
+    singles: list[SingleResponse] = []
+    pos, stop = rd[2][2], rd[2][3]
+    while pos < stop:
+        if len(singles) == MAX_SINGLE_RESPONSES:
+            raise LimitExceededError(
+                f"more than {MAX_SINGLE_RESPONSES} SingleResponses",
+                limit=MAX_SINGLE_RESPONSES,
+            )
+        s_start, s_end = expect(der, pos, 0x30, stop)
+        singles.append(_single(der, s_start, s_end))
+        pos = s_end
+    if not singles:
+        raise DecodeError("a successful response without any SingleResponse")
+    extensions: tuple[Extension, ...] = ()
+    rest = rd[3:]
+    if rest and rest[0][0] == 0xA1:
+        extensions = _explicit_extensions(der, rest[0])
+        rest = rest[1:]
+    if rest:
+        raise DecodeError("unexpected element in ResponseData")
+    nonce = next((nonce_value(e.value) for e in extensions if e.oid == OID_NONCE), None)
+    return Facts(
+        tuple(singles),
+        key_hash,
+        name_der,
+        produced_at,
+        cert_ders,
+        extensions,
+        nonce,
+        sig_oid,
+        sig_params,
+        signature,
+        der[tbs_tlv[1] : tbs_tlv[3]],
+        version,
+    )
