@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ocspkit
-from ocspkit import CertID, CertStatus, SingleResponse
+from ocspkit import CertStatus, SingleResponse
 from ocspkit.validate import _delegate_cache
 from tests._pki import NOW, PKI
 

@@ -12,7 +12,7 @@ import pytest
 from cryptography import x509
 
 import ocspkit
-from ocspkit import CertID, CertStatus, SingleResponse
+from ocspkit import CertStatus, SingleResponse
 
 from ._pki import NOW, PKI, make_cert, new_key
 

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 import ocspkit
-from ocspkit import CertID, CertStatus, RevocationReason, SingleResponse
+from ocspkit import CertStatus, RevocationReason, SingleResponse
 
 from ._pki import NOW, PKI
 

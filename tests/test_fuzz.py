@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ocspkit
-from ocspkit import CertID, CertStatus, SingleResponse
+from ocspkit import CertStatus, SingleResponse
 
 from ._pki import NOW, PKI
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPri
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 import ocspkit
-from ocspkit import CertID, CertStatus, RevocationReason, SingleResponse
+from ocspkit import CertStatus, RevocationReason, SingleResponse
 
 from ._pki import PKI, make_cert, new_key
 from ._servers import need_binary

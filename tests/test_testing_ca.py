@@ -15,7 +15,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 from cryptography.x509.verification import PolicyBuilder, Store
 
 import ocspkit
-from ocspkit import CertID, CertStatus, RevocationReason
+from ocspkit import CertStatus, RevocationReason
 from ocspkit.testing import CA, Leaf, OpenSSLError, parse_index
 
 KEY_TYPES = ("rsa", "ecdsa", "ed25519")
