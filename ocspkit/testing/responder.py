@@ -26,9 +26,12 @@ from cryptography import x509
 
 from ..errors import OCSPError
 from ..models import OCSPResponse, ResponseStatus
-from .ca import CA, Leaf, Signer, StatusLookup, utcnow
+from .ca import CA, Signer
 from .faults import Fault
+from .keys import utcnow
+from .leaf import Leaf
 from .openssl import IndexFile
+from .status import StatusLookup
 
 __all__ = ["RequestRecord", "Responder"]
 
