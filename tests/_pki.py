@@ -1,40 +1,38 @@
-"""A small PKI made at test time for the core tests (root → issuer → leaves, responders)."""
+"""The core tests' PKI at a fixed time (``NOW``): a thin layer over :class:`ocspkit.testing.CA`.
+
+The names here (``NOW``, ``PKI``, ``make_cert``, ``new_key``) are the ones the core test modules
+import; every certificate still comes from ``ocspkit.testing`` (its CA and its one builder,
+:func:`ocspkit.testing.profiles.build_certificate`), so the project has one PKI builder.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from ocspkit.testing import CA, generate_key
+from ocspkit.testing.keys import PrivateKey, subject_name
+from ocspkit.testing.profiles import build_certificate
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
-
-_KEYS: dict[str, list[CertificateIssuerPrivateKeyTypes]] = {}
-
-
-def new_key(kind: str) -> CertificateIssuerPrivateKeyTypes:
-    if kind == "rsa":
-        return rsa.generate_private_key(65537, 2048)
-    if kind == "ecdsa":
-        return ec.generate_private_key(ec.SECP256R1())
-    if kind == "ed25519":
-        return ed25519.Ed25519PrivateKey.generate()
-    raise ValueError(kind)
+_NOT_BEFORE = NOW - timedelta(days=30)
+_NOT_AFTER = NOW + timedelta(days=365)
+_DEFAULT_OCSP_URL = "http://127.0.0.1:9/ocsp"
 
 
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+def new_key(kind: str) -> PrivateKey:
+    """A fresh key: ``"rsa"`` (2048), ``"ecdsa"`` (P-256) or ``"ed25519"``."""
+    return generate_key(kind)  # type: ignore[arg-type]  # ValueError for another kind
 
 
 def make_cert(
     subject: str,
-    key: CertificateIssuerPrivateKeyTypes,
+    key: PrivateKey,
     issuer_name: x509.Name | None,
-    issuer_key: CertificateIssuerPrivateKeyTypes | None,
+    issuer_key: PrivateKey | None,
     *,
     ca: bool = False,
     ocsp_signing: bool = False,
@@ -42,74 +40,65 @@ def make_cert(
     not_before: datetime | None = None,
     not_after: datetime | None = None,
     serial: int | None = None,
-    ocsp_url: str | None = "http://127.0.0.1:9/ocsp",
+    ocsp_url: str | None = _DEFAULT_OCSP_URL,
     must_staple: bool = False,
 ) -> x509.Certificate:
-    name = _name(subject)
-    b = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer_name or name)
-        .public_key(key.public_key())  # type: ignore[arg-type]
-        .serial_number(serial or x509.random_serial_number())
-        .not_valid_before(not_before or NOW - timedelta(days=30))
-        .not_valid_after(not_after or NOW + timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    """Any certificate, ``CN=subject``: self-signed when ``issuer_name`` is ``None``, and signed
+    by ``issuer_key`` (``key`` itself when ``None``: a forgery). Valid NOW-30d..NOW+365d by
+    default; no key identifiers, so the name and the signature alone link it to its issuer."""
+    return build_certificate(
+        subject_name(subject),
+        key.public_key(),
+        issuer_key or key,
+        issuer=issuer_name,
+        not_before=not_before or _NOT_BEFORE,
+        not_after=not_after or _NOT_AFTER,
+        serial=serial,
+        ca=ca,
+        extended_key_usage=(ExtendedKeyUsageOID.OCSP_SIGNING,) if ocsp_signing else (),
+        ocsp_nocheck=nocheck,
+        ocsp_url=None if ca else ocsp_url,
+        must_staple=must_staple,
+        key_identifiers=False,
     )
-    if ocsp_signing:
-        b = b.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False
-        )
-    if nocheck:
-        b = b.add_extension(x509.OCSPNoCheck(), critical=False)
-    if not ca and ocsp_url:
-        b = b.add_extension(
-            x509.AuthorityInformationAccess(
-                [
-                    x509.AccessDescription(
-                        x509.oid.AuthorityInformationAccessOID.OCSP,
-                        x509.UniformResourceIdentifier(ocsp_url),
-                    )
-                ]
-            ),
-            critical=False,
-        )
-    if must_staple:
-        b = b.add_extension(x509.TLSFeature([x509.TLSFeatureType.status_request]), critical=False)
-    signer = issuer_key or key
-    algo = None if isinstance(signer, ed25519.Ed25519PrivateKey) else hashes.SHA256()
-    return b.sign(signer, algo)  # type: ignore[arg-type]
 
 
-@dataclass
 class PKI:
-    kind: str = "rsa"
-    root_key: CertificateIssuerPrivateKeyTypes = field(init=False)
-    root: x509.Certificate = field(init=False)
-    issuer_key: CertificateIssuerPrivateKeyTypes = field(init=False)
-    issuer: x509.Certificate = field(init=False)
+    """Root → issuing CA of one key type, valid around ``NOW``, from :class:`~ocspkit.testing.CA`.
 
-    def __post_init__(self) -> None:
-        self.root_key = new_key(self.kind)
-        self.root = make_cert(f"{self.kind} Test Root", self.root_key, None, None, ca=True)
-        self.issuer_key = new_key(self.kind)
-        self.issuer = make_cert(
-            f"{self.kind} Test Issuing CA",
-            self.issuer_key,
-            self.root.subject,
-            self.root_key,
-            ca=True,
+    ``root``, ``root_key``, ``issuer`` and ``issuer_key`` are plain attributes (a test may
+    replace them); :meth:`leaf` and :meth:`responder` sign with whatever they hold.
+    """
+
+    kind: str
+    root_key: PrivateKey
+    root: x509.Certificate
+    issuer_key: PrivateKey
+    issuer: x509.Certificate
+
+    def __init__(self, kind: str = "rsa") -> None:
+        self.kind = kind
+        self.ca = CA(
+            kind,  # type: ignore[arg-type]
+            name=f"{kind} Test",
+            not_before=_NOT_BEFORE,
+            not_after=_NOT_AFTER,
+        )
+        self.root_key, self.root = self.ca.root_key, self.ca.root
+        self.issuer_key, self.issuer = self.ca.issuer_key, self.ca.issuer
+
+    def leaf(self, **kw: Any) -> x509.Certificate:
+        """A ``leaf.test`` end-entity certificate under :attr:`issuer` (``make_cert`` options)."""
+        return make_cert(
+            "leaf.test", new_key(self.kind), self.issuer.subject, self.issuer_key, **kw
         )
 
-    def leaf(self, **kw: object) -> x509.Certificate:
+    def responder(self, **kw: Any) -> tuple[x509.Certificate, PrivateKey]:
+        """A delegated responder (OCSPSigning + nocheck unless overridden) and its key."""
         key = new_key(self.kind)
-        return make_cert("leaf.test", key, self.issuer.subject, self.issuer_key, **kw)  # type: ignore[arg-type]
-
-    def responder(self, **kw: object) -> tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes]:
-        key = new_key(self.kind)
-        opts: dict[str, object] = {"ocsp_signing": True, "nocheck": True, "ocsp_url": None}
+        opts: dict[str, Any] = {"ocsp_signing": True, "nocheck": True, "ocsp_url": None}
         opts.update(kw)
         cert = make_cert(
             f"{self.kind} OCSP Responder", key, self.issuer.subject, self.issuer_key, **opts
-        )  # type: ignore[arg-type]
+        )
         return cert, key

@@ -8,14 +8,58 @@
 
 See docs/testing.rst. The pytest plugin (``ocspkit.testing.pytest_plugin``) provides the
 ``ocsp_ca``, ``ocsp_responder`` and ``ocsp_leaf`` fixtures.
+
+This package is an I/O edge on top of the core: it owns the test PKI (``keys``, ``profiles``,
+``leaf``, ``status``, ``ca``), the HTTP responder (``responder``, ``faults``) and the OpenSSL
+interop (``openssl``). Its names load on first use (PEP 562), so importing the package, or the
+pytest plugin inside it, costs nothing until a name is used. It must never be imported by the
+library's own non-testing modules, and it reaches the core only through its public modules.
 """
 
 from __future__ import annotations
 
-from .ca import CA, KeyType, Leaf, LeafFiles, Signer, StatusLookup, generate_key
-from .faults import Fault
-from .openssl import IndexFile, OpenSSLError, OpenSSLResponder, parse_index
-from .responder import RequestRecord, Responder
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .ca import CA, Signer
+    from .faults import Fault
+    from .keys import KeyType, generate_key
+    from .leaf import Leaf, LeafFiles
+    from .openssl import IndexFile, OpenSSLError, OpenSSLResponder, parse_index
+    from .responder import RequestRecord, Responder
+    from .status import StatusLookup
+
+_LAZY: dict[str, str] = {
+    "CA": "ca",
+    "Fault": "faults",
+    "IndexFile": "openssl",
+    "KeyType": "keys",
+    "Leaf": "leaf",
+    "LeafFiles": "leaf",
+    "OpenSSLError": "openssl",
+    "OpenSSLResponder": "openssl",
+    "RequestRecord": "responder",
+    "Responder": "responder",
+    "Signer": "ca",
+    "StatusLookup": "status",
+    "generate_key": "keys",
+    "parse_index": "openssl",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ocspkit.testing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later reads are plain module attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "CA",

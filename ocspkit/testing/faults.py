@@ -1,4 +1,8 @@
-"""Fault modes of the test responder: every way an OCSP responder misbehaves in the field."""
+"""Fault modes of the test responder: every way an OCSP responder misbehaves in the field.
+
+This module owns the :class:`Fault` enumeration only: what each fault means, not how it is
+served (that is :mod:`ocspkit.testing.responder`). It must never import anything from ocspkit.
+"""
 
 from __future__ import annotations
 

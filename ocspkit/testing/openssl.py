@@ -3,6 +3,10 @@
 ``openssl ocsp -port N`` binds every address (it cannot bind 127.0.0.1 only); talk to it on
 127.0.0.1. With ``-multi N`` the parent respawns children, so :meth:`OpenSSLResponder.stop`
 signals the whole process group it started (parent *and* children).
+
+This module owns reading ``index.txt`` (:func:`parse_index`, :class:`IndexFile`) and running
+``openssl ocsp`` (:class:`OpenSSLResponder`). It must never signal processes it did not start,
+write outside its own temporary directory, or import the CA at import time (only for typing).
 """
 
 from __future__ import annotations

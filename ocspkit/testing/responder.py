@@ -3,6 +3,11 @@
 It serves POST (``application/ocsp-request``) and RFC 6960 A.1 / RFC 5019 GET, answers several
 CertIDs per request, echoes nonces, signs as the CA or its delegated responder, and reads the
 CA's status table (or an OpenSSL ``index.txt``) on every request.
+
+This module owns the HTTP side (the server thread, request parsing, fault delivery); what a
+response says comes from :class:`~ocspkit.testing.CA`. It must never bind anything but the
+address it is given (loopback by default), build certificates itself, or be imported by the
+library's non-testing modules.
 """
 
 from __future__ import annotations
@@ -26,9 +31,12 @@ from cryptography import x509
 
 from ..errors import OCSPError
 from ..models import OCSPResponse, ResponseStatus
-from .ca import CA, Leaf, Signer, StatusLookup, utcnow
+from .ca import CA, Signer
 from .faults import Fault
+from .keys import utcnow
+from .leaf import Leaf
 from .openssl import IndexFile
+from .status import StatusLookup
 
 __all__ = ["RequestRecord", "Responder"]
 
