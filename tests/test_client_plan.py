@@ -118,9 +118,9 @@ def test_responder_urls_precedence(ca: CA) -> None:
 
 def test_get_only_when_small(ca: CA) -> None:
     leaves = [ca.issue(f"g{i}.test").cert for i in range(6)]
-    assert fits_get(ocspkit.build_request(leaves[0], ca.issuer).der)
-    assert fits_get(ocspkit.build_request(leaves[0], ca.issuer, hash_algorithm="sha256").der)
-    assert not fits_get(ocspkit.build_request(leaves, ca.issuer).der)  # six CertIDs
+    assert fits_get(ocspkit.build_request(leaves[0], ca.issuer))
+    assert fits_get(ocspkit.build_request(leaves[0], ca.issuer, hash_algorithm="sha256"))
+    assert not fits_get(ocspkit.build_request(leaves, ca.issuer))  # six CertIDs
 
 
 def _exchange(deadline: float, max_size: int = 10) -> Exchange:
