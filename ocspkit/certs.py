@@ -31,6 +31,7 @@ from ._der import (
     tbs_names_and_key,
     tbs_signature_algorithm,
 )
+from ._guard import typed_errors
 from ._sigalgs import verify_signature
 from .errors import (
     CertificateError,
@@ -196,6 +197,7 @@ def _read(data_or_path: bytes | bytearray | memoryview | str | os.PathLike[str])
     )
 
 
+@typed_errors(CertificateError, "load_certificates")
 def load_certificates(
     data_or_path: bytes | str | os.PathLike[str] | x509.Certificate | Iterable[x509.Certificate],
 ) -> list[x509.Certificate]:
@@ -274,16 +276,19 @@ def _aia_urls(cert: x509.Certificate, method: str) -> tuple[str, ...]:
     return tuple(urls)
 
 
+@typed_errors(CertificateError, "ocsp_urls")
 def ocsp_urls(cert: x509.Certificate) -> tuple[str, ...]:
     """The AIA id-ad-ocsp URIs of ``cert``, in order (empty if it has none)."""
     return _aia_urls(cert, OID_AD_OCSP)
 
 
+@typed_errors(CertificateError, "ca_issuer_urls")
 def ca_issuer_urls(cert: x509.Certificate) -> tuple[str, ...]:
     """The AIA id-ad-caIssuers URIs of ``cert``, in order."""
     return _aia_urls(cert, OID_AD_CA_ISSUERS)
 
 
+@typed_errors(CertificateError, "crl_urls")
 def crl_urls(cert: x509.Certificate) -> tuple[str, ...]:
     """The URIs of the certificate's CRL Distribution Points (fullName), in order."""
     ext = extension(cert, OID_CRL_DP)
@@ -310,6 +315,7 @@ def crl_urls(cert: x509.Certificate) -> tuple[str, ...]:
     return tuple(urls)
 
 
+@typed_errors(CertificateError, "is_must_staple")
 def is_must_staple(cert: x509.Certificate) -> bool:
     """True if ``cert`` has the TLS Feature extension with status_request (RFC 7633).
 
@@ -376,6 +382,7 @@ def issuer_hashes(issuer: x509.Certificate, hash_algorithm: str) -> tuple[bytes,
     return _hashes.put(key, value)
 
 
+@typed_errors(CertificateError, "cert_id")
 def cert_id(
     cert: x509.Certificate, issuer: x509.Certificate, hash_algorithm: str = "sha1"
 ) -> CertID:
@@ -384,6 +391,7 @@ def cert_id(
     return CertID(hash_algorithm, name_hash, key_hash, cert.serial_number)
 
 
+@typed_errors(CertificateError, "cert_id_matches")
 def cert_id_matches(cid: CertID, cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     """True if ``cid`` identifies ``cert`` as issued by ``issuer`` (all four fields)."""
     if cid.hash_algorithm not in HASH_ALGORITHMS or cid.serial_number != cert.serial_number:
@@ -459,6 +467,7 @@ def _signature_of(der: bytes) -> bytes:
     return der[items[2][2] + 1 : items[2][3]]
 
 
+@typed_errors(CertificateError, "is_issued_by")
 def is_issued_by(
     cert: x509.Certificate, issuer: x509.Certificate, *, allow_sha1: bool = True
 ) -> bool:
@@ -472,6 +481,7 @@ def is_issued_by(
         return False
 
 
+@typed_errors(CertificateError, "find_issuer")
 def find_issuer(cert: x509.Certificate, candidates: Sequence[x509.Certificate]) -> x509.Certificate:
     """The certificate among ``candidates`` that issued ``cert`` (name *and* signature checked).
 

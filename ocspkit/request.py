@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from cryptography import x509
 
 from . import _asn1, _encode
+from ._guard import typed_errors
 from ._pem import der_from
 from .certs import cert_id
+from .errors import DecodeError
 from .models import OCSPRequest
 
 __all__ = ["DEFAULT_NONCE_SIZE", "build_request", "parse_request"]
@@ -51,6 +53,7 @@ def build_request(
     return OCSPRequest(der=der, cert_ids=cert_ids, nonce=nonce_bytes)
 
 
+@typed_errors(DecodeError, "parse_request")
 def parse_request(der: bytes) -> OCSPRequest:
     """Parse a DER (or PEM "OCSP REQUEST") request; several CertIDs and signed requests allowed.
 

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from . import _encode
 from ._cache import BoundedCache
 from ._decode import Facts, decode_response, response_status
+from ._guard import typed_errors
 from ._pem import der_from
 from ._sigalgs import sign
 from .certs import issuer_hashes
@@ -100,6 +101,7 @@ def _der_of(data: object) -> bytes:
     return der_from(data, "OCSP RESPONSE")
 
 
+@typed_errors(DecodeError, "parse_response")
 def parse_response(der: bytes) -> OCSPResponse:
     """Parse a DER (or PEM "OCSP RESPONSE") response of any responseStatus.
 
@@ -110,6 +112,7 @@ def parse_response(der: bytes) -> OCSPResponse:
     return _decode(_der_of(der))[1]
 
 
+@typed_errors(DecodeError, "decoding a response")
 def response_facts(der: bytes) -> tuple[Facts | None, OCSPResponse]:
     """(facts, model) of a response's DER: the facts are None for an unsuccessful response.
 

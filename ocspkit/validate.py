@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 
 from ._cache import BoundedCache
 from ._decode import Facts
+from ._guard import typed_errors
 from ._sigalgs import verify_signature
 from .certs import (
     cert_id_matches,
@@ -274,6 +275,7 @@ def _utc(now: datetime | None) -> datetime:
     return now
 
 
+@typed_errors(ValidationError, "validate_response")
 def validate_response(
     response: OCSPResponse | bytes,
     cert: x509.Certificate,
