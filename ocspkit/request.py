@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from cryptography import x509
 
-from . import _asn1, _encode
+from . import _encode
 from ._guard import typed_errors
 from ._pem import der_from
 from .certs import cert_id
@@ -59,4 +59,6 @@ def parse_request(der: bytes) -> OCSPRequest:
 
     Raises :class:`~ocspkit.DecodeError` on anything that is not a well-formed request.
     """
-    return _asn1.decode_request(der_from(der, "OCSP REQUEST"))
+    from ._asn1 import decode_request  # asn1crypto loads only for request parsing
+
+    return decode_request(der_from(der, "OCSP REQUEST"))

@@ -25,8 +25,7 @@ from cryptography.x509.oid import NameOID
 
 import ocspkit
 from ocspkit.client import check
-from ocspkit.demo import StaplingTLSServer
-from ocspkit.testing import CA, Fault, Leaf, Responder
+from ocspkit.testing import CA, Fault, Leaf, Responder, StaplingTLSServer
 
 pytestmark = pytest.mark.timeout(120)
 

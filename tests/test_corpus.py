@@ -11,8 +11,8 @@ serial number is made (validate_response matches the CertID; it does not path-va
 from __future__ import annotations
 
 import base64
-import dataclasses
 import csv
+import dataclasses
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 

@@ -10,8 +10,7 @@ import html.parser
 import pytest
 
 import ocspkit
-from ocspkit.demo import StaplingTLSServer
-from ocspkit.testing import CA, Responder
+from ocspkit.testing import CA, Responder, StaplingTLSServer
 
 NASTY = '<script>alert("x")</script> & co'
 

@@ -13,7 +13,7 @@ import ocspkit
 PACKAGE_DIR = Path(ocspkit.__file__).parent
 
 # Modules that are namespaces of their own, not re-exported flat into ``ocspkit``.
-OWN_NAMESPACES = {"ocspkit.testing", "ocspkit.cli", "ocspkit.demo"}
+OWN_NAMESPACES = {"ocspkit.testing", "ocspkit.cli"}
 
 # Names a public module lists in its ``__all__`` that are deliberately *not* in ``ocspkit``.
 NOT_EXPORTED: dict[str, set[str]] = {

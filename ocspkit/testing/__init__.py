@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .openssl import IndexFile, OpenSSLError, OpenSSLResponder, parse_index
     from .responder import RequestRecord, Responder
     from .status import StatusLookup
+    from .tls import StaplingTLSServer
 
 _LAZY: dict[str, str] = {
     "CA": "ca",
@@ -42,6 +43,7 @@ _LAZY: dict[str, str] = {
     "RequestRecord": "responder",
     "Responder": "responder",
     "Signer": "ca",
+    "StaplingTLSServer": "tls",
     "StatusLookup": "status",
     "generate_key": "keys",
     "parse_index": "openssl",
@@ -73,6 +75,7 @@ __all__ = [
     "RequestRecord",
     "Responder",
     "Signer",
+    "StaplingTLSServer",
     "StatusLookup",
     "generate_key",
     "parse_index",
