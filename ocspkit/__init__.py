@@ -160,7 +160,7 @@ if TYPE_CHECKING:
         try_later_response,
     )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # The edges' public names, by the subpackage that defines them (imported on first use).
 _LAZY: dict[str, str] = {

@@ -145,3 +145,10 @@ def test_public_signatures_do_not_mention_asn1crypto() -> None:
 
 def test_version_is_a_string() -> None:
     assert isinstance(ocspkit.__version__, str) and ocspkit.__version__.count(".") >= 2
+
+
+def test_one_version_source() -> None:
+    """``ocspkit.__version__`` is the installed distribution's version (setup.cfg reads it)."""
+    import importlib.metadata
+
+    assert ocspkit.__version__ == importlib.metadata.version("ocspkit")
