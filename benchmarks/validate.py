@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ocspkit
 from ocspkit import CertStatus, SingleResponse
-from ocspkit.validate import _delegate_cache
+from ocspkit.validate import _delegates as _delegate_cache
 from tests._pki import NOW, PKI
 
 

@@ -95,8 +95,11 @@ KNOWN_CERT_EXTENSIONS = frozenset(
 
 
 class CertParts(NamedTuple):
-    """What ocspkit reads of a certificate, sliced from its DER."""
+    """What ocspkit reads of a certificate, sliced from its DER (with the first certificate
+    object seen for that DER: certificates are immutable and equal by DER)."""
 
+    cert: x509.Certificate
+    serial: int
     der: bytes
     tbs: bytes
     outer_algorithm: bytes
@@ -119,8 +122,16 @@ def cert_der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(Encoding.DER)
 
 
-def parts_of(cert: x509.Certificate) -> CertParts:
+#: A certificate, or its parts when the caller already has them (the validator reads a
+#: certificate's parts once and passes them to every helper).
+Cert = x509.Certificate | CertParts
+
+
+def parts_of(cert: Cert) -> CertParts:
     """The certificate's :class:`CertParts`, cached by its DER."""
+    if type(cert) is CertParts:
+        return cert
+    assert isinstance(cert, x509.Certificate)
     der = cert_der(cert)
     hit = _parts.get(der)
     if hit is not None:
@@ -136,7 +147,12 @@ def parts_of(cert: x509.Certificate) -> CertParts:
         exts: dict[str, tuple[bool, bytes]] | None = extension_values(tbs)
     except DecodeError:
         exts = None
-    return _parts.put(der, CertParts(der, tbs, outer, inner, issuer, subject, spki, bits, exts))
+    return _parts.put(
+        der,
+        CertParts(
+            cert, cert.serial_number, der, tbs, outer, inner, issuer, subject, spki, bits, exts
+        ),
+    )
 
 
 def subject_text(cert: x509.Certificate, *, issuer: bool = False) -> str:
@@ -152,21 +168,21 @@ def describe(cert: x509.Certificate) -> str:
     return repr(subject_text(cert))
 
 
-def public_key(cert: x509.Certificate) -> CertificatePublicKeyTypes:
+def public_key(cert: Cert) -> CertificatePublicKeyTypes:
     """The certificate's public key, or :class:`~ocspkit.SignatureError` naming its algorithm
     when cryptography cannot use it (GOST, an unsupported curve, SLH-DSA, ...)."""
-    der = cert_der(cert)
-    hit = _keys.get(der)
+    parts = parts_of(cert)
+    hit = _keys.get(parts.der)
     if hit is not None:
         return hit
     try:
-        key = cert.public_key()
+        key = parts.cert.public_key()
     except Exception:  # UnsupportedAlgorithm, ValueError on a bad point, ...
         raise SignatureError(
-            f"the public key of {describe(cert)} cannot be used "
-            f"(algorithm {_spki_algorithm(parts_of(cert).spki_der)})"
+            f"the public key of {describe(parts.cert)} cannot be used "
+            f"(algorithm {_spki_algorithm(parts.spki_der)})"
         ) from None
-    return _keys.put(der, key)
+    return _keys.put(parts.der, key)
 
 
 def _spki_algorithm(spki: bytes) -> str:
@@ -360,7 +376,7 @@ def unknown_critical_extension(cert: x509.Certificate) -> str | None:
     )
 
 
-def issuer_hashes(issuer: x509.Certificate, hash_algorithm: str) -> tuple[bytes, bytes]:
+def issuer_hashes(issuer: Cert, hash_algorithm: str) -> tuple[bytes, bytes]:
     """(issuerNameHash, issuerKeyHash) of certificates issued by ``issuer``, cached.
 
     Hashes over the bytes as the issuer's certificate encodes them (RFC 6960 §4.1.1: the DER
@@ -392,16 +408,14 @@ def cert_id(
 
 
 @typed_errors(CertificateError, "cert_id_matches")
-def cert_id_matches(cid: CertID, cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+def cert_id_matches(cid: CertID, cert: Cert, issuer: Cert) -> bool:
     """True if ``cid`` identifies ``cert`` as issued by ``issuer`` (all four fields)."""
-    if cid.hash_algorithm not in HASH_ALGORITHMS or cid.serial_number != cert.serial_number:
+    if cid.hash_algorithm not in HASH_ALGORITHMS or cid.serial_number != parts_of(cert).serial:
         return False
     return (cid.issuer_name_hash, cid.issuer_key_hash) == issuer_hashes(issuer, cid.hash_algorithm)
 
 
-def responder_matches(
-    key_hash: bytes | None, name_der: bytes | None, cert: x509.Certificate
-) -> bool:
+def responder_matches(key_hash: bytes | None, name_der: bytes | None, cert: Cert) -> bool:
     """True if ``cert`` is the responder a ResponderID names (byKey: SHA-1 of its key; byName:
     its subject, as encoded). A certificate that cannot be read matches nothing."""
     try:
@@ -412,9 +426,7 @@ def responder_matches(
         return False
 
 
-def issued_by_problem(
-    cert: x509.Certificate, issuer: x509.Certificate, *, allow_sha1: bool = True
-) -> str:
+def issued_by_problem(cert: Cert, issuer: Cert, *, allow_sha1: bool = True) -> str:
     """Why ``issuer`` did not issue ``cert`` ("" when it did: its subject is the certificate's
     issuer name and its key verifies the certificate's signature), cached by both DERs."""
     c, i = parts_of(cert), parts_of(issuer)
@@ -422,13 +434,13 @@ def issued_by_problem(
     hit = _issued.get(key)
     if hit is not None:
         return hit
-    if not issuer_name_matches(cert, issuer):
+    if not issuer_name_matches(c, i):
         problem = "its issuer name is not the issuer's subject"
     else:
         problem = ""
         try:
             verify_signature(
-                public_key(issuer),
+                public_key(i),
                 *_algorithm(c.outer_algorithm),
                 _signature_of(c.der),
                 c.tbs,
@@ -439,13 +451,14 @@ def issued_by_problem(
     return _issued.put(key, problem)
 
 
-def issuer_name_matches(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+def issuer_name_matches(cert: Cert, issuer: Cert) -> bool:
     """``cert``'s issuer name is ``issuer``'s subject: the same encoding, or equal names
     (cryptography's comparison) when the encodings differ."""
-    if parts_of(cert).issuer_der == parts_of(issuer).subject_der:
+    c, i = parts_of(cert), parts_of(issuer)
+    if c.issuer_der == i.subject_der:
         return True
     try:
-        return bool(cert.issuer == issuer.subject)
+        return bool(c.cert.issuer == i.cert.subject)
     except Exception:  # a name cryptography cannot decode never matches
         return False
 

@@ -24,6 +24,7 @@ from ._decode import Facts
 from ._guard import typed_errors
 from ._sigalgs import verify_signature
 from .certs import (
+    CertParts,
     cert_id_matches,
     describe,
     has_extended_key_usage,
@@ -82,13 +83,13 @@ def _fmt(t: datetime) -> str:
 
 
 def _select(
-    singles: tuple[SingleResponse, ...], cert: x509.Certificate, issuer: x509.Certificate
+    singles: tuple[SingleResponse, ...], cert: CertParts, issuer: CertParts
 ) -> tuple[SingleResponse, list[SingleResponse], bool]:
     """(the SingleResponse to use, all that match the full CertID, whether they disagree)."""
     matches = [s for s in singles if cert_id_matches(s.cert_id, cert, issuer)]
     if not matches:
         raise NoMatchingResponseError(
-            f"no SingleResponse matches serial {cert.serial_number:x} under this issuer "
+            f"no SingleResponse matches serial {cert.serial:x} under this issuer "
             f"({len(singles)} in the response)"
         )
     if len(matches) == 1:
@@ -128,12 +129,12 @@ def _who(cert: x509.Certificate) -> str:
 _delegates = BoundedCache[tuple[bytes, bytes, bool], str](1024)
 
 
-def _delegate_problem(cand: x509.Certificate, issuer: x509.Certificate, allow_sha1: bool) -> str:
-    key = (parts_of(cand).der, parts_of(issuer).der, allow_sha1)
+def _delegate_problem(cand: x509.Certificate, issuer: CertParts, allow_sha1: bool) -> str:
+    parts = parts_of(cand)
+    key = (parts.der, issuer.der, allow_sha1)
     hit = _delegates.get(key)
     if hit is not None:
         return hit
-    parts = parts_of(cand)
     if parts.inner_algorithm != parts.outer_algorithm:
         problem = f"{_who(cand)} has differing inner and outer signature algorithms"
     elif issued := issued_by_problem(cand, issuer, allow_sha1=allow_sha1):
@@ -150,7 +151,7 @@ def _delegate_problem(cand: x509.Certificate, issuer: x509.Certificate, allow_sh
 def _find_signer(
     facts: Facts,
     embedded: tuple[x509.Certificate, ...],
-    issuer: x509.Certificate,
+    issuer: CertParts,
     policy: ValidationPolicy,
     extra_certs: Sequence[x509.Certificate],
     now: datetime,
@@ -158,7 +159,7 @@ def _find_signer(
     """(signer certificate, key, delegated?) per RFC 6960 §4.2.2.2; raise if none is authorised."""
     key_hash, name_der = facts.responder_key_hash, facts.responder_name_der
     if responder_matches(key_hash, name_der, issuer):
-        return issuer, public_key(issuer), False
+        return issuer.cert, public_key(issuer), False
     skew = policy.clock_skew
     for trusted in policy.trusted_responders:
         if responder_matches(key_hash, name_der, trusted):
@@ -252,9 +253,7 @@ def _check_extensions(extensions: tuple[Extension, ...], singles: list[SingleRes
                 raise CriticalExtensionError(f"unknown critical singleExtension {e.oid}")
 
 
-def _check_issuer(
-    cert: x509.Certificate, issuer: x509.Certificate, policy: ValidationPolicy
-) -> None:
+def _check_issuer(cert: CertParts, issuer: CertParts, policy: ValidationPolicy) -> None:
     """The issuer is proved: its subject is the certificate's issuer name, and (by default)
     its key verifies the certificate's signature."""
     if not issuer_name_matches(cert, issuer):
@@ -328,11 +327,10 @@ def validate_response(
     policy = policy or _DEFAULT_POLICY
     now = _utc(now)
 
-    _check_issuer(cert, issuer, policy)
-    single, matches, contradicted = _select(facts.singles, cert, issuer)
-    signer, key, delegated = _find_signer(
-        facts, model.certificates, issuer, policy, extra_certs, now
-    )
+    cp, ip = parts_of(cert), parts_of(issuer)  # read once, passed to every helper
+    _check_issuer(cp, ip, policy)
+    single, matches, contradicted = _select(facts.singles, cp, ip)
+    signer, key, delegated = _find_signer(facts, model.certificates, ip, policy, extra_certs, now)
     verify_signature(
         key,
         facts.signature_algorithm_oid,
