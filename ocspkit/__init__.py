@@ -15,11 +15,7 @@ from typing import TYPE_CHECKING, Any
 from . import _html  # noqa: F401  (registers the notebook renderers)
 from .certs import (
     ca_issuer_urls,
-    cert_id,
-    cert_id_matches,
     crl_urls,
-    find_issuer,
-    is_issued_by,
     is_must_staple,
     load_certificate,
     load_certificates,
@@ -77,6 +73,7 @@ from .errors import (
     ValidationError,
     WeakAlgorithmError,
 )
+from .issuers import cert_id, cert_id_matches, find_issuer, is_issued_by
 from .models import (
     HASH_ALGORITHMS,
     CertID,

@@ -10,8 +10,8 @@ from cryptography import x509
 from . import _encode
 from ._guard import typed_errors
 from ._pem import der_from
-from .certs import cert_id
 from .errors import DecodeError
+from .issuers import cert_id
 from .models import OCSPRequest
 
 __all__ = ["DEFAULT_NONCE_SIZE", "build_request", "parse_request"]

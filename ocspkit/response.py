@@ -25,8 +25,8 @@ from ._decode import Facts, decode_response, response_status
 from ._guard import typed_errors
 from ._pem import der_from
 from ._sigalgs import sign
-from .certs import issuer_hashes
 from .errors import DecodeError
+from .issuers import issuer_hashes
 from .models import (
     Extension,
     OCSPResponse,

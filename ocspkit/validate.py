@@ -25,14 +25,10 @@ from ._guard import typed_errors
 from ._sigalgs import verify_signature
 from .certs import (
     CertParts,
-    cert_id_matches,
     describe,
     has_extended_key_usage,
-    issued_by_problem,
-    issuer_name_matches,
     parts_of,
     public_key,
-    responder_matches,
     unknown_critical_extension,
 )
 from .errors import (
@@ -54,6 +50,7 @@ from .errors import (
     ValidationError,
     WeakAlgorithmError,
 )
+from .issuers import cert_id_matches, issued_by_problem, issuer_name_matches, responder_matches
 from .models import (
     OID_ARCHIVE_CUTOFF,
     OID_CRL_ID,

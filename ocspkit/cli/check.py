@@ -99,7 +99,7 @@ class _Input:
 
 
 def _inputs(path: str, extra: Sequence[x509.Certificate]) -> _Input:
-    from ..certs import find_issuer
+    from ..issuers import find_issuer
     from .common import load_cert_file
 
     certs = load_cert_file(path)

@@ -90,7 +90,7 @@ def _check_servable(result: ValidationResult, now: datetime, options: StaplerOpt
 
 def run(args: argparse.Namespace) -> int:
     """``ocspkit staple-file``."""
-    from ..certs import find_issuer
+    from ..issuers import find_issuer
     from ..client import check
     from ..stapling.options import StaplerOptions
     from ..stapling.outputs import StapleFile

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from ..certs import ca_issuer_urls, find_issuer, load_certificates, subject_text
+from ..certs import ca_issuer_urls, load_certificates, subject_text
 from ..errors import CertificateError, FetchError, IssuerFetchError, IssuerNotFoundError, OCSPError
+from ..issuers import find_issuer
 from .transfer import Context, Flow, fetch, retrying, url_scheme
 
 __all__ = ["parse_issuer_certificates", "issuer_flow"]

@@ -15,7 +15,7 @@ from typing import Any, Union
 
 from cryptography import x509
 
-from ..certs import find_issuer, is_must_staple, load_certificates, ocsp_urls
+from ..certs import is_must_staple, load_certificates, ocsp_urls
 from ..errors import (
     DecodeError,
     IssuerNotFoundError,
@@ -23,6 +23,7 @@ from ..errors import (
     ProbeConnectionError,
     UnexpectedError,
 )
+from ..issuers import find_issuer
 from ..models import OCSPResponse, ValidationResult
 from ..policy import NonceRule, ValidationPolicy
 from ..response import parse_response

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, Union
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from ..certs import describe, find_issuer, is_must_staple, load_certificates, ocsp_urls
+from ..certs import describe, is_must_staple, load_certificates, ocsp_urls
 from ..errors import (
     CertificateError,
     IssuerNotFoundError,
@@ -36,6 +36,7 @@ from ..errors import (
     StoreError,
     UnservableResponseError,
 )
+from ..issuers import find_issuer
 from ..models import CertStatus, OCSPResponse, ValidationResult
 from ..policy import NonceRule, ValidationPolicy
 from ..refresh import RefreshSchedule, StapleTimes, retry_delay, staple_times

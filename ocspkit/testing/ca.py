@@ -26,7 +26,7 @@ from typing import Literal
 
 from cryptography import x509
 
-from ..certs import cert_id, issuer_hashes
+from ..issuers import cert_id, issuer_hashes
 from ..models import (
     CertID,
     CertStatus,
