@@ -13,10 +13,10 @@ from datetime import datetime, timezone
 from .models import CertID, CertStatus, Extension, ResponseStatus, SingleResponse
 
 __all__ = [
-    "encode_request",
-    "encode_response_data",
     "encode_basic_response",
     "encode_error_response",
+    "encode_request",
+    "encode_response_data",
 ]
 
 _HASH_OIDS = {

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from .probing.report import ProbeReport
 
-__all__ = ["response_html", "result_html", "probe_html"]
+__all__ = ["probe_html", "response_html", "result_html"]
 
 _COLOURS = {
     CertStatus.GOOD: "#1a7f37",

@@ -19,18 +19,18 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from cryptography import x509
 
 __all__ = [
-    "CertStatus",
-    "ResponseStatus",
-    "RevocationReason",
     "HASH_ALGORITHMS",
     "CertID",
+    "CertStatus",
     "Extension",
-    "ResponderID",
-    "SingleResponse",
-    "OCSPResponse",
-    "OCSPRequest",
-    "ValidationResult",
     "HTMLRepr",
+    "OCSPRequest",
+    "OCSPResponse",
+    "ResponderID",
+    "ResponseStatus",
+    "RevocationReason",
+    "SingleResponse",
+    "ValidationResult",
     "register_html",
 ]
 

@@ -152,3 +152,22 @@ def test_one_version_source() -> None:
     import importlib.metadata
 
     assert ocspkit.__version__ == importlib.metadata.version("ocspkit")
+
+
+def _isort_key(name: str) -> tuple[int, str]:
+    """ruff's RUF022 order: CONSTANTS, then Classes, then functions (and dunders)."""
+    if name.isupper() or (name.upper() == name and not name.startswith("__")):
+        return (0, name)
+    return (1, name) if name[:1].isupper() else (2, name)
+
+
+def test_all_is_sorted_and_unique() -> None:
+    """``ocspkit.__all__`` (and each public subpackage's) is sorted, without duplicates, and
+    every name in it resolves (the edges' names through PEP 562)."""
+    for modname in ["ocspkit", *_public_modules()]:
+        module = importlib.import_module(modname)
+        names = list(getattr(module, "__all__", ()))
+        assert names == sorted(names, key=_isort_key), modname
+        assert len(names) == len(set(names)), modname
+        for name in names:
+            assert getattr(module, name) is not None

@@ -20,7 +20,7 @@ from .. import __version__
 from . import check, demo, probe, staple_file, uris
 from .common import CLIError, ExitCode, describe_error, exit_for_error
 
-__all__ = ["main", "build_parser", "ExitCode"]
+__all__ = ["ExitCode", "build_parser", "main"]
 
 EPILOG = """\
 exit codes: 0 good, 1 revoked, 2 unknown, 3 no valid answer (no OCSP URL, responder down,

@@ -27,14 +27,14 @@ if TYPE_CHECKING:
     from ..probing.report import ProbeTarget
 
 __all__ = [
-    "ExitCode",
-    "add_json_flag",
-    "SubParsers",
     "CLIError",
+    "ExitCode",
+    "SubParsers",
     "UsageError",
-    "exit_for_status",
-    "exit_for_error",
+    "add_json_flag",
     "describe_error",
+    "exit_for_error",
+    "exit_for_status",
     "load_cert_file",
     "parse_target",
 ]

@@ -23,12 +23,12 @@ from ..models import CertStatus, ValidationResult
 __all__ = [
     "JSONValue",
     "Style",
-    "iso",
     "cert_json",
-    "result_json",
-    "error_json",
     "emit_json",
     "envelope",
+    "error_json",
+    "iso",
+    "result_json",
     "subject",
 ]
 

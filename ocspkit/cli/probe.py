@@ -32,7 +32,7 @@ from .output import (
 if TYPE_CHECKING:
     from ..probing.report import ProbeReport
 
-__all__ = ["register", "run", "probe_exit", "probe_json", "print_probe", "staple_problem"]
+__all__ = ["print_probe", "probe_exit", "probe_json", "register", "run", "staple_problem"]
 
 
 def register(sub: SubParsers) -> None:

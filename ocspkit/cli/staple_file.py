@@ -90,8 +90,8 @@ def _check_servable(result: ValidationResult, now: datetime, options: StaplerOpt
 
 def run(args: argparse.Namespace) -> int:
     """``ocspkit staple-file``."""
-    from ..issuers import find_issuer
     from ..client import check
+    from ..issuers import find_issuer
     from ..stapling.options import StaplerOptions
     from ..stapling.outputs import StapleFile
 

@@ -26,17 +26,17 @@ from ..errors import (
 )
 
 __all__ = [
-    "Exchange",
-    "Reply",
-    "Sleep",
-    "Resolve",
-    "Action",
-    "BodyReader",
-    "body_wanted",
-    "transport_error",
-    "parse_retry_after",
     "OCSP_REQUEST_TYPE",
     "OCSP_RESPONSE_TYPE",
+    "Action",
+    "BodyReader",
+    "Exchange",
+    "Reply",
+    "Resolve",
+    "Sleep",
+    "body_wanted",
+    "parse_retry_after",
+    "transport_error",
 ]
 
 OCSP_REQUEST_TYPE = "application/ocsp-request"

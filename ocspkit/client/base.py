@@ -24,9 +24,9 @@ from .plan import check_flow, query_flow
 from .transfer import Context, Flow
 
 __all__ = [
-    "ClientBase",
-    "CertInput",
     "BundleInput",
+    "CertInput",
+    "ClientBase",
     "coerce_inputs",
     "default_ssl_context",
     "new_async_http",

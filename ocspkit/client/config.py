@@ -8,7 +8,7 @@ from typing import Literal
 
 from ..policy import ValidationPolicy
 
-__all__ = ["ClientConfig", "Method", "CONFIG_FIELDS"]
+__all__ = ["CONFIG_FIELDS", "ClientConfig", "Method"]
 
 #: How requests are sent: ``"auto"`` (RFC 5019 GET when it fits, else POST; GET failures fall
 #: back to POST), ``"post"`` or ``"get"``.

@@ -31,14 +31,14 @@ import httpx
 from .guard import getaddrinfo_addresses, literal_address
 
 __all__ = [
-    "CallLimits",
-    "limits",
-    "resolve_within",
-    "DeadlineBackend",
-    "AsyncPinnedBackend",
-    "install_backends",
-    "pinned_addresses",
     "MAX_LOOKUPS",
+    "AsyncPinnedBackend",
+    "CallLimits",
+    "DeadlineBackend",
+    "install_backends",
+    "limits",
+    "pinned_addresses",
+    "resolve_within",
 ]
 
 #: The most name lookups in flight at once (each in a daemon thread); more wait for a slot.

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from ..errors import FetchError, UnsafeURLError
 
-__all__ = ["is_public_address", "check_address", "host_and_port", "getaddrinfo_addresses"]
+__all__ = ["check_address", "getaddrinfo_addresses", "host_and_port", "is_public_address"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

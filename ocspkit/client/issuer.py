@@ -12,7 +12,7 @@ from ..errors import CertificateError, FetchError, IssuerFetchError, IssuerNotFo
 from ..issuers import find_issuer
 from .transfer import Context, Flow, fetch, retrying, url_scheme
 
-__all__ = ["parse_issuer_certificates", "issuer_flow"]
+__all__ = ["issuer_flow", "parse_issuer_certificates"]
 
 _ACCEPT = (
     ("accept", "application/pkix-cert, application/pkcs7-mime, */*;q=0.5"),

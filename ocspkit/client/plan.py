@@ -31,7 +31,7 @@ from .cache import ResponseCache
 from .issuer import issuer_flow
 from .transfer import Context, Flow, check_scheme, fetch, retrying, url_scheme
 
-__all__ = ["responder_urls", "fits_get", "MethodChoice", "query_flow", "check_flow"]
+__all__ = ["MethodChoice", "check_flow", "fits_get", "query_flow", "responder_urls"]
 
 _SCHEMES = ("http", "https")
 #: RFC 5019 §5: GET for requests whose encoded form is at most 255 bytes.

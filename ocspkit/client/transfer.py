@@ -32,13 +32,13 @@ from .config import ClientConfig
 from .guard import check_address, host_and_port, literal_address
 
 __all__ = [
-    "Flow",
     "Context",
-    "fetch",
-    "retrying",
-    "retry_delay",
-    "is_retryable",
+    "Flow",
     "check_scheme",
+    "fetch",
+    "is_retryable",
+    "retry_delay",
+    "retrying",
     "url_scheme",
 ]
 

@@ -26,12 +26,12 @@ from .chain import hostname_matches
 from .report import ProbeOutcome, ProbeReport, ProbeTarget
 
 __all__ = [
-    "ProbeRefusedError",
     "NoCertificateError",
     "NotTLSError",
     "ProbeConnectionError",
     "ProbeError",
     "ProbeOutcome",
+    "ProbeRefusedError",
     "ProbeReport",
     "ProbeTarget",
     "ProbeTimeoutError",

@@ -32,7 +32,7 @@ from .chain import avalidate_chain, certifi_roots, validate_chain
 from .report import ProbeOutcome, ProbeReport, ProbeTarget
 from .tls import HandshakeResult, atls_handshake, default_servername, tls_handshake
 
-__all__ = ["probe", "aprobe", "probe_many", "STAPLE_POLICY", "TargetLike", "TrustRoots"]
+__all__ = ["STAPLE_POLICY", "TargetLike", "TrustRoots", "aprobe", "probe", "probe_many"]
 
 #: The default policy for staples: a staple answers no request of ours, so nonces are ignored.
 STAPLE_POLICY = ValidationPolicy(nonce=NonceRule.IGNORE)

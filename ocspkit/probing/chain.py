@@ -26,7 +26,7 @@ from pyhanko_certvalidator import errors as pv_errors
 
 from .._asn1 import asn1_certificate
 
-__all__ = ["certifi_roots", "hostname_matches", "avalidate_chain", "validate_chain", "run_sync"]
+__all__ = ["avalidate_chain", "certifi_roots", "hostname_matches", "run_sync", "validate_chain"]
 
 T = TypeVar("T")
 _PEM_BLOCK = re.compile(

@@ -11,7 +11,7 @@ from cryptography import x509
 from ..errors import OCSPError
 from ..models import CertStatus, HTMLRepr, OCSPResponse, ValidationResult
 
-__all__ = ["ProbeTarget", "ProbeReport", "ProbeOutcome"]
+__all__ = ["ProbeOutcome", "ProbeReport", "ProbeTarget"]
 
 
 @dataclass(frozen=True)

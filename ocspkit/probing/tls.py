@@ -34,11 +34,11 @@ from ..errors import (
 
 __all__ = [
     "TLS_VERSIONS",
-    "HandshakeResult",
     "ClientHandshake",
+    "HandshakeResult",
+    "atls_handshake",
     "default_servername",
     "tls_handshake",
-    "atls_handshake",
 ]
 
 #: The accepted values of ``tls_version`` and the protocol each pins.

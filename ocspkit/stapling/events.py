@@ -18,12 +18,12 @@ from cryptography import x509
 from ..models import ValidationResult
 
 __all__ = [
-    "StapleUpdated",
-    "StapleRevoked",
-    "StapleFailed",
     "MustStapleMissing",
-    "StapleExpired",
     "Source",
+    "StapleExpired",
+    "StapleFailed",
+    "StapleRevoked",
+    "StapleUpdated",
 ]
 
 logger = logging.getLogger("ocspkit.stapling")

@@ -13,7 +13,7 @@ from datetime import timedelta
 from ..policy import ValidationPolicy
 from ..refresh import RefreshSchedule
 
-__all__ = ["StaplerOptions", "MIN_RETRY"]
+__all__ = ["MIN_RETRY", "StaplerOptions"]
 
 #: The shortest ``retry_initial`` allowed: a failing refresh is never retried in a hot loop.
 MIN_RETRY = timedelta(milliseconds=100)

@@ -32,11 +32,11 @@ from ..models import ResponseStatus
 from ._files import atomic_write
 
 __all__ = [
-    "StapleOutput",
-    "StapleFile",
-    "NginxStapleFile",
     "HAProxyOCSPFile",
     "HAProxyRuntime",
+    "NginxStapleFile",
+    "StapleFile",
+    "StapleOutput",
     "install_callback",
     "try_later_response",
 ]

@@ -58,7 +58,7 @@ from .stores import MemoryStore, StapleStore
 if TYPE_CHECKING:
     from .runners import StaplerThread
 
-__all__ = ["Stapler", "StapleState", "ChainInput"]
+__all__ = ["ChainInput", "StapleState", "Stapler"]
 
 #: A chain as :meth:`Stapler.add` takes it: certificates (leaf first, issuer next), or PEM
 #: bytes/text or a path holding them.

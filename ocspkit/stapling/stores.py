@@ -22,7 +22,7 @@ from ..errors import StoreError
 from ._files import TEMP_PREFIX, atomic_write
 from .events import logger
 
-__all__ = ["StapleStore", "MemoryStore", "DirectoryStore", "check_key", "MAX_STAPLE_SIZE"]
+__all__ = ["MAX_STAPLE_SIZE", "DirectoryStore", "MemoryStore", "StapleStore", "check_key"]
 
 #: The largest staple file :class:`DirectoryStore` reads (bytes); larger files are ignored.
 #: Real OCSP responses are a few KiB (with an embedded responder certificate).
