@@ -33,20 +33,20 @@ from typing import Any
 from tests._servers import need_binary
 
 __all__ = [
-    "Site",
     "RunningServer",
     "ServerStartError",
-    "free_ports",
-    "ipv6_loopback",
-    "start_apache",
-    "start_nginx",
-    "start_haproxy",
-    "haproxy_command",
-    "wait_for_responder",
+    "Site",
     "ThreadServer",
+    "free_ports",
+    "haproxy_command",
+    "ipv6_loopback",
     "pyopenssl_staple_server",
-    "silent_server",
     "reply_server",
+    "silent_server",
+    "start_apache",
+    "start_haproxy",
+    "start_nginx",
+    "wait_for_responder",
 ]
 
 _APACHE_MODULES = "/usr/lib/apache2/modules"
