@@ -1,5 +1,9 @@
 """The shared decision logic of the clients: which URLs and methods, what to retry, what to check.
 
+What this module owns: the order of responder URLs, the GET/POST choice and fallback, and
+turning answers into validated results (and cache entries). What it must never do: perform
+I/O itself or hold per-client state.
+
 Each public function here returns a :data:`~ocspkit.client.transfer.Flow` (a generator of I/O
 actions). :class:`~ocspkit.Client` drives it with blocking I/O, :class:`~ocspkit.AsyncClient`
 with ``await``; that is the only difference between them.
@@ -23,7 +27,7 @@ from ..errors import (
 )
 from ..models import OCSPRequest, OCSPResponse, ResponseStatus, ValidationResult
 from ..policy import ValidationPolicy
-from ..request import build_request, get_url
+from ..request import build_request
 from ..response import parse_response
 from ..validate import validate_response
 from .actions import OCSP_REQUEST_TYPE, OCSP_RESPONSE_TYPE
@@ -67,10 +71,10 @@ def responder_urls(
     raise NoOCSPURLError(f"{subject!r} has no OCSP responder URL (no AIA id-ad-ocsp)")
 
 
-def fits_get(der: bytes) -> bool:
-    """True if the URL-encoded base64 of ``der`` is at most 255 bytes (RFC 5019 §5)."""
+def fits_get(request: OCSPRequest) -> bool:
+    """True if the URL-encoded base64 of ``request`` is at most 255 bytes (RFC 5019 §5)."""
     base = "http://h/"
-    return len(get_url(der, base)) - len(base) <= GET_LIMIT
+    return len(request.get_url(base)) - len(base) <= GET_LIMIT
 
 
 class MethodChoice:
@@ -78,7 +82,7 @@ class MethodChoice:
 
     def __init__(self, method: str, request: OCSPRequest) -> None:
         self.method = method
-        self.try_get = method == "get" or (method == "auto" and fits_get(request.der))
+        self.try_get = method == "get" or (method == "auto" and fits_get(request))
 
 
 def _fall_back(ctx: Context, exc: OCSPError) -> bool:
