@@ -100,7 +100,9 @@ def test_outcomes_arrive_as_they_complete() -> None:
         stuck = ca.issue("stuck.test", ocsp_url=slow.url).cert
         quick = [ca.issue(f"q{i}.test", ocsp_url=fast.url).cert for i in range(5)]
         start = time.monotonic()
-        outcomes = list(check_many([stuck, *quick], issuer=ca.issuer, config=ClientConfig(deadline=1.0)))
+        outcomes = list(
+            check_many([stuck, *quick], issuer=ca.issuer, config=ClientConfig(deadline=1.0))
+        )
         elapsed = time.monotonic() - start
     assert [o.index for o in outcomes][-1] == 0
     assert all(o.status is CertStatus.GOOD for o in outcomes[:-1])

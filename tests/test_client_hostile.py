@@ -480,7 +480,9 @@ def test_check_many_survives_a_hostile_item(pki: tuple[CA, Responder]) -> None:
     ca, responder = pki
     good = ca.issue("bulk-good.test", ocsp_url=responder.url).cert
     items = [(good, ca.issuer), (_broken_aia_leaf(ca), ca.issuer), (good, ca.issuer)]
-    outcomes = sorted(check_many(items, concurrency=2, config=ClientConfig(**STRICT)), key=lambda o: o.index)
+    outcomes = sorted(
+        check_many(items, concurrency=2, config=ClientConfig(**STRICT)), key=lambda o: o.index
+    )
     assert [o.index for o in outcomes] == [0, 1, 2]
     assert outcomes[0].ok and outcomes[2].ok
     assert outcomes[1].error is not None and isinstance(outcomes[1].error, OCSPError)

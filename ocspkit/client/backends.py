@@ -145,7 +145,7 @@ def _refuse_metadata(host: str, addresses: Iterable[str]) -> tuple[str, ...]:
     found = tuple(addresses)
     for address in found:
         if is_metadata_address(address):
-            raise MetadataAddressError(f"{host} resolves to cloud metadata address {address}")
+            raise MetadataAddressError(f"refusing to connect to cloud metadata address {address}")
     return found
 
 

@@ -46,7 +46,6 @@ Item = Union[x509.Certificate, Sequence[x509.Certificate]]  # noqa: UP007 - a ru
 Progress = Callable[[int, "CheckOutcome"], None]
 
 
-
 @dataclass(frozen=True)
 class _Args:
     """The :meth:`~ocspkit.AsyncClient.check` arguments shared by every item of a batch."""
@@ -213,9 +212,7 @@ async def acheck_many(
                     return
                 index = next(counter)
             # _one turns every Exception into the item's outcome; only cancellation escapes
-            results.put_nowait(
-                await _one(client, index, item, found_issuer, found_bundle, args)
-            )
+            results.put_nowait(await _one(client, index, item, found_issuer, found_bundle, args))
         results.put_nowait(_Stop(None))
 
     workers = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
