@@ -14,7 +14,7 @@ from cryptography import x509
 
 import ocspkit
 from ocspkit import CertificateError, CertStatus, FetchTimeoutError, NoOCSPURLError
-from ocspkit.client import AsyncClient, CheckOutcome, acheck_many, check_many
+from ocspkit.client import AsyncClient, CheckOutcome, ClientConfig, acheck_many, check_many
 from ocspkit.testing import CA, Fault, Responder
 
 pytestmark = pytest.mark.timeout(90)
@@ -100,7 +100,9 @@ def test_outcomes_arrive_as_they_complete() -> None:
         stuck = ca.issue("stuck.test", ocsp_url=slow.url).cert
         quick = [ca.issue(f"q{i}.test", ocsp_url=fast.url).cert for i in range(5)]
         start = time.monotonic()
-        outcomes = list(check_many([stuck, *quick], issuer=ca.issuer, deadline=1.0))
+        outcomes = list(
+            check_many([stuck, *quick], issuer=ca.issuer, config=ClientConfig(deadline=1.0))
+        )
         elapsed = time.monotonic() - start
     assert [o.index for o in outcomes][-1] == 0
     assert all(o.status is CertStatus.GOOD for o in outcomes[:-1])
@@ -219,7 +221,7 @@ def test_settings_with_a_client_are_refused(
 ) -> None:
     async def go() -> None:
         async with AsyncClient() as client:
-            async for _ in acheck_many([], client=client, timeout=3):
+            async for _ in acheck_many([], client=client, config=ClientConfig(timeout=3)):
                 pass
 
     with pytest.raises(ValueError):
@@ -231,10 +233,8 @@ def test_bad_arguments_fail_fast() -> None:
         check_many([], concurrency=0)
     with pytest.raises(ValueError):
         check_many([], per_host=0)
-    with pytest.raises(ValueError):
-        check_many([], method="put")
     with pytest.raises(TypeError):
-        check_many([], tiemout=3)
+        check_many([], tiemout=3)  # type: ignore[call-arg]
 
 
 def test_error_in_the_input_reaches_the_caller(

@@ -34,7 +34,7 @@ from ocspkit import (
     ResponseTooLargeError,
     UnauthorizedResponderError,
 )
-from ocspkit.client import AsyncClient, Client
+from ocspkit.client import AsyncClient, Client, ClientConfig
 from ocspkit.testing import CA, Fault, Leaf, Responder
 
 pytestmark = pytest.mark.timeout(60)
@@ -148,11 +148,11 @@ def test_every_fault_has_a_case() -> None:
 
 def _run(mode: str, lab: Lab, settings: dict[str, Any]) -> Any:
     if mode == "sync":
-        with Client(**settings) as client:
+        with Client(ClientConfig(**settings)) as client:
             return client.check(lab.leaf.cert, lab.ca.issuer)
 
     async def go() -> Any:
-        async with AsyncClient(**settings) as client:
+        async with AsyncClient(ClientConfig(**settings)) as client:
             return await client.check(lab.leaf.cert, lab.ca.issuer)
 
     return asyncio.run(go())
@@ -237,12 +237,12 @@ def test_query_returns_try_later_after_retries(lab: Lab, mode: str) -> None:
     request = ocspkit.build_request(lab.leaf.cert, lab.ca.issuer)
     before = lab.responder.requests
     if mode == "sync":
-        with Client(backoff=0.01, retries=1) as client:
+        with Client(ClientConfig(backoff=0.01, retries=1)) as client:
             response = client.query(request, lab.responder.url)
     else:
 
         async def go() -> ocspkit.OCSPResponse:
-            async with AsyncClient(backoff=0.01, retries=1) as client:
+            async with AsyncClient(ClientConfig(backoff=0.01, retries=1)) as client:
                 return await client.query(request, lab.responder.url)
 
         response = asyncio.run(go())

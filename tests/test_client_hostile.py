@@ -42,7 +42,7 @@ from ocspkit.client import (
 from ocspkit.client.actions import Exchange, parse_retry_after
 from ocspkit.client.config import ClientConfig
 from ocspkit.client.guard import is_public_address
-from ocspkit.client.transfer import retry_delay
+from ocspkit.client.transfer import retry_wait
 from ocspkit.testing import CA, Responder
 
 pytestmark = pytest.mark.timeout(60)
@@ -125,11 +125,11 @@ def pki() -> Iterator[tuple[CA, Responder]]:
 def run(mode: str, fn: Callable[[Any], Any], **settings: Any) -> Any:
     """``fn(client)`` with a sync Client, or awaited with an AsyncClient."""
     if mode == "sync":
-        with Client(**settings) as client:
+        with Client(ClientConfig(**settings)) as client:
             return fn(client)
 
     async def go() -> Any:
-        async with AsyncClient(**settings) as client:
+        async with AsyncClient(ClientConfig(**settings)) as client:
             return await fn(client)
 
     return asyncio.run(go())
@@ -268,11 +268,27 @@ def test_parse_retry_after_is_strict() -> None:
 
 
 def test_backoff_exponent_is_capped() -> None:
-    config = ClientConfig(retries=10**9, backoff=1e-300)
+    """Huge attempt counts give a finite wait within the deadline (no OverflowError)."""
     error = HTTPStatusError("x", url="u", status_code=503, retry_after=None)
-    for attempt in (63, 1000, 10**8):
-        delay = retry_delay(config, error, attempt, 1e9, random.Random(1))
-        assert delay is not None and delay < 1e-200
+    for backoff in (1e-300, 0.5, 1e300):
+        config = ClientConfig(retries=10**9, backoff=backoff, deadline=30.0)
+        for attempt in (0, 63, 1000, 10**8):
+            delay = retry_wait(config, error, attempt, 1e9, random.Random(1))
+            assert delay is not None and 0 <= delay <= 30.0 * 1.5
+
+
+def test_backoff_is_the_core_schedule() -> None:
+    """The client's waits are ocspkit.refresh.retry_delay over its schedule: backoff * 2**n,
+    spread by ±50 %; a Retry-After longer than the deadline leaves gives up."""
+    config = ClientConfig(retries=5, backoff=0.5, deadline=30.0)
+    error = HTTPStatusError("x", url="u", status_code=503, retry_after=None)
+    for attempt in range(4):
+        delay = retry_wait(config, error, attempt, 1e9, random.Random(attempt))
+        assert delay is not None
+        assert 0.5 * 2**attempt * 0.5 <= delay <= 0.5 * 2**attempt * 1.5
+    assert retry_wait(config, error, 5, 1e9, random.Random(1)) is None  # out of retries
+    late = HTTPStatusError("x", url="u", status_code=503, retry_after=20.0)
+    assert retry_wait(config, late, 0, 10.0, random.Random(1)) is None
 
 
 # -- 4. malformed URLs are typed errors; a bad AIA URL is skipped ------------------------------
@@ -464,7 +480,9 @@ def test_check_many_survives_a_hostile_item(pki: tuple[CA, Responder]) -> None:
     ca, responder = pki
     good = ca.issue("bulk-good.test", ocsp_url=responder.url).cert
     items = [(good, ca.issuer), (_broken_aia_leaf(ca), ca.issuer), (good, ca.issuer)]
-    outcomes = sorted(check_many(items, concurrency=2, **STRICT), key=lambda o: o.index)
+    outcomes = sorted(
+        check_many(items, concurrency=2, config=ClientConfig(**STRICT)), key=lambda o: o.index
+    )
     assert [o.index for o in outcomes] == [0, 1, 2]
     assert outcomes[0].ok and outcomes[2].ok
     assert outcomes[1].error is not None and isinstance(outcomes[1].error, OCSPError)
@@ -480,7 +498,10 @@ def test_non_ocsp_exception_of_one_item_becomes_its_outcome(pki: tuple[CA, Respo
         return [
             o
             async for o in acheck_many(
-                [(good, ca.issuer)] * 3, concurrency=2, now="yesterday", **STRICT
+                [(good, ca.issuer)] * 3,
+                concurrency=2,
+                now="yesterday",  # type: ignore[arg-type]
+                config=ClientConfig(**STRICT),
             )
         ]
 
@@ -500,7 +521,7 @@ def test_error_of_the_input_iterator_still_propagates(pki: tuple[CA, Responder])
         raise RuntimeError("input broke")
 
     with pytest.raises(RuntimeError, match="input broke"):
-        list(check_many(items(), **STRICT))
+        list(check_many(items(), config=ClientConfig(**STRICT)))
 
 
 def test_probe_many_survives_a_target_that_raises(serve: Callable[..., Hostile]) -> None:

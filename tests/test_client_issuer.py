@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 import ocspkit
 from ocspkit import CertStatus, FetchError, IssuerNotFoundError, UnsafeURLError
-from ocspkit.client import AsyncClient, Client, IssuerFetchError
+from ocspkit.client import AsyncClient, Client, ClientConfig, IssuerFetchError
 from ocspkit.testing import CA, Responder
 
 pytestmark = pytest.mark.timeout(60)
@@ -60,11 +60,11 @@ def pki() -> Iterator[tuple[CA, Responder]]:
 
 def run(mode: str, fn: Callable[[Any], Any], **settings: Any) -> Any:
     if mode == "sync":
-        with Client(**settings) as client:
+        with Client(ClientConfig(**settings)) as client:
             return fn(client)
 
     async def go() -> Any:
-        async with AsyncClient(**settings) as client:
+        async with AsyncClient(ClientConfig(**settings)) as client:
             return await fn(client)
 
     return asyncio.run(go())

@@ -10,7 +10,7 @@ import pytest
 
 import ocspkit
 from ocspkit import CertStatus, RevocationReason
-from ocspkit.client import AsyncClient, Client
+from ocspkit.client import AsyncClient, Client, ClientConfig
 from ocspkit.testing import CA, Leaf, OpenSSLResponder
 from tests._servers import need_binary
 
@@ -45,11 +45,11 @@ def openssl_lab() -> Iterator[OpenSSLLab]:
 def _check(mode: str, lab: OpenSSLLab, leaf: Leaf, method: str) -> ocspkit.ValidationResult:
     settings = {"method": method, "timeout": 5.0, "deadline": 15.0}
     if mode == "sync":
-        with Client(**settings) as client:  # type: ignore[arg-type]
+        with Client(ClientConfig(**settings)) as client:
             return client.check(leaf.cert, lab.ca.issuer)
 
     async def go() -> ocspkit.ValidationResult:
-        async with AsyncClient(**settings) as client:  # type: ignore[arg-type]
+        async with AsyncClient(ClientConfig(**settings)) as client:
             return await client.check(leaf.cert, lab.ca.issuer)
 
     return asyncio.run(go())

@@ -25,7 +25,7 @@ from ocspkit import (
     ResponseTooLargeError,
     UnsafeURLError,
 )
-from ocspkit.client import AsyncClient, Client
+from ocspkit.client import AsyncClient, Client, ClientConfig
 from ocspkit.testing import CA, Leaf, Responder
 
 pytestmark = pytest.mark.timeout(60)
@@ -105,11 +105,11 @@ def leaf(pki: tuple[CA, Responder]) -> Leaf:
 def both(mode: str, fn: Callable[[Any], Any], **settings: Any) -> Any:
     """Run ``fn(client)`` with a sync Client or (awaiting it) an AsyncClient."""
     if mode == "sync":
-        with Client(**settings) as client:
+        with Client(ClientConfig(**settings)) as client:
             return fn(client)
 
     async def go() -> Any:
-        async with AsyncClient(**settings) as client:
+        async with AsyncClient(ClientConfig(**settings)) as client:
             return await fn(client)
 
     return asyncio.run(go())
@@ -413,7 +413,7 @@ def test_requests_go_through_the_proxy(pki: tuple[CA, Responder], leaf: Leaf, mo
 
 def test_proxy_and_http_client_are_exclusive() -> None:
     with httpx.Client() as http, pytest.raises(ValueError):
-        Client(proxy="http://127.0.0.1:3128", http_client=http)
+        Client(ClientConfig(proxy="http://127.0.0.1:3128"), http_client=http)
 
 
 # -- guard ---------------------------------------------------------------------------------------
@@ -476,7 +476,7 @@ def test_per_host_limit_async(pki: tuple[CA, Responder]) -> None:
     with Front(slow) as front:
 
         async def go() -> list[ocspkit.ValidationResult]:
-            async with AsyncClient(per_host=2, force_url=front.url) as client:
+            async with AsyncClient(ClientConfig(per_host=2, force_url=front.url)) as client:
                 return await asyncio.gather(*(client.check(x.cert, ca.issuer) for x in leaves))
 
         results = asyncio.run(go())
@@ -505,7 +505,7 @@ def test_bad_settings_are_value_errors() -> None:
         {"backoff": float("inf")},
     ):
         with pytest.raises(ValueError):
-            Client(**bad)
+            ClientConfig(**bad)
 
 
 def test_bad_url_scheme_is_fetch_error(pki: tuple[CA, Responder], leaf: Leaf) -> None:
@@ -573,7 +573,7 @@ def test_async_transport_keeps_alive_and_survives_stale_connections(
     try:
 
         async def go() -> list[ocspkit.ValidationResult]:
-            async with AsyncClient(force_url=counter.url) as client:
+            async with AsyncClient(ClientConfig(force_url=counter.url)) as client:
                 out = []
                 for leaf in leaves:
                     out.append(await client.check(leaf.cert, ca.issuer))

@@ -119,7 +119,7 @@ def _issuer_bundle(args: argparse.Namespace) -> list[x509.Certificate]:
 
 def run(args: argparse.Namespace) -> int:
     """``ocspkit check``."""
-    from ..client import check
+    from ..client import ClientConfig, check
 
     extra = _issuer_bundle(args)
     item = _inputs(args.cert, extra)
@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             bundle=item.bundle,
             hash_algorithm="sha256" if args.sha256 else "sha1",
             nonce=not args.no_nonce,
-            timeout=args.timeout,
+            config=ClientConfig(timeout=args.timeout, deadline=args.timeout),
         )
     except Exception as exc:  # reported below: one line, exit 3 (or 4 for bad input)
         error = exc
@@ -206,7 +206,7 @@ class _Progress:
 
 def run_many(args: argparse.Namespace) -> int:
     """``ocspkit check-many``."""
-    from ..client import check_many
+    from ..client import ClientConfig, check_many
 
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
@@ -221,7 +221,7 @@ def run_many(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         hash_algorithm="sha256" if args.sha256 else "sha1",
         nonce=not args.no_nonce,
-        timeout=args.timeout,
+        config=ClientConfig(timeout=args.timeout, deadline=args.timeout),
         progress=progress,
     )
     results: list[ValidationResult | BaseException | None] = [None] * len(items)

@@ -115,7 +115,7 @@ def run_demo(stream: IO[str] | None = None, *, json_output: bool = False) -> int
 
 def _run_demo(stream: IO[str] | None, *, json_output: bool) -> int:
     from .. import build_request, validate_response
-    from ..client import Client, check
+    from ..client import Client, ClientConfig, check
     from ..probing import probe
     from ..testing import CA, Responder
     from .output import cert_json, emit_json, envelope, result_json, result_rows, subject
@@ -165,7 +165,7 @@ def _run_demo(stream: IO[str] | None, *, json_output: bool) -> int:
             {"step": "request", "size": len(request.der), "get_url": request.get_url(responder.url)}
         )
 
-        with Client(timeout=5, deadline=10) as client:
+        with Client(ClientConfig(timeout=5, deadline=10)) as client:
             response = client.query(request, responder.url)
         out.head(5, "Query the responder", "client.query(request, url)")
         out.rows(
@@ -200,7 +200,7 @@ def _run_demo(stream: IO[str] | None, *, json_output: bool) -> int:
             steps.append({"step": "probe", **_probe_json(report)})
 
             ca.revoke(leaf.cert, RevocationReason.KEY_COMPROMISE)
-            revoked = check(leaf.cert, ca.issuer, timeout=5)
+            revoked = check(leaf.cert, ca.issuer, config=ClientConfig(timeout=5, deadline=10))
             out.head(8, "Revoke the certificate and check again", "ocspkit.check(cert, issuer)")
             out.rows(result_rows(revoked, style))
             steps.append({"step": "revoke-and-check", "result": result_json(revoked)})

@@ -90,7 +90,7 @@ def _check_servable(result: ValidationResult, now: datetime, options: StaplerOpt
 
 def run(args: argparse.Namespace) -> int:
     """``ocspkit staple-file``."""
-    from ..client import check
+    from ..client import ClientConfig, check
     from ..issuers import find_issuer
     from ..stapling.options import StaplerOptions
     from ..stapling.outputs import StapleFile
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
             url=args.url,
             bundle=tuple(bundle),
             hash_algorithm="sha256" if args.sha256 else "sha1",
-            timeout=args.timeout,
+            config=ClientConfig(timeout=args.timeout, deadline=args.timeout),
             now=now,
             policy=options.validation_policy(),
         )

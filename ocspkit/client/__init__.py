@@ -1,5 +1,9 @@
 """Querying OCSP responders: sync and async clients, one-shot checks, bulk checks.
 
+What this package owns: every network exchange with OCSP responders and caIssuers servers.
+What it must never do: decide a verdict (the core's ``validate_response`` does), use a
+private attribute or module of httpx or httpcore, or import another edge's internals.
+
 :class:`Client` and :class:`AsyncClient` share every decision (which URL and method, what to
 retry, what to check) through :mod:`ocspkit.client.plan`; they differ only by ``await``.
 """
@@ -11,9 +15,11 @@ from .aio import AsyncClient, acheck
 from .bulk import CheckOutcome, acheck_many, check_many
 from .cache import ResponseCache
 from .config import ClientConfig
+from .guard import METADATA_ADDRESSES, is_metadata_address, is_public_address
 from .sync import Client, check
 
 __all__ = [
+    "METADATA_ADDRESSES",
     "AsyncClient",
     "CheckOutcome",
     "Client",
@@ -27,4 +33,6 @@ __all__ = [
     "acheck_many",
     "check",
     "check_many",
+    "is_metadata_address",
+    "is_public_address",
 ]

@@ -1,4 +1,9 @@
-"""The asyncio client: :class:`AsyncClient` and the one-shot :func:`acheck`."""
+"""The asyncio client: :class:`AsyncClient` and the one-shot :func:`acheck`.
+
+What this module owns: performing the plan's actions with ``await`` (httpx, the loop's name
+lookup, ``asyncio.sleep``), the per-host slots of one event loop, and the hard deadline of
+each exchange (``asyncio.timeout``). What it must never do: make a decision of its own.
+"""
 
 from __future__ import annotations
 
@@ -29,9 +34,10 @@ from .actions import (
     stream_args,
     transport_error,
 )
+from .backends import limits
 from .base import BundleInput, CertInput, ClientBase, new_async_http
-from .config import CONFIG_FIELDS
-from .deadline import limits
+from .cache import ResponseCache
+from .config import ClientConfig
 from .guard import host_and_port
 from .issuer import issuer_flow
 from .sync import _peer
@@ -99,7 +105,9 @@ async def _resolve(action: Resolve) -> tuple[str, ...]:
 
 
 class AsyncClient(ClientBase[httpx.AsyncClient]):
-    """The asyncio twin of :class:`~ocspkit.Client` (same settings, same decisions).
+    """The asyncio twin of :class:`~ocspkit.Client` (same arguments, same decisions).
+
+    Each exchange is cancelled at the config's deadline, whatever the server does.
 
     >>> async with ocspkit.AsyncClient() as client:                   # doctest: +SKIP
     ...     result = await client.check(cert, issuer)
@@ -206,9 +214,25 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
 async def acheck(
     cert: CertInput | Iterable[x509.Certificate],
     issuer: CertInput | None = None,
-    **kwargs: Any,
+    *,
+    url: str | None = None,
+    bundle: BundleInput = (),
+    now: datetime | None = None,
+    hash_algorithm: str = "sha1",
+    nonce: bool | bytes = True,
+    policy: ValidationPolicy | None = None,
+    config: ClientConfig | None = None,
+    cache: ResponseCache | None = None,
 ) -> ValidationResult:
     """One-shot :meth:`AsyncClient.check` with a client of its own (see :func:`ocspkit.check`)."""
-    settings = {k: kwargs.pop(k) for k in list(kwargs) if k in CONFIG_FIELDS or k == "cache"}
-    async with AsyncClient(**settings) as client:
-        return await client.check(cert, issuer, **kwargs)
+    async with AsyncClient(config, cache=cache or False) as client:
+        return await client.check(
+            cert,
+            issuer,
+            url=url,
+            bundle=bundle,
+            now=now,
+            hash_algorithm=hash_algorithm,
+            nonce=nonce,
+            policy=policy,
+        )

@@ -1,4 +1,10 @@
-"""What :class:`~ocspkit.Client` and :class:`~ocspkit.AsyncClient` share: settings, cache, plans."""
+"""What :class:`~ocspkit.Client` and :class:`~ocspkit.AsyncClient` share: settings, cache, plans.
+
+What this module owns: turning the flexible inputs of ``check`` into certificates, making the
+httpx clients the clients own (with the transports of :mod:`ocspkit.client.transport`), and
+starting a plan. What it must never do: perform I/O itself, or copy the fields of
+:class:`~ocspkit.client.ClientConfig` (a client holds the config object).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,6 @@ import os
 import random
 import ssl
 import time
-import urllib.request
 from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
@@ -19,9 +24,10 @@ from ..certs import load_certificate, load_certificates
 from ..models import OCSPRequest, OCSPResponse, ValidationResult
 from ..policy import ValidationPolicy
 from .cache import ResponseCache
-from .config import ClientConfig, Method
+from .config import ClientConfig
 from .plan import check_flow, query_flow
 from .transfer import Context, Flow
+from .transport import AsyncDeadlineTransport, DeadlineTransport
 
 __all__ = [
     "BundleInput",
@@ -30,6 +36,7 @@ __all__ = [
     "coerce_inputs",
     "default_ssl_context",
     "new_async_http",
+    "new_http",
 ]
 
 #: A certificate: an object, PEM/DER bytes, PEM text or a file path (a chain file's first
@@ -48,32 +55,28 @@ def default_ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def new_async_http(proxy: str | None, max_connections: int | None = None) -> httpx.AsyncClient:
-    """The httpx client an async client or a bulk check makes for itself.
-
-    Without a proxy (given or from the environment) plain-http requests go through the lean
-    :class:`~ocspkit.client.streams.AsyncStreamTransport`; everything else through httpx's own.
-    """
-    limits = httpx.Limits(
+def _limits(max_connections: int | None) -> httpx.Limits:
+    return httpx.Limits(
         max_connections=max_connections or 100,
         max_keepalive_connections=max_connections or 20,
     )
-    if proxy is not None or _environment_proxies():
-        return httpx.AsyncClient(
-            proxy=proxy, limits=limits, follow_redirects=False, verify=default_ssl_context()
-        )
-    from .deadline import install_backends
-    from .streams import AsyncStreamTransport
-
-    tls = httpx.AsyncHTTPTransport(verify=default_ssl_context(), limits=limits)
-    transport = AsyncStreamTransport(tls, max_idle=max_connections or 20)
-    client = httpx.AsyncClient(transport=transport, follow_redirects=False)
-    install_backends(client)  # TLS connections go only to the guard's checked addresses
-    return client
 
 
-def _environment_proxies() -> bool:
-    return any(k.lower() in ("http", "https", "all") for k in urllib.request.getproxies())
+def new_http(proxy: str | None) -> httpx.Client:
+    """The blocking httpx client a :class:`~ocspkit.Client` makes for itself: every socket
+    operation capped by the call's deadline, connections pinned to the guard's addresses."""
+    transport = DeadlineTransport(
+        proxy=proxy, ssl_context=default_ssl_context(), limits=_limits(None)
+    )
+    return httpx.Client(transport=transport, follow_redirects=False)
+
+
+def new_async_http(proxy: str | None, max_connections: int | None = None) -> httpx.AsyncClient:
+    """The httpx client an async client or a bulk check makes for itself."""
+    transport = AsyncDeadlineTransport(
+        proxy=proxy, ssl_context=default_ssl_context(), limits=_limits(max_connections)
+    )
+    return httpx.AsyncClient(transport=transport, follow_redirects=False)
 
 
 def coerce_inputs(
@@ -100,39 +103,18 @@ class ClientBase(Generic[H]):
 
     def __init__(
         self,
+        config: ClientConfig | None = None,
         *,
-        timeout: float = 10.0,
-        deadline: float = 30.0,
-        method: Method = "auto",
-        force_url: str | None = None,
-        proxy: str | None = None,
-        max_response_size: int = 65536,
-        max_redirects: int = 3,
-        retries: int = 2,
-        backoff: float = 0.5,
         cache: bool | ResponseCache = False,
-        block_private_addresses: bool = False,
-        policy: ValidationPolicy | None = None,
-        per_host: int | None = None,
         http_client: H | None = None,
     ) -> None:
-        if http_client is not None and proxy is not None:
-            raise ValueError("configure the proxy on your http_client instead of passing proxy=")
+        config = ClientConfig() if config is None else config
+        if not isinstance(config, ClientConfig):
+            raise TypeError(f"config must be a ClientConfig, not {type(config).__name__}")
+        if http_client is not None and config.proxy is not None:
+            raise ValueError("configure the proxy on your http_client instead of in the config")
         #: The client's immutable settings.
-        self.config = ClientConfig(
-            timeout=timeout,
-            deadline=deadline,
-            method=method,
-            force_url=force_url,
-            proxy=proxy,
-            max_response_size=max_response_size,
-            max_redirects=max_redirects,
-            retries=retries,
-            backoff=backoff,
-            block_private_addresses=block_private_addresses,
-            policy=policy,
-            per_host=per_host,
-        )
+        self.config = config
         #: The response cache (``None`` when caching is off).
         self.cache: ResponseCache | None = None
         if isinstance(cache, ResponseCache):

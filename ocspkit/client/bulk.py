@@ -1,4 +1,10 @@
-"""Bulk checks: many certificates, bounded concurrency, outcomes as they complete."""
+"""Bulk checks: many certificates, bounded concurrency, outcomes as they complete.
+
+What this module owns: reading the items lazily, running at most ``concurrency`` checks on one
+:class:`~ocspkit.AsyncClient`, and turning every item's failure into its outcome.
+What it must never do: let one item's error abort the batch, or hold more than
+``concurrency`` items at once.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,8 @@ from collections.abc import (
     Iterable,
     Sequence,
 )
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Union
 
 import httpx
@@ -23,9 +30,10 @@ from cryptography import x509
 from ..certs import load_certificate, load_certificates
 from ..errors import CertificateError, OCSPError, UnexpectedError
 from ..models import CertStatus, ValidationResult
+from ..policy import ValidationPolicy
 from .aio import AsyncClient
-from .base import new_async_http
-from .config import CONFIG_FIELDS, ClientConfig
+from .base import BundleInput, CertInput, new_async_http
+from .config import ClientConfig
 
 __all__ = ["CheckOutcome", "Item", "acheck_many", "check_many"]
 
@@ -37,8 +45,16 @@ Item = Union[x509.Certificate, Sequence[x509.Certificate]]  # noqa: UP007 - a ru
 #: Called after each outcome with the number of outcomes so far and the outcome.
 Progress = Callable[[int, "CheckOutcome"], None]
 
-_SETTINGS = CONFIG_FIELDS | {"cache"}
-_CHECK_ARGS = frozenset({"issuer", "bundle", "url", "now", "hash_algorithm", "nonce", "policy"})
+
+@dataclass(frozen=True)
+class _Args:
+    """The :meth:`~ocspkit.AsyncClient.check` arguments shared by every item of a batch."""
+
+    url: str | None
+    now: datetime | None
+    hash_algorithm: str
+    nonce: bool | bytes
+    policy: ValidationPolicy | None
 
 
 @dataclass(frozen=True)
@@ -93,12 +109,21 @@ async def _one(
     item: object,
     issuer: x509.Certificate | None,
     bundle: tuple[x509.Certificate, ...],
-    kwargs: dict[str, Any],
+    args: _Args,
 ) -> CheckOutcome:
     cert: x509.Certificate | None = None
     try:
         cert, found_issuer, found_bundle = _split(item, issuer, bundle)
-        result = await client.check(cert, found_issuer, bundle=found_bundle, **kwargs)
+        result = await client.check(
+            cert,
+            found_issuer,
+            bundle=found_bundle,
+            url=args.url,
+            now=args.now,
+            hash_algorithm=args.hash_algorithm,
+            nonce=args.nonce,
+            policy=args.policy,
+        )
     except OCSPError as exc:
         return CheckOutcome(index, item, cert, None, exc)
     except Exception as exc:  # one hostile item must not abort the batch
@@ -116,33 +141,32 @@ async def _aiter(items: Iterable[Item] | AsyncIterable[Item]) -> AsyncGenerator[
 
 
 def _prepare(
-    concurrency: int, per_host: int | None, kwargs: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any], x509.Certificate | None, tuple[x509.Certificate, ...]]:
+    concurrency: int, per_host: int | None, issuer: CertInput | None, bundle: BundleInput
+) -> tuple[x509.Certificate | None, tuple[x509.Certificate, ...]]:
     if not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError(f"concurrency must be a positive integer, not {concurrency!r}")
     if per_host is not None and (not isinstance(per_host, int) or per_host < 1):
         raise ValueError(f"per_host must be a positive integer or None, not {per_host!r}")
-    unknown = set(kwargs) - _SETTINGS - _CHECK_ARGS
-    if unknown:
-        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
-    settings = {k: v for k, v in kwargs.items() if k in _SETTINGS}
-    check_kwargs = {k: v for k, v in kwargs.items() if k not in _SETTINGS}
-    ClientConfig(**{k: v for k, v in settings.items() if k in CONFIG_FIELDS})  # validates
-    raw_issuer = check_kwargs.pop("issuer", None)
-    raw_bundle = check_kwargs.pop("bundle", ())
-    issuer = load_certificate(raw_issuer) if raw_issuer is not None else None
-    bundle = tuple(load_certificates(raw_bundle)) if raw_bundle else ()
-    return settings, check_kwargs, issuer, bundle
+    found_issuer = load_certificate(issuer) if issuer is not None else None
+    found_bundle = tuple(load_certificates(bundle)) if bundle else ()
+    return found_issuer, found_bundle
 
 
 async def acheck_many(
     items: Iterable[Item] | AsyncIterable[Item],
     *,
+    issuer: CertInput | None = None,
+    bundle: BundleInput = (),
+    url: str | None = None,
+    now: datetime | None = None,
+    hash_algorithm: str = "sha1",
+    nonce: bool | bytes = True,
+    policy: ValidationPolicy | None = None,
+    config: ClientConfig | None = None,
     concurrency: int = 50,
     per_host: int | None = 10,
     progress: Progress | None = None,
     client: AsyncClient | None = None,
-    **kwargs: Any,
 ) -> AsyncGenerator[CheckOutcome, None]:
     """Check many certificates concurrently; yield one :class:`CheckOutcome` per item as it
     completes.
@@ -151,18 +175,22 @@ async def acheck_many(
     checks are in flight (``per_host`` of them per responder host), so memory stays flat
     however long the input. One item's failure is that item's outcome; the batch goes on.
 
-    Keyword arguments are :class:`~ocspkit.Client` settings and :meth:`~ocspkit.Client.check`
-    arguments; ``issuer=`` and ``bundle=`` apply to every item. Pass ``client=`` to reuse an
-    :class:`~ocspkit.AsyncClient` (its own settings and ``per_host`` then apply). Close the
-    generator (``contextlib.aclosing``) if you stop early, to cancel the checks in flight.
+    ``issuer``, ``bundle``, ``url``, ``now``, ``hash_algorithm``, ``nonce`` and ``policy``
+    are those of :meth:`~ocspkit.Client.check` and apply to every item. The batch's client is
+    made from ``config`` (its ``deadline`` bounds each item) with ``per_host`` as its
+    per-host limit. Pass ``client=`` instead to reuse an :class:`~ocspkit.AsyncClient` (its
+    own config and per-host limit then apply). Close the generator
+    (``contextlib.aclosing``) if you stop early, to cancel the checks in flight.
     """
-    settings, check_kwargs, issuer, bundle = _prepare(concurrency, per_host, kwargs)
+    found_issuer, found_bundle = _prepare(concurrency, per_host, issuer, bundle)
+    args = _Args(url, now, hash_algorithm, nonce, policy)
     http: httpx.AsyncClient | None = None
     if client is None:
-        http = new_async_http(settings.pop("proxy", None), max_connections=concurrency)
-        client = AsyncClient(per_host=per_host, http_client=http, **settings)
-    elif settings:
-        raise ValueError(f"pass settings {sorted(settings)} to the client, not with client=")
+        settings = replace(config or ClientConfig(), per_host=per_host)
+        http = new_async_http(settings.proxy, max_connections=concurrency)
+        client = AsyncClient(replace(settings, proxy=None), http_client=http)
+    elif config is not None:
+        raise ValueError("pass the config to the client, not with client=")
     source = _aiter(items)
     # Workers pull items one at a time; a slot is taken before each pull and given back when
     # the caller has received the outcome, so at most `concurrency` items are held at once.
@@ -184,7 +212,7 @@ async def acheck_many(
                     return
                 index = next(counter)
             # _one turns every Exception into the item's outcome; only cancellation escapes
-            results.put_nowait(await _one(client, index, item, issuer, bundle, check_kwargs))
+            results.put_nowait(await _one(client, index, item, found_issuer, found_bundle, args))
         results.put_nowait(_Stop(None))
 
     workers = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
@@ -222,27 +250,49 @@ class _Stop:
 def check_many(
     items: Iterable[Item] | AsyncIterable[Item],
     *,
+    issuer: CertInput | None = None,
+    bundle: BundleInput = (),
+    url: str | None = None,
+    now: datetime | None = None,
+    hash_algorithm: str = "sha1",
+    nonce: bool | bytes = True,
+    policy: ValidationPolicy | None = None,
+    config: ClientConfig | None = None,
     concurrency: int = 50,
     per_host: int | None = 10,
     progress: Progress | None = None,
-    **kwargs: Any,
 ) -> Generator[CheckOutcome, None, None]:
-    """The blocking form of :func:`acheck_many`: an iterator of outcomes as they complete.
+    """The blocking form of :func:`acheck_many` (same arguments but ``client``): an iterator
+    of outcomes as they complete.
 
     The checks run on an event loop in a private thread (so this also works inside Jupyter,
     whose loop is already running); ``progress`` is called in the caller's thread. Stopping
     early (``break``, or closing the iterator) cancels the checks in flight.
     """
-    _prepare(concurrency, per_host, dict(kwargs))  # fail fast on bad arguments
-    return _iterate(items, concurrency, per_host, progress, kwargs)
+    found_issuer, found_bundle = _prepare(concurrency, per_host, issuer, bundle)  # fail fast
+
+    def batch() -> AsyncGenerator[CheckOutcome, None]:
+        return acheck_many(
+            items,
+            issuer=found_issuer,
+            bundle=found_bundle,
+            url=url,
+            now=now,
+            hash_algorithm=hash_algorithm,
+            nonce=nonce,
+            policy=policy,
+            config=config,
+            concurrency=concurrency,
+            per_host=per_host,
+        )
+
+    return _iterate(batch, concurrency, progress)
 
 
 def _iterate(
-    items: Iterable[Item] | AsyncIterable[Item],
+    make_batch: Callable[[], AsyncGenerator[CheckOutcome, None]],
     concurrency: int,
-    per_host: int | None,
     progress: Progress | None,
-    kwargs: dict[str, Any],
 ) -> Generator[CheckOutcome, None, None]:
     handoff: queue.Queue[tuple[str, Any]] = queue.Queue()
     loop = asyncio.new_event_loop()
@@ -250,7 +300,7 @@ def _iterate(
     state: dict[str, Any] = {}
 
     async def main() -> None:
-        batch = acheck_many(items, concurrency=concurrency, per_host=per_host, **kwargs)
+        batch = make_batch()
         try:
             async for outcome in batch:
                 # at most `concurrency` outcomes wait for the caller; a slow caller makes the

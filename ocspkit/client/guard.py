@@ -1,24 +1,42 @@
-"""The optional SSRF guard: refuse responder URLs that reach private or local addresses.
+"""The SSRF guard's address rules: which IP addresses count as public, which are metadata.
 
-Tools that check certificates supplied by untrusted users would otherwise let those users make
-the tool send requests to internal services (an AIA URL of ``http://10.0.0.5/admin`` or
-``http://169.254.169.254/``). With ``block_private_addresses=True`` the client resolves the host
-of every URL (and every redirect target) first and refuses it if *any* address is not globally
-routable. The clients' own connections then go only to the addresses that were checked
-(:mod:`ocspkit.client.deadline`, and the async plain-HTTP transport), so a DNS answer that
-changes after the check (rebinding) cannot redirect the request; the address actually
-connected to is checked again before the response is used.
+What this module owns: the classification of IP addresses (:func:`is_public_address`,
+:func:`is_metadata_address`) and the URL/host helpers the plan and the backends share.
+What it must never do: open a connection or decide when the rules apply (the plan,
+:mod:`ocspkit.client.transfer`, decides that from :class:`~ocspkit.client.ClientConfig`).
+
+Three rules use it (see ``docs/client.rst``, "Network defaults"):
+
+* by default a redirect from a public address to a non-public one is refused
+  (``allow_private_redirects=True`` allows it), so a public responder cannot point the client
+  at ``http://10.0.0.5/admin``, while a responder that the certificate or the caller names may
+  be on a private address (private PKI keeps working);
+* cloud metadata addresses (:data:`METADATA_ADDRESSES`) are never connected to;
+* with ``block_private_addresses=True`` every URL must resolve to public addresses only.
+
+Whenever a host was checked, the clients' connections go only to the addresses that were
+checked (:mod:`ocspkit.client.backends`), so a DNS answer that changes after the check
+(rebinding) cannot redirect the request.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from ..errors import FetchError, UnsafeURLError
 
-__all__ = ["check_address", "getaddrinfo_addresses", "host_and_port", "is_public_address"]
+__all__ = [
+    "METADATA_ADDRESSES",
+    "check_address",
+    "getaddrinfo_addresses",
+    "host_and_port",
+    "is_metadata_address",
+    "is_public_address",
+    "literal_address",
+]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -31,6 +49,29 @@ _NEVER_PUBLIC = tuple(
 )
 #: The well-known NAT64 prefix (RFC 6052): the IPv4 address is in the last 32 bits.
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+#: Cloud instance metadata and platform endpoints: never an OCSP responder or a CA's
+#: certificate, and the classic SSRF target. AWS (IMDS, ECS task metadata, DNS, NTP, IPv6
+#: IMDS), GCP/Azure/OpenStack/DigitalOcean (169.254.169.254), Azure WireServer (168.63.129.16,
+#: a globally routable address), Alibaba Cloud (100.100.100.200), Oracle Cloud (192.0.0.192),
+#: GCP IPv6 (fd20:ce::254).
+METADATA_ADDRESSES: frozenset[IPAddress] = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",
+        "169.254.170.2",
+        "169.254.169.253",
+        "169.254.169.123",
+        "168.63.129.16",
+        "100.100.100.200",
+        "192.0.0.192",
+        "fd00:ec2::254",
+        "fd00:ec2::253",
+        "fd00:ec2::123",
+        "fd20:ce::254",
+    )
+)
 
 
 def _parse(address: str) -> IPAddress | None:
@@ -51,24 +92,37 @@ def _never_public(ip: IPAddress) -> bool:
     return isinstance(ip, ipaddress.IPv6Address) and any(ip in net for net in _NEVER_PUBLIC)
 
 
+def is_metadata_address(address: str) -> bool:
+    """True if ``address`` is one of :data:`METADATA_ADDRESSES` (also IPv4-mapped, 6to4 or
+    NAT64-wrapped)."""
+    ip = _parse(address)
+    if ip is None:
+        return False
+    raw = ipaddress.ip_address(address.split("%", 1)[0])  # parsed above: cannot fail
+    return ip in METADATA_ADDRESSES or raw in METADATA_ADDRESSES
+
+
 def is_public_address(address: str) -> bool:
     """True if ``address`` is a globally routable unicast IP address.
 
-    False for private (RFC 1918, ULA), loopback, link-local, multicast, reserved, unspecified,
-    shared (100.64/10) and documentation addresses, also when wrapped in IPv4-mapped, 6to4 or
+    False for cloud metadata addresses (:data:`METADATA_ADDRESSES`), private (RFC 1918,
+    ULA), loopback, link-local, multicast, reserved, unspecified, shared (CGNAT, 100.64/10)
+    and documentation addresses, also when wrapped in IPv4-mapped, 6to4 or
     NAT64 (``64:ff9b::/96``) IPv6; and always for IPv4-compatible (``::a.b.c.d``),
     IPv4-translated (``::ffff:0:a.b.c.d``), local-use NAT64 (``64:ff9b:1::/48``) and site-local
     (``fec0::/10``) addresses.
     """
     ip = _parse(address)
-    if ip is None or _never_public(ip):
+    if ip is None or _never_public(ip) or is_metadata_address(address):
         return False
     return ip.is_global and not ip.is_multicast
 
 
-def check_address(url: str, address: str) -> None:
-    """Raise :class:`~ocspkit.UnsafeURLError` unless ``address`` is public."""
-    if not is_public_address(address):
+def check_address(
+    url: str, address: str, is_public: Callable[[str], bool] = is_public_address
+) -> None:
+    """Raise :class:`~ocspkit.UnsafeURLError` unless ``is_public(address)``."""
+    if not is_public(address):
         raise UnsafeURLError(f"refusing to connect to non-public address {address}", url=url)
 
 

@@ -1,5 +1,9 @@
 """The shared decision logic of the clients: which URLs and methods, what to retry, what to check.
 
+What this module owns: the order of responder URLs, the GET/POST choice and fallback, and
+turning answers into validated results (and cache entries). What it must never do: perform
+I/O itself or hold per-client state.
+
 Each public function here returns a :data:`~ocspkit.client.transfer.Flow` (a generator of I/O
 actions). :class:`~ocspkit.Client` drives it with blocking I/O, :class:`~ocspkit.AsyncClient`
 with ``await``; that is the only difference between them.
@@ -68,7 +72,7 @@ def responder_urls(
 
 
 def fits_get(request: OCSPRequest) -> bool:
-    """True if the URL-encoded base64 of the request is at most 255 bytes (RFC 5019 §5)."""
+    """True if the URL-encoded base64 of ``request`` is at most 255 bytes (RFC 5019 §5)."""
     base = "http://h/"
     return len(request.get_url(base)) - len(base) <= GET_LIMIT
 

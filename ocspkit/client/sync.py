@@ -1,4 +1,9 @@
-"""The blocking client: :class:`Client` and the one-shot :func:`check`."""
+"""The blocking client: :class:`Client` and the one-shot :func:`check`.
+
+What this module owns: performing the plan's actions with blocking I/O (httpx, a bounded name
+lookup, ``time.sleep``) and the per-host slots across threads. What it must never do: make a
+decision of its own (the plan makes them all) or run past the call's deadline.
+"""
 
 from __future__ import annotations
 
@@ -27,9 +32,10 @@ from .actions import (
     stream_args,
     transport_error,
 )
-from .base import BundleInput, CertInput, ClientBase, default_ssl_context
-from .config import CONFIG_FIELDS
-from .deadline import install_backends, limits, resolve_within
+from .backends import limits, resolve_within
+from .base import BundleInput, CertInput, ClientBase, new_http
+from .cache import ResponseCache
+from .config import ClientConfig
 from .guard import host_and_port
 from .issuer import issuer_flow
 from .transfer import Flow
@@ -112,30 +118,26 @@ def _resolve(action: Resolve) -> tuple[str, ...]:
 class Client(ClientBase[httpx.Client]):
     """A blocking OCSP client that reuses connections; use it as a context manager.
 
-    Every keyword is a :class:`~ocspkit.client.ClientConfig` setting, plus ``cache`` (``True``
-    or a :class:`~ocspkit.client.ResponseCache`) and ``http_client`` (your own
-    :class:`httpx.Client`, which is then not closed by this one).
+    :param config: the settings (default: ``ClientConfig()``).
+    :param cache: ``True`` or a :class:`~ocspkit.client.ResponseCache` to reuse verified
+        responses while they are valid.
+    :param http_client: your own :class:`httpx.Client` (not closed by this one).
 
-    The deadline caps every socket operation of the httpx client this one creates (connect,
-    each read and write, the whole TLS handshake, name lookups), so a server that trickles
-    its answer cannot keep a call alive past it. A client passed as ``http_client`` is not
-    modified: with it, ``timeout`` applies to each operation and the deadline is checked only
-    between body chunks, so a server that keeps trickling its response headers (one byte
-    within each ``timeout``) can hold such a call past the deadline.
+    The config's deadline caps every socket operation of the httpx client this one creates
+    (connect, each read and write, the whole TLS handshake, name lookups), so a server that
+    trickles its answer cannot keep a call alive past it. A client passed as ``http_client``
+    is not modified: with it, ``timeout`` applies to each operation and the deadline is
+    checked only between body chunks, so a server that keeps trickling its response headers
+    (one byte within each ``timeout``) can hold such a call past the deadline; its
+    connections are not pinned to the guard's addresses either.
 
-    >>> with ocspkit.Client(timeout=5) as client:                     # doctest: +SKIP
+    >>> with ocspkit.Client(ocspkit.ClientConfig(deadline=5)) as client:    # doctest: +SKIP
     ...     result = client.check(cert, issuer)
     """
 
     def _open(self, http_client: httpx.Client | None) -> httpx.Client:
         self._slots = _HostSlots(self.config.per_host)
-        if http_client is not None:
-            return http_client
-        http = httpx.Client(
-            proxy=self.config.proxy, follow_redirects=False, verify=default_ssl_context()
-        )
-        install_backends(http)  # the deadline caps every socket operation; guard pinning
-        return http
+        return http_client if http_client is not None else new_http(self.config.proxy)
 
     def __enter__(self) -> Client:
         return self
@@ -240,12 +242,30 @@ class Client(ClientBase[httpx.Client]):
 def check(
     cert: CertInput | Iterable[x509.Certificate],
     issuer: CertInput | None = None,
-    **kwargs: Any,
+    *,
+    url: str | None = None,
+    bundle: BundleInput = (),
+    now: datetime | None = None,
+    hash_algorithm: str = "sha1",
+    nonce: bool | bytes = True,
+    policy: ValidationPolicy | None = None,
+    config: ClientConfig | None = None,
+    cache: ResponseCache | None = None,
 ) -> ValidationResult:
-    """One-shot :meth:`Client.check` with a client of its own.
+    """One-shot :meth:`Client.check` with a client of its own, made from ``config``.
 
-    Keyword arguments are those of :meth:`Client.check` and of :class:`Client`.
+    The arguments are those of :meth:`Client.check`, plus ``config`` (the client's
+    :class:`~ocspkit.client.ClientConfig`; its ``deadline`` bounds the whole call) and
+    ``cache`` (a :class:`~ocspkit.client.ResponseCache` shared between calls).
     """
-    settings = {k: kwargs.pop(k) for k in list(kwargs) if k in CONFIG_FIELDS or k == "cache"}
-    with Client(**settings) as client:
-        return client.check(cert, issuer, **kwargs)
+    with Client(config, cache=cache or False) as client:
+        return client.check(
+            cert,
+            issuer,
+            url=url,
+            bundle=bundle,
+            now=now,
+            hash_algorithm=hash_algorithm,
+            nonce=nonce,
+            policy=policy,
+        )

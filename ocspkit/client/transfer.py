@@ -1,7 +1,11 @@
 """Shared transfer logic: guarded requests, manual redirects, status checks, retries.
 
-Pure decisions only: these generators yield :mod:`~ocspkit.client.actions` for an edge to
-perform and never touch a socket, so the sync and async clients behave identically.
+What this module owns: the rules of one HTTP fetch (schemes, redirects and the address rules
+applied to them, status and media type) and of retrying (what is retried, how long to wait).
+What it must never do: touch a socket, read a clock other than the context's, or compute a
+backoff of its own (waits come from :func:`ocspkit.refresh.retry_delay`). These generators
+yield :mod:`~ocspkit.client.actions` for an edge to perform, so the sync and async clients
+behave identically.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import random
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
@@ -25,8 +30,10 @@ from ..errors import (
     OCSPError,
     RedirectError,
     ResponderError,
+    UnsafeURLError,
 )
 from ..models import ResponseStatus
+from ..refresh import RefreshSchedule, retry_delay
 from .actions import Action, Exchange, Reply, Resolve, Sleep, media_type, parse_retry_after
 from .config import ClientConfig
 from .guard import check_address, host_and_port, literal_address
@@ -37,7 +44,8 @@ __all__ = [
     "check_scheme",
     "fetch",
     "is_retryable",
-    "retry_delay",
+    "retry_schedule",
+    "retry_wait",
     "retrying",
     "url_scheme",
 ]
@@ -51,8 +59,8 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _SCHEMES = ("http", "https")
 #: Do not start a retry that would have less than this many seconds before the deadline.
 _MIN_ATTEMPT = 0.05
-#: Backoff stops doubling after this many retries (2**62 s is already far past any deadline).
-_MAX_DOUBLINGS = 62
+#: Waits are capped here (a timedelta cannot hold every float; any deadline is shorter).
+_MAX_WAIT = 10.0**9
 
 
 @dataclass(frozen=True)
@@ -112,12 +120,11 @@ def check_scheme(url: str, *, redirect: bool = False) -> None:
         raise InvalidURLError(f"invalid URL: {exc}", url=url) from None
 
 
-def _guard(ctx: Context, url: str) -> Flow[tuple[str, ...]]:
-    """Check every address of ``url``'s host; return them (the edges connect only to these)."""
+def _addresses(ctx: Context, url: str) -> Flow[tuple[str, ...]]:
+    """Every address of ``url``'s host (an IP literal as is; else a Resolve action)."""
     host, port = host_and_port(url)
     literal = literal_address(host)
     if literal is not None:
-        check_address(url, literal)
         return (literal,)
     remaining = ctx.remaining()
     if remaining <= 0:
@@ -125,9 +132,28 @@ def _guard(ctx: Context, url: str) -> Flow[tuple[str, ...]]:
     addresses: tuple[str, ...] = yield Resolve(url, host, port, min(ctx.config.timeout, remaining))
     if not addresses:
         raise ConnectError(f"{host} resolves to no address", url=url)
-    for address in addresses:
-        check_address(url, address)
     return addresses
+
+
+def _guard(ctx: Context, url: str, *, redirect: bool = False) -> Flow[tuple[str, ...]]:
+    """Check every address of ``url``'s host; return them (the edges connect only to these)."""
+    addresses = yield from _addresses(ctx, url)
+    is_public = ctx.config.is_public
+    for address in addresses:
+        if redirect and not is_public(address):
+            raise UnsafeURLError(
+                f"refusing a redirect from a public address to non-public address {address} "
+                "(allow_private_redirects=True allows it)",
+                url=url,
+            )
+        check_address(url, address, is_public)
+    return addresses
+
+
+def _is_public_host(ctx: Context, url: str) -> Flow[bool]:
+    """True if every address of ``url``'s host is public (the source of a redirect)."""
+    addresses = yield from _addresses(ctx, url)
+    return all(ctx.config.is_public(a) for a in addresses)
 
 
 def fetch(
@@ -144,17 +170,21 @@ def fetch(
     The method and body are kept across redirects (an OCSP request means the same wherever it
     is sent). Raises :class:`~ocspkit.RedirectError` for a non-http(s) target, a loop or more
     than ``max_redirects``; :class:`~ocspkit.HTTPStatusError` for anything but 200;
-    :class:`~ocspkit.ContentTypeError` when ``content_type`` is set and not matched.
+    :class:`~ocspkit.ContentTypeError` when ``content_type`` is set and not matched;
+    :class:`~ocspkit.UnsafeURLError` for a non-public address that the address rules forbid:
+    any, with ``block_private_addresses``; by default, the target of a redirect from a
+    public address (unless ``allow_private_redirects``).
     """
     config = ctx.config
     check_scheme(url)
     seen = {url}
     current = url
     hops = 0
+    guard_next = False  # the current URL is the target of a redirect from a public address
     while True:
         checked: tuple[str, ...] = ()
-        if config.block_private_addresses:
-            checked = yield from _guard(ctx, current)
+        if config.block_private_addresses or guard_next:
+            checked = yield from _guard(ctx, current, redirect=guard_next)
         remaining = ctx.remaining()
         if remaining <= 0:
             raise FetchTimeoutError("deadline exceeded", url=current)
@@ -170,7 +200,7 @@ def fetch(
             addresses=checked,
         )
         if config.block_private_addresses and reply.peer and not config.proxy:
-            check_address(current, reply.peer)
+            check_address(current, reply.peer, config.is_public)
         location = reply.headers.get("location", "").strip()
         if reply.status_code in _REDIRECTS and location:
             try:
@@ -184,6 +214,12 @@ def fetch(
                 raise RedirectError(f"more than {config.max_redirects} redirect(s)", url=current)
             hops += 1
             seen.add(target)
+            if config.block_private_addresses or config.allow_private_redirects:
+                guard_next = False  # every hop is checked anyway / the caller allowed it
+            elif checked:
+                guard_next = True  # checked addresses are public ones
+            else:
+                guard_next = yield from _is_public_host(ctx, current)
             current = target
             continue
         if reply.status_code != 200:
@@ -213,34 +249,46 @@ def is_retryable(exc: OCSPError) -> bool:
     return isinstance(exc, ConnectError)
 
 
-def retry_delay(
+def retry_schedule(config: ClientConfig) -> RefreshSchedule:
+    """The client's retry backoff as a :class:`~ocspkit.refresh.RefreshSchedule`: the first
+    wait is ``backoff``, each further one doubles, spread by ±50 %, capped by the deadline."""
+    cap = min(config.deadline, _MAX_WAIT)
+    return RefreshSchedule(
+        retry_initial=timedelta(seconds=min(config.backoff, cap)),
+        retry_max=timedelta(seconds=cap),
+        backoff_factor=2.0,
+        jitter=0.5,
+    )
+
+
+def retry_wait(
     config: ClientConfig, exc: OCSPError, attempt: int, remaining: float, rng: random.Random
 ) -> float | None:
-    """Seconds to wait before attempt ``attempt + 1``, or None to give up.
+    """Seconds to wait before attempt ``attempt + 1`` (0-based), or None to give up.
 
-    Exponential backoff ``backoff * 2**attempt`` with jitter (between half and all of it), at
-    least ``Retry-After`` when the server sent one; None when out of retries, not retryable,
-    or when the wait would not leave time for another attempt before the deadline.
+    The wait is :func:`ocspkit.refresh.retry_delay` over :func:`retry_schedule` (at least
+    ``Retry-After`` when the server sent one); None when out of retries, not retryable, or
+    when the wait would not leave time for another attempt before the deadline.
     """
     if attempt >= config.retries or not is_retryable(exc):
         return None
-    base = config.backoff * float(1 << min(attempt, _MAX_DOUBLINGS))
-    delay = base / 2 + rng.uniform(0, base / 2)
-    if isinstance(exc, HTTPStatusError) and exc.retry_after is not None:
-        delay = max(delay, exc.retry_after)
+    retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
+    delay = retry_delay(
+        attempt + 1, schedule=retry_schedule(config), jitter=rng, retry_after=retry_after
+    ).total_seconds()
     if delay + _MIN_ATTEMPT >= remaining:
         return None
     return delay
 
 
 def retrying(ctx: Context, step: Callable[[], Flow[T]]) -> Flow[T]:
-    """Run ``step`` until it succeeds or :func:`retry_delay` says to give up."""
+    """Run ``step`` until it succeeds or :func:`retry_wait` says to give up."""
     attempt = 0
     while True:
         try:
             return (yield from step())
         except OCSPError as exc:
-            delay = retry_delay(ctx.config, exc, attempt, ctx.remaining(), ctx.rng)
+            delay = retry_wait(ctx.config, exc, attempt, ctx.remaining(), ctx.rng)
             if delay is None:
                 raise
         attempt += 1

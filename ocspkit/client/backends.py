@@ -1,13 +1,20 @@
-"""Network edges that honour a call's absolute deadline and the guard's checked addresses.
+"""httpcore network backends that honour a call's absolute deadline and the guard's addresses.
+
+What this module owns: the :class:`httpcore.NetworkBackend` /
+:class:`httpcore.AsyncNetworkBackend` implementations that the clients' transports
+(:mod:`ocspkit.client.transport`) hand to httpcore through its public ``network_backend``
+argument, the per-call limits they read (a :class:`contextvars.ContextVar` set around each
+exchange by :func:`limits`), and the bounded name lookup :func:`resolve_within`.
+What it must never do: touch a private attribute of httpx or httpcore, or decide anything
+about OCSP (the plan decides; this only connects, reads and writes within limits).
 
 httpx's timeouts apply to each socket operation, so a server that trickles one byte per
-second keeps a blocking call alive for as long as it likes. The httpcore network backends
-here clamp *every* operation (connect, each read and write, the TLS handshake as a whole) to
-what is left of the deadline of the call in progress, and connect only to the IP addresses the
-private-address guard checked (for connections that are not made through a proxy), so a DNS
-answer that changes after the check cannot redirect the request. The call's limits travel in
-a :class:`contextvars.ContextVar` set around each exchange (:func:`limits`), which reaches
-the backend through httpx and httpcore in the same thread (or asyncio task).
+second keeps a blocking call alive for as long as it likes. :class:`DeadlineBackend` clamps
+*every* operation (connect, each read and write, the TLS handshake as a whole) to what is left
+of the deadline of the call in progress. Both backends connect only to the IP addresses the
+private-address guard checked (for direct connections), so a DNS answer that changes after the
+check cannot redirect the request, and never to a cloud metadata address
+(:func:`~ocspkit.client.guard.is_metadata_address`), whatever name led there.
 
 Host names are resolved by :func:`resolve_within`: a blocking ``getaddrinfo`` cannot be
 interrupted, so it runs in a daemon thread that the caller stops waiting for at the deadline;
@@ -16,6 +23,7 @@ at most :data:`MAX_LOOKUPS` such threads exist at once, however many lookups tim
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 import time
@@ -25,17 +33,17 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import httpcore
-import httpx
 
-from .guard import getaddrinfo_addresses, literal_address
+from .guard import getaddrinfo_addresses, is_metadata_address, literal_address
 
 __all__ = [
     "MAX_LOOKUPS",
     "AsyncPinnedBackend",
     "CallLimits",
     "DeadlineBackend",
-    "install_backends",
+    "MetadataAddressError",
     "limits",
     "pinned_addresses",
     "resolve_within",
@@ -128,6 +136,19 @@ def resolve_within(host: str, port: int, timeout: float) -> tuple[str, ...]:
     return addresses
 
 
+class MetadataAddressError(httpcore.ConnectError):
+    """A connection to a cloud metadata address was refused (the transports turn this into
+    :class:`~ocspkit.UnsafeURLError`)."""
+
+
+def _refuse_metadata(host: str, addresses: Iterable[str]) -> tuple[str, ...]:
+    found = tuple(addresses)
+    for address in found:
+        if is_metadata_address(address):
+            raise MetadataAddressError(f"refusing to connect to cloud metadata address {address}")
+    return found
+
+
 def _connect_each(addresses: Iterable[str], attempt: Any) -> Any:
     """Try ``attempt(address)`` for each address in turn; re-raise the last failure."""
     last: Exception | None = None
@@ -201,6 +222,7 @@ class DeadlineBackend(httpcore.NetworkBackend):
                 raise httpcore.ConnectTimeout(str(exc)) from exc
             except OSError as exc:
                 raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+        addresses = _refuse_metadata(host, addresses)
 
         def attempt(address: str) -> httpcore.NetworkStream:
             limit = _clamp(timeout, httpcore.ConnectTimeout)
@@ -224,13 +246,19 @@ class DeadlineBackend(httpcore.NetworkBackend):
 
 
 class AsyncPinnedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's async backend, connecting only to the guard-checked addresses of the call.
+    """httpcore's async backend, connecting only to the guard-checked addresses of the call
+    (when there are some) and never to a cloud metadata address.
 
-    (The async client enforces its deadline by cancellation; only the pinning is needed.)
+    :param pin: use the guard-checked addresses (direct connections; not for the connection
+        to a proxy, whose address the guard did not check).
+
+    (The async client enforces its deadline by cancelling the whole exchange; only the
+    choice of addresses is needed here.)
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pin: bool = True) -> None:
         self._inner = httpcore.AnyIOBackend()
+        self._pin = pin
 
     async def connect_tcp(
         self,
@@ -240,9 +268,21 @@ class AsyncPinnedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        addresses = pinned_addresses()
+        addresses = pinned_addresses() if self._pin else ()
         if not addresses:
-            return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+            literal = literal_address(host)
+            if literal is not None:
+                addresses = (literal,)
+            else:
+                try:
+                    with anyio.fail_after(timeout):
+                        infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+                except TimeoutError as exc:
+                    raise httpcore.ConnectTimeout(f"resolving {host} timed out") from exc
+                except OSError as exc:
+                    raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+                addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+        addresses = _refuse_metadata(host, addresses)
         last: Exception | None = None
         for address in addresses:
             try:
@@ -251,7 +291,8 @@ class AsyncPinnedBackend(httpcore.AsyncNetworkBackend):
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc
-        assert last is not None
+        if last is None:
+            raise httpcore.ConnectError(f"{host} resolves to no address")
         raise last
 
     async def connect_unix_socket(
@@ -264,32 +305,3 @@ class AsyncPinnedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
-
-
-def _pools(client: httpx.Client | httpx.AsyncClient) -> list[Any]:
-    transports: list[Any] = [getattr(client, "_transport", None)]
-    transports += list(getattr(client, "_mounts", {}).values())
-    # the lean async transport of streams.py delegates TLS to a regular transport
-    transports += [getattr(t, "_fallback", None) for t in transports]
-    return [getattr(t, "_pool", None) for t in transports if t is not None]
-
-
-def install_backends(client: httpx.Client | httpx.AsyncClient) -> bool:
-    """Give the connection pools of an httpx client *we created* the backends of this module.
-
-    Direct pools (:class:`httpcore.ConnectionPool`) are pinned to the guard's addresses; proxy
-    pools only get the deadline. Returns False if this httpx/httpcore version does not expose
-    its pools as expected (the client then works as before, with per-operation timeouts).
-    """
-    installed = False
-    for pool in _pools(client):
-        if pool is None or not hasattr(pool, "_network_backend"):
-            continue
-        direct = type(pool) in (httpcore.ConnectionPool, httpcore.AsyncConnectionPool)
-        if isinstance(pool, httpcore.ConnectionPool):
-            pool._network_backend = DeadlineBackend(pin=direct)
-            installed = True
-        elif isinstance(pool, httpcore.AsyncConnectionPool) and direct:
-            pool._network_backend = AsyncPinnedBackend()
-            installed = True
-    return installed
