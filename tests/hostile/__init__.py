@@ -1,0 +1,1 @@
+"""Crafting helpers for the hostile-input tests and the fuzz campaign (tests only)."""
