@@ -151,7 +151,8 @@ def _cert_id(der: bytes, start: int, end: int) -> CertID:
         _HASH_OIDS.get(oid, oid),
         der[parts[1][2] : parts[1][3]],
         der[parts[2][2] : parts[2][3]],
-        decode_integer(der[parts[3][2] : parts[3][3]]),
+        # serials beyond RFC 5280's 20 octets exist; the cap only bounds the work
+        decode_integer(der[parts[3][2] : parts[3][3]], max_octets=4096),
     )
 
 

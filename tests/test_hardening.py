@@ -83,7 +83,9 @@ def test_bitstring_cn_decoy_through_check() -> None:
     decoy, key = _bitstring_decoy(world("ecdsa"))
     with Responder(victim, signer=Leaf(decoy, key, (decoy,))) as responder:  # type: ignore[arg-type]
         with pytest.raises(ocspkit.OCSPError):
-            ocspkit.check(leaf.cert, victim.issuer, url=responder.url, retries=0)
+            ocspkit.check(
+                leaf.cert, victim.issuer, url=responder.url, config=ocspkit.ClientConfig(retries=0)
+            )
 
 
 def test_bytes_served_by_a_plain_http_server_through_check(w: World) -> None:
@@ -117,7 +119,13 @@ def test_bytes_served_by_a_plain_http_server_through_check(w: World) -> None:
         assert isinstance(got, ocspkit.OCSPError) or got.good
         bodies.pop(0)
         with pytest.raises(ocspkit.OCSPError, match=r"\b99\b"):
-            ocspkit.check(w.leaf.cert, w.ca.issuer, url=url, nonce=False, retries=0)
+            ocspkit.check(
+                w.leaf.cert,
+                w.ca.issuer,
+                url=url,
+                nonce=False,
+                config=ocspkit.ClientConfig(retries=0),
+            )
     finally:
         server.shutdown()
         server.server_close()
@@ -487,7 +495,12 @@ def test_same_name_issuer_through_check(tmp_path: object) -> None:
     attacker = CA("ecdsa", name=victim.name)
     with Responder(attacker, index_file=index) as responder:
         with pytest.raises(ocspkit.IssuerSignatureError):
-            ocspkit.check(leaf.cert, attacker.issuer, url=responder.url, retries=0)
+            ocspkit.check(
+                leaf.cert,
+                attacker.issuer,
+                url=responder.url,
+                config=ocspkit.ClientConfig(retries=0),
+            )
         off = ValidationPolicy(verify_issuer_signature=False)
         got = ocspkit.check(leaf.cert, attacker.issuer, url=responder.url, policy=off)
         assert got.good
@@ -635,15 +648,15 @@ BAD_VALUES = {
 @pytest.mark.parametrize("bad", sorted(BAD_VALUES))
 def test_undecodable_non_critical_extension_is_kept_raw(w: World, where: str, bad: str) -> None:
     ext = Extension(BAD_VALUES[bad][0], False, BAD_VALUES[bad][1])
-    edit = _set_exts("single_extensions" if where == "single" else "response_extensions", [ext])
-    der = craft.resign(by_issuer(w).der, w.ca.issuer_key, edit)
-    resp = ocspkit.parse_response(der)
+    # ocspkit's encoder writes extension values as given (asn1crypto would parse them)
+    if where == "single":
+        built = by_issuer(w, single(w.leaf.cert, w.ca.issuer, extensions=(ext,)))
+    else:
+        built = by_issuer(w, extensions=[ext])
+    resp = ocspkit.parse_response(built.der)
     exts = resp.responses[0].extensions if where == "single" else resp.extensions
     assert exts == (ext,)
     assert ocspkit.validate_response(resp, w.leaf.cert, w.ca.issuer, now=LATER).good
-    if where == "single":
-        built = by_issuer(w, single(w.leaf.cert, w.ca.issuer, extensions=(ext,)))
-        assert built.responses[0].extensions == (ext,)
 
 
 _JUNK = [b"", b"\x30", b"\x30\x80", b"\x30\x03\x0a\x01", b"\x30\x05\x0a\x01\x00\xa0\x00"]
@@ -653,8 +666,8 @@ def _leaky(message: str) -> str | None:
     if re.search(r"(\\x[0-9a-fA-F]{2}){5,}", message) or re.search(r"b'[^']{12,}'", message):
         return "byte dump"
     m = re.search(
-        r"asn1crypto|ParsableOctetString|OctetString|ResponseData|BasicOCSPResponse|TBSRequest|"
-        r"TbsCertificate|Asn1Value|SequenceOf|tag should have been|while parsing|Insufficient data",
+        r"asn1crypto|ParsableOctetString|OctetString|Asn1Value|SequenceOf|tag should have been|"
+        r"while parsing|Insufficient data",
         message,
     )
     return m.group(0) if m else None
@@ -857,7 +870,7 @@ def test_build_response_output_always_parses(
     response_exts: list[Extension],
 ) -> None:
     w = world("ecdsa")
-    cid = ocspkit.CertID.for_certificate(w.leaf.cert, w.ca.issuer, hash_algorithm)
+    cid = ocspkit.cert_id(w.leaf.cert, w.ca.issuer, hash_algorithm)
     revoked = status is CertStatus.REVOKED
     s = ocspkit.SingleResponse(
         dataclasses.replace(cid, serial_number=serial),

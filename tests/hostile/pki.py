@@ -11,7 +11,7 @@ from typing import Any
 from cryptography import x509
 
 import ocspkit
-from ocspkit import CertID, CertStatus, SingleResponse
+from ocspkit import CertStatus, SingleResponse
 from ocspkit.testing import CA, Leaf
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -47,7 +47,7 @@ def single(
     if status is CertStatus.REVOKED:
         opts["revocation_time"] = NOW - timedelta(days=1)
     opts.update(kw)
-    return SingleResponse(CertID.for_certificate(cert, issuer), status, **opts)
+    return SingleResponse(ocspkit.cert_id(cert, issuer), status, **opts)
 
 
 def by_issuer(w: World, *singles: SingleResponse, **kw: Any) -> ocspkit.OCSPResponse:
