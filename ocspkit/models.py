@@ -241,6 +241,14 @@ class OCSPRequest:
     requestor_name: str | None = None
     certificates: tuple[x509.Certificate, ...] = ()
 
+    def __repr__(self) -> str:
+        # never the certificates' own repr, which raises for names cryptography cannot render
+        return (
+            f"OCSPRequest(cert_ids={self.cert_ids!r}, nonce="
+            f"{self.nonce.hex() if self.nonce is not None else None}, signed={self.signed}, "
+            f"requestor_name={self.requestor_name!r}, certificates={len(self.certificates)})"
+        )
+
     def get_url(self, base_url: str) -> str:
         """The RFC 6960 A.1 / RFC 5019 GET URL: base64 of the DER, percent-encoded, appended.
 

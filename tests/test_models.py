@@ -129,3 +129,18 @@ def test_reprs_never_raise(pki: PKI) -> None:
     for value in (resp, resp.responses[0], resp.responder_id, huge):
         assert repr(value)
     assert "0x" in repr(huge)
+
+
+def test_request_repr_with_an_undecodable_embedded_certificate() -> None:
+    """Found by the fuzz campaign: a signed request whose embedded certificate's subject holds
+    a string tag cryptography refuses; repr() must not call the certificate's own repr."""
+    from pathlib import Path
+
+    der = bytearray(
+        (Path(__file__).parent / "vectors/bouncycastle-ocsp/core-signedReq.der").read_bytes()
+    )
+    at = bytes(der).find(bytes.fromhex("0603550406130241553081")) + 4
+    der[at] = 0xEE  # the countryName's PrintableString tag becomes a private constructed tag
+    request = ocspkit.parse_request(bytes(der))
+    assert request.signed and request.certificates
+    assert "certificates=1" in repr(request)
