@@ -19,6 +19,7 @@ from typing import Union
 
 from cryptography import x509
 
+from .._asn1 import asn1_certificate
 from ..certs import find_issuer, is_must_staple, load_certificates, ocsp_urls
 from ..errors import (
     DecodeError,
@@ -45,6 +46,9 @@ __all__ = [
     "probe_many",
     "resolve_roots",
 ]
+
+_TLS_FEATURE = "1.3.6.1.5.5.7.1.24"  # id-pe-tlsfeature (RFC 7633)
+_STATUS_REQUEST = 5
 
 #: The default policy for staples: a staple answers no request of ours, so nonces are ignored.
 STAPLE_POLICY = ValidationPolicy(nonce=NonceRule.IGNORE)
@@ -128,6 +132,28 @@ def _check_staple(
         return staple, None, UnexpectedError.wrap(exc)
 
 
+def _must_staple(leaf: x509.Certificate) -> bool:
+    """RFC 7633 Must-Staple, also for a leaf whose extensions cryptography cannot decode."""
+    try:
+        return is_must_staple(leaf)
+    except Exception:  # defensive: e.g. a TLS Feature value cryptography does not know
+        pass
+    try:  # read the TLS Feature extension with asn1crypto, which takes any INTEGER
+        for ext in asn1_certificate(leaf)["tbs_certificate"]["extensions"]:
+            if ext["extn_id"].dotted == _TLS_FEATURE:
+                return any(int(f) == _STATUS_REQUEST for f in ext["extn_value"].parsed)
+    except (ValueError, TypeError, KeyError):
+        pass
+    return False
+
+
+def _ocsp_urls(cert: x509.Certificate) -> tuple[str, ...]:
+    try:
+        return ocsp_urls(cert)
+    except Exception:  # defensive: extensions that do not decode name no responder
+        return ()
+
+
 def _find_issuer(
     chain: tuple[x509.Certificate, ...], roots: tuple[x509.Certificate, ...]
 ) -> x509.Certificate | None:
@@ -168,7 +194,7 @@ def _make_report(
         tls_version=hs.tls_version,
         cipher=hs.cipher,
         chain=hs.chain,
-        ocsp_urls=tuple(ocsp_urls(c) for c in hs.chain),
+        ocsp_urls=tuple(_ocsp_urls(c) for c in hs.chain),
         stapled=hs.staple is not None,
         staple_der=hs.staple,
         staple=staple,
@@ -176,7 +202,7 @@ def _make_report(
         staple_status=result.status if result is not None else None,
         staple_error=error,
         issuer=issuer,
-        must_staple=is_must_staple(leaf),
+        must_staple=_must_staple(leaf),
         chain_valid=chain_error is None,
         chain_error=chain_error,
         checked_at=now,

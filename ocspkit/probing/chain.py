@@ -29,7 +29,7 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from ..certs import CERT_DECODE_ERRORS, EXTENSION_ERRORS
+from ..certs import EXTENSION_ERRORS
 from .roots import default_trust_roots
 
 __all__ = ["hostname_matches", "validate_chain"]
@@ -37,6 +37,9 @@ __all__ = ["hostname_matches", "validate_chain"]
 #: cryptography's verification messages end with the certificate being processed, as a repr.
 _AT_CERT = re.compile(r"\s*\(encountered processing <Certificate\(subject=<Name\((.*?)\)>.*\)$")
 _NO_PATH = "no path to a trust root"
+#: What reading a served certificate's parts may raise: the core's list, plus the KeyError
+#: cryptography raises for a TLS Feature value it does not know.
+_DECODE_ERRORS: tuple[type[Exception], ...] = (*EXTENSION_ERRORS, KeyError)
 #: "Forbidden public key algorithm: AlgorithmIdentifier { ..., params: Ed25519 }"
 _FORBIDDEN = re.compile(r"Forbidden (public key|signature) algorithm: .*?params: (\w+)")
 
@@ -53,7 +56,7 @@ def hostname_matches(cert: x509.Certificate, hostname: str) -> bool:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         patterns = san.get_values_for_type(x509.DNSName)
         addresses = san.get_values_for_type(x509.IPAddress)
-    except EXTENSION_ERRORS:
+    except _DECODE_ERRORS:
         return False
     name = hostname.strip().strip("[]")
     ip = _ip(name)
@@ -118,7 +121,7 @@ def _leaf_verifier(builder: PolicyBuilder, leaf: x509.Certificate) -> ServerVeri
         san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         names = san.get_values_for_type(x509.DNSName)
         addresses = san.get_values_for_type(x509.IPAddress)
-    except EXTENSION_ERRORS:
+    except _DECODE_ERRORS:
         return None
     subjects: list[Subject] = [IPAddress(a) for a in addresses[:1]]
     for name in names:  # a wildcard is checked through one name it covers
@@ -165,8 +168,8 @@ def _verify(verifier: ServerVerifier, chain: Sequence[x509.Certificate]) -> str 
         verifier.verify(chain[0], list(chain[1:]))
     except VerificationError as exc:
         return _readable(exc)
-    except CERT_DECODE_ERRORS as exc:  # a served certificate whose contents do not decode
-        return f"unreadable certificate in the chain: {exc}"
+    except _DECODE_ERRORS as exc:  # a served certificate whose contents do not decode
+        return f"unreadable certificate in the chain: {type(exc).__name__}: {exc}"
     return None
 
 
@@ -206,7 +209,10 @@ def validate_chain(
         # the host name is not the (only) problem: check the path apart from it
         own = _leaf_verifier(builder, leaf)
         if own is None:
-            path_error: str | None = "the certificate names no DNS name or IP address"
+            path_error: str | None = (
+                "the certificate's subjectAltName is missing, does not decode, "
+                "or names no DNS name or IP address"
+            )
         else:
             path_error = _verify(own, chain)
     except Exception as exc:  # defensive: hostile bytes must become a reason, never escape
