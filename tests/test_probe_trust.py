@@ -275,7 +275,7 @@ def test_missing_intermediate_reason(ca: CA) -> None:
 
 
 def test_ed25519_chain_is_outside_the_web_pki_profile() -> None:
-    """The one measured difference from pyhanko-certvalidator (which accepted it): the CA/B
+    """A measured difference from pyhanko-certvalidator (which accepted it): the CA/B
     profile allows RSA and ECDSA keys only, so an Ed25519 chain is reported
     not valid, with that reason; its staple is still checked."""
     ed = CA(key_type="ed25519", name="ocspkit ed25519")
