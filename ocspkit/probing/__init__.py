@@ -25,13 +25,18 @@ from ..errors import (
     ProbeTimeoutError,
     TLSHandshakeError,
 )
-from .api import TrustRoots, aprobe, probe, probe_many
+from .api import TrustRoots as TrustRoots
+from .api import aprobe, probe, probe_many
 from .chain import hostname_matches
 from .report import ProbeOutcome, ProbeReport, ProbeTarget
-from .roots import DefaultRoots, certifi_roots, default_trust_roots, system_roots
+from .roots import DefaultRoots as DefaultRoots
+from .roots import certifi_roots as certifi_roots
+from .roots import default_trust_roots as default_trust_roots
+from .roots import system_roots as system_roots
 
+# DefaultRoots, TrustRoots, certifi_roots, default_trust_roots and system_roots are public
+# (documented in the probe guide) and join __all__ once ``ocspkit`` exports them too.
 __all__ = [
-    "DefaultRoots",
     "NoCertificateError",
     "NotTLSError",
     "ProbeConnectionError",
@@ -42,12 +47,8 @@ __all__ = [
     "ProbeTarget",
     "ProbeTimeoutError",
     "TLSHandshakeError",
-    "TrustRoots",
     "aprobe",
-    "certifi_roots",
-    "default_trust_roots",
     "hostname_matches",
     "probe",
     "probe_many",
-    "system_roots",
 ]
