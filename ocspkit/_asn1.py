@@ -13,7 +13,6 @@ from asn1crypto import core
 from asn1crypto import ocsp as a_ocsp
 from asn1crypto import x509 as a_x509
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ObjectIdentifier
 
 from ._der import nonce_value
@@ -25,7 +24,6 @@ from .models import (
 )
 
 __all__ = [
-    "asn1_certificate",
     "decode_request",
     "name_from_der",
 ]
@@ -126,8 +124,3 @@ def decode_request(der: bytes) -> OCSPRequest:
         raise
     except Exception as exc:
         raise DecodeError(f"malformed OCSP request ({type(exc).__name__})") from None
-
-
-def asn1_certificate(cert: x509.Certificate) -> Any:
-    """The asn1crypto form of ``cert`` (pyhanko-certvalidator accepts nothing else)."""
-    return a_x509.Certificate.load(cert.public_bytes(Encoding.DER))

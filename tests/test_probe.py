@@ -231,7 +231,7 @@ def test_must_staple_with_good_staple(ca: CA) -> None:
 
 
 def test_untrusted_chain_with_default_roots(good_port: int) -> None:
-    report = probe("127.0.0.1", good_port, servername="localhost", timeout=5)  # certifi roots
+    report = probe("127.0.0.1", good_port, servername="localhost", timeout=5)  # the default store
     assert not report.chain_valid
     assert report.chain_error
     # the staple is still checked against the served issuer

@@ -1,4 +1,9 @@
-"""``ocspkit probe``: like ``openssl s_client -status``, with the staple validated."""
+"""``ocspkit probe``: like ``openssl s_client -status``, with the staple validated.
+
+Owns the command's arguments, its exit code and its two renderings (text and ``--json``) of an
+:class:`ocspkit.probing.ProbeReport`. Must never decide anything the report already decides:
+it calls :func:`ocspkit.probe` and shows what it returns.
+"""
 
 from __future__ import annotations
 
@@ -43,7 +48,9 @@ def register(sub: SubParsers) -> None:
         description="Connect to HOST[:PORT] (port 443 by default) with status_request, "
         "validate the chain and the stapled OCSP response, and check Must-Staple. "
         "Exit code: the staple's status (0 good, 1 revoked, 2 unknown); 3 when there is "
-        "no valid staple or the server cannot be reached; 4 usage.",
+        "no valid staple or the server cannot be reached; 4 usage. The chain is checked "
+        "against the system trust store; --cafile adds roots, and with --no-system-store "
+        "replaces it.",
     )
     p.add_argument("target", metavar="HOST[:PORT]")
     p.add_argument("--servername", metavar="NAME", help="SNI name to send (default: HOST)")
@@ -57,7 +64,13 @@ def register(sub: SubParsers) -> None:
     p.add_argument(
         "--cafile",
         metavar="FILE",
-        help="trust roots for the chain (PEM); default: the certifi bundle",
+        help="also trust the roots in FILE (PEM/DER) for the chain, in addition to the "
+        "system trust store (certifi's bundle when the system store is empty)",
+    )
+    p.add_argument(
+        "--no-system-store",
+        action="store_true",
+        help="trust only the roots of --cafile, not the system store (needs --cafile)",
     )
     p.add_argument(
         "--timeout", type=seconds, default=10.0, metavar="SECONDS", help="overall (default 10)"
@@ -148,8 +161,10 @@ def run(args: argparse.Namespace) -> int:
     from ..probing import probe
 
     target = parse_target(args.target)
-    from .common import load_cert_file
+    from .common import UsageError, load_cert_file
 
+    if args.no_system_store and not args.cafile:
+        raise UsageError("--no-system-store needs --cafile (the roots to trust instead)")
     roots = load_cert_file(args.cafile, "CA") if args.cafile else None
     try:
         report = probe(
@@ -158,7 +173,8 @@ def run(args: argparse.Namespace) -> int:
             servername=args.servername,
             tls_version=args.tls_version,
             timeout=args.timeout,
-            trust_roots=roots,
+            trust_roots=roots if args.no_system_store else None,
+            extra_roots=None if args.no_system_store else roots,
         )
     except OCSPError as exc:
         raise CLIError(f"cannot probe {target}: {exc}") from None

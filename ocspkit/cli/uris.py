@@ -1,4 +1,8 @@
-"""``ocspkit uris``: the OCSP URIs of a certificate file, or of every certificate a server sends."""
+"""``ocspkit uris``: the OCSP URIs of a certificate file, or of every certificate a server sends.
+
+Owns the command's arguments, exit code and output. Must never judge the certificates it lists
+(no chain or staple verdict: that is ``ocspkit probe``).
+"""
 
 from __future__ import annotations
 
@@ -46,7 +50,14 @@ def _from_server(args: argparse.Namespace) -> list[x509.Certificate]:
 
     target = parse_target(args.source)
     try:
-        report = probe(target.host, target.port, servername=args.servername, timeout=args.timeout)
+        # only the served certificates are wanted: no roots, so no trust store is read
+        report = probe(
+            target.host,
+            target.port,
+            servername=args.servername,
+            timeout=args.timeout,
+            trust_roots=(),
+        )
     except OCSPError as exc:
         raise CLIError(f"cannot get the certificates of {target}: {exc}") from None
     return list(report.chain)

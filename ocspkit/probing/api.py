@@ -1,17 +1,21 @@
 """probe / aprobe / probe_many: ask a TLS server for its staple and check what comes back.
 
-Both forms share every decision; they differ only in how bytes and the chain check are awaited:
-:func:`ocspkit.probing.tls.tls_handshake` vs ``atls_handshake``, and :func:`_make_report` builds the
-report from what either produced.
+Owns the probe's public functions and the decisions they share: which roots are trusted
+(``trust_roots`` replaces the default store, ``extra_roots`` adds to it), which issuer the staple
+is checked against, and how the report is assembled. Both forms share every decision; they differ
+only in how bytes move (:func:`ocspkit.probing.tls.tls_handshake` vs ``atls_handshake``) and in
+``aprobe`` reading the roots off the event loop. Must never raise for what a server sent: a bad
+staple or chain is a field of the report.
 """
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import os
 from collections.abc import Generator, Iterable, Sequence
 from datetime import datetime, timezone
-from typing import Any, Union
+from typing import Union
 
 from cryptography import x509
 
@@ -28,28 +32,52 @@ from ..models import OCSPResponse, ValidationResult
 from ..policy import NonceRule, ValidationPolicy
 from ..response import parse_response
 from ..validate import validate_response
-from .chain import avalidate_chain, certifi_roots, validate_chain
+from .chain import validate_chain
 from .report import ProbeOutcome, ProbeReport, ProbeTarget
+from .roots import default_trust_roots
 from .tls import HandshakeResult, atls_handshake, default_servername, tls_handshake
 
-__all__ = ["STAPLE_POLICY", "TargetLike", "TrustRoots", "aprobe", "probe", "probe_many"]
+__all__ = [
+    "STAPLE_POLICY",
+    "TargetLike",
+    "TrustRoots",
+    "aprobe",
+    "probe",
+    "probe_many",
+    "resolve_roots",
+]
+
 
 #: The default policy for staples: a staple answers no request of ours, so nonces are ignored.
 STAPLE_POLICY = ValidationPolicy(nonce=NonceRule.IGNORE)
 
-#: What ``trust_roots=`` accepts: certificates, a PEM bundle (bytes or text) or its path.
+#: What ``trust_roots=`` and ``extra_roots=`` accept: certificates, a PEM bundle (bytes or
+#: text) or its path.
 TrustRoots = Union[Sequence[x509.Certificate], bytes, str, "os.PathLike[str]", None]
 #: What :func:`probe_many` accepts as a target.
 TargetLike = Union[ProbeTarget, str, tuple[str, int], tuple[str, int, Union[str, None]]]  # noqa: UP007
 
 
-def _roots(trust_roots: TrustRoots) -> tuple[x509.Certificate, ...] | None:
-    if trust_roots is None:
-        return None
-    if isinstance(trust_roots, (bytes, str, os.PathLike)):
-        return tuple(load_certificates(trust_roots))
-    items = list(trust_roots)
+def _load(roots: TrustRoots) -> tuple[x509.Certificate, ...]:
+    if roots is None:
+        return ()
+    if isinstance(roots, (bytes, str, os.PathLike)):
+        return tuple(load_certificates(roots))
+    items = list(roots)
     return tuple(load_certificates(items)) if items else ()
+
+
+def resolve_roots(
+    trust_roots: TrustRoots = None, extra_roots: TrustRoots = None
+) -> tuple[x509.Certificate, ...]:
+    """The roots a probe trusts: ``trust_roots`` (or, when ``None``, the default store: the
+    system's, else certifi's), plus ``extra_roots``; each root once.
+
+    Raises :class:`~ocspkit.CertificateError` for a bundle that cannot be read.
+    """
+    base = _load(trust_roots) if trust_roots is not None else default_trust_roots().certificates
+    extra = _load(extra_roots)
+    return tuple(dict.fromkeys(base + extra))
 
 
 def _prepare(
@@ -103,13 +131,15 @@ def _check_staple(
 
 
 def _find_issuer(
-    chain: tuple[x509.Certificate, ...], roots: tuple[x509.Certificate, ...] | None
+    chain: tuple[x509.Certificate, ...], roots: tuple[x509.Certificate, ...]
 ) -> x509.Certificate | None:
     leaf = chain[0]
-    for candidates in (chain[1:], roots if roots is not None else certifi_roots()):
+    for candidates in (chain[1:], roots):
         try:
             return find_issuer(leaf, candidates)
         except IssuerNotFoundError:
+            continue
+        except Exception:  # defensive: a served name that does not decode names no issuer
             continue
     return None
 
@@ -120,7 +150,7 @@ def _make_report(
     host: str,
     port: int,
     servername: str | None,
-    roots: tuple[x509.Certificate, ...] | None,
+    roots: tuple[x509.Certificate, ...],
     now: datetime,
     policy: ValidationPolicy | None,
     chain_error: str | None,
@@ -155,6 +185,18 @@ def _make_report(
     )
 
 
+def _check_chain(
+    hs: HandshakeResult,
+    roots: tuple[x509.Certificate, ...],
+    trust_roots: TrustRoots,
+    hostname: str,
+    now: datetime,
+) -> str | None:
+    # no roots at all: say why (an empty default store) rather than "none given"
+    given = roots if roots or trust_roots is not None else None
+    return validate_chain(hs.chain, trust_roots=given, hostname=hostname, now=now)
+
+
 def probe(
     host: str,
     port: int = 443,
@@ -163,6 +205,7 @@ def probe(
     timeout: float = 10.0,
     tls_version: str | None = None,
     trust_roots: TrustRoots = None,
+    extra_roots: TrustRoots = None,
     now: datetime | None = None,
     policy: ValidationPolicy | None = None,
 ) -> ProbeReport:
@@ -172,20 +215,24 @@ def probe(
     :param servername: the SNI name; default: ``host`` when it is a DNS name, none for an IP.
     :param timeout: seconds for the whole network part (resolving, connecting, handshake).
     :param tls_version: ``"1.2"`` or ``"1.3"`` to pin the protocol; ``None`` negotiates.
-    :param trust_roots: roots for the chain check: certificates, a PEM bundle or its path;
-        ``None`` uses certifi's.
+    :param trust_roots: the only roots to trust for the chain check (certificates, a PEM
+        bundle or its path), *instead of* the default store; ``None`` trusts the default store:
+        the system's (OpenSSL's default verify paths), or certifi's when that is empty.
+    :param extra_roots: roots to trust *in addition* (to ``trust_roots``, or to the default
+        store), in the same forms; e.g. a private CA.
     :param now: the time to check the staple and the chain at (default: after the handshake).
     :param policy: the staple's :class:`~ocspkit.ValidationPolicy` (default: nonces ignored).
     :returns: a :class:`ProbeReport`; a bad or missing staple or chain is reported there.
     :raises ProbeError: (``ProbeRefusedError``, ``ProbeConnectionError``, ``ProbeTimeoutError``,
         ``TLSHandshakeError``, ``NotTLSError``, ``NoCertificateError``) when there is
         nothing to report on.
+    :raises CertificateError: when ``trust_roots`` or ``extra_roots`` cannot be read.
     """
     host, sni = _prepare(host, port, servername, now)
-    roots = _roots(trust_roots)
+    roots = resolve_roots(trust_roots, extra_roots)
     hs = tls_handshake(host, port, servername=sni, timeout=timeout, tls_version=tls_version)
     at = now if now is not None else datetime.now(timezone.utc)
-    chain_error = validate_chain(hs.chain, trust_roots=roots, hostname=sni or host, now=at)
+    chain_error = _check_chain(hs, roots, trust_roots, sni or host, at)
     return _make_report(
         hs,
         host=host,
@@ -206,15 +253,20 @@ async def aprobe(
     timeout: float = 10.0,
     tls_version: str | None = None,
     trust_roots: TrustRoots = None,
+    extra_roots: TrustRoots = None,
     now: datetime | None = None,
     policy: ValidationPolicy | None = None,
 ) -> ProbeReport:
-    """The asyncio form of :func:`probe`: same parameters, same report, same errors."""
+    """The asyncio form of :func:`probe`: same parameters, same report, same errors.
+
+    The roots are read in a worker thread (the first use reads the system store from disk);
+    the chain and staple checks are CPU-only and run on the loop.
+    """
     host, sni = _prepare(host, port, servername, now)
-    roots = _roots(trust_roots)
+    roots = await asyncio.to_thread(resolve_roots, trust_roots, extra_roots)
     hs = await atls_handshake(host, port, servername=sni, timeout=timeout, tls_version=tls_version)
     at = now if now is not None else datetime.now(timezone.utc)
-    chain_error = await avalidate_chain(hs.chain, trust_roots=roots, hostname=sni or host, now=at)
+    chain_error = _check_chain(hs, roots, trust_roots, sni or host, at)
     return _make_report(
         hs,
         host=host,
@@ -244,27 +296,40 @@ def probe_many(
     targets: Iterable[TargetLike],
     *,
     concurrency: int = 20,
-    **kwargs: Any,
+    servername: str | None = None,
+    timeout: float = 10.0,
+    tls_version: str | None = None,
+    trust_roots: TrustRoots = None,
+    extra_roots: TrustRoots = None,
+    now: datetime | None = None,
+    policy: ValidationPolicy | None = None,
 ) -> Generator[ProbeOutcome, None, None]:
     """Probe many servers, ``concurrency`` at a time; yield a :class:`ProbeOutcome` for each as
     it finishes (``outcome.index`` is its position in ``targets``).
 
     ``targets`` are ``"host"``, ``"host:port"``, ``"[v6]:port"``, ``(host, port)``,
     ``(host, port, servername)`` or :class:`ProbeTarget` values, read lazily (a generator of
-    millions is fine: at most ``2 * concurrency`` are pending). ``kwargs`` are passed to
-    :func:`probe` (``timeout``, ``tls_version``, ``trust_roots``, ...). An error that prevents a
-    report (refused, timeout, handshake failure) is returned in ``outcome.error``, never raised.
+    millions is fine: at most ``2 * concurrency`` are pending). The other parameters are
+    :func:`probe`'s (``servername`` is used for targets that name none); the roots are read
+    once for the whole scan. An error that prevents a report (refused, timeout, handshake
+    failure) is returned in ``outcome.error``, never raised.
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, not {concurrency!r}")
-    if "trust_roots" in kwargs:  # load a bundle once, not once per target
-        kwargs["trust_roots"] = _roots(kwargs["trust_roots"])
-    default_sni = kwargs.pop("servername", None)
+    roots = resolve_roots(trust_roots, extra_roots)  # load bundles once, not once per target
+    shared_roots: TrustRoots = roots if roots or trust_roots is not None else None
 
     def run(target: ProbeTarget, index: int) -> ProbeOutcome:
         try:
             report = probe(
-                target.host, target.port, servername=target.servername or default_sni, **kwargs
+                target.host,
+                target.port,
+                servername=target.servername or servername,
+                timeout=timeout,
+                tls_version=tls_version,
+                trust_roots=shared_roots,
+                now=now,
+                policy=policy,
             )
         except OCSPError as exc:
             return ProbeOutcome(target, index, error=exc)

@@ -183,7 +183,12 @@ class ClientHandshake:
         """What the completed handshake negotiated; NoCertificateError if no certificate came."""
         if not self.done:
             raise RuntimeError("handshake not complete")
-        chain = _peer_chain(self._conn)
+        try:
+            chain = _peer_chain(self._conn)
+        except (ValueError, TypeError, KeyError) as exc:  # cryptography refuses a certificate
+            raise self._error(
+                ProbeError, f"a certificate the server sent does not decode: {exc}"
+            ) from None
         if not chain:
             raise self._error(NoCertificateError, "the server presented no certificate")
         return HandshakeResult(
