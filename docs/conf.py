@@ -58,7 +58,7 @@ API_GROUPS: list[tuple[str, list[str]]] = [
     ),
     (
         "Stapling",
-        ["Stapler", "StaplerOptions", "StapleState", "StaplerThread", "MemoryStore",
+        ["Stapler", "AsyncStapler", "StaplerOptions", "StapleState", "StaplerThread", "MemoryStore",
          "DirectoryStore", "RedisStore", "StapleStore", "StapleOutput", "StapleFile",
          "NginxStapleFile", "HAProxyOCSPFile", "HAProxyRuntime", "try_later_response",
          "StapleUpdated", "StapleRevoked", "StapleFailed", "StapleError", "StapleExpired",

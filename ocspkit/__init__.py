@@ -136,6 +136,7 @@ if TYPE_CHECKING:
         probe_many,
     )
     from .stapling import (
+        AsyncStapler,
         DirectoryStore,
         HAProxyOCSPFile,
         HAProxyRuntime,
@@ -184,6 +185,7 @@ _LAZY: dict[str, str] = {
     "StapleState": "stapling",
     "StapleStore": "stapling",
     "StapleUpdated": "stapling",
+    "AsyncStapler": "stapling",
     "Stapler": "stapling",
     "StaplerOptions": "stapling",
     "StaplerThread": "stapling",
@@ -219,6 +221,7 @@ __all__ = [
     "MAX_EXTENSIONS",
     "MAX_SINGLE_RESPONSES",
     "AsyncClient",
+    "AsyncStapler",
     "CertID",
     "CertStatus",
     "CertificateError",

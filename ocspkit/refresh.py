@@ -9,8 +9,10 @@ The rules:
 * A staple is served from the moment it is accepted until :attr:`StapleTimes.serve_until`:
   its nextUpdate minus :attr:`RefreshSchedule.margin` — never past it — and never past the
   signer certificate's notAfter. A response without nextUpdate is served at most
-  :attr:`RefreshSchedule.max_age_without_next_update` after its thisUpdate, and
-  :attr:`RefreshSchedule.max_age` (if set) caps any response's age.
+  :attr:`RefreshSchedule.serve_without_next_update` after its thisUpdate. The validation
+  policy given (if any) caps both: a staple is never served once the policy would refuse it
+  (``thisUpdate + policy.max_age``; without nextUpdate, ``thisUpdate +
+  policy.max_age_without_next_update``).
 * It is refreshed at :attr:`RefreshSchedule.fraction` of its serving time (by default half
   way between thisUpdate and ``serve_until``, leaving the other half to retry in), at least
   :attr:`RefreshSchedule.min_interval` after it was fetched — unless that would leave less
@@ -28,6 +30,8 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from .policy import ValidationPolicy
+
 __all__ = ["RefreshSchedule", "StapleTimes", "retry_delay", "staple_times"]
 
 _ZERO = timedelta(0)
@@ -44,8 +48,9 @@ class RefreshSchedule:
     :ivar min_interval: never refresh sooner than this after a successful fetch, unless the
         response would lapse before half of its remaining serving time is left.
     :ivar max_interval: if set, refresh at least this often.
-    :ivar max_age: if set, never serve a response whose thisUpdate is older than this.
-    :ivar max_age_without_next_update: how long a response without nextUpdate is served.
+    :ivar serve_without_next_update: serve a response without nextUpdate at most this long
+        after its thisUpdate (a serving decision; the *acceptance* limit is
+        ``ValidationPolicy.max_age_without_next_update``, and the shorter of the two applies).
     :ivar retry_initial: the delay after the first failure.
     :ivar retry_max: the longest delay between failed attempts (before jitter).
     :ivar backoff_factor: each further failure multiplies the delay by this (>= 1).
@@ -56,8 +61,7 @@ class RefreshSchedule:
     margin: timedelta = timedelta(minutes=5)
     min_interval: timedelta = timedelta(minutes=1)
     max_interval: timedelta | None = None
-    max_age: timedelta | None = None
-    max_age_without_next_update: timedelta = timedelta(hours=1)
+    serve_without_next_update: timedelta = timedelta(hours=1)
     retry_initial: timedelta = timedelta(seconds=5)
     retry_max: timedelta = timedelta(minutes=10)
     backoff_factor: float = 2.0
@@ -70,15 +74,14 @@ class RefreshSchedule:
             value = getattr(self, name)
             if not isinstance(value, timedelta) or value < _ZERO:
                 raise ValueError(f"{name} must be a non-negative timedelta, not {value!r}")
-        for name in ("max_interval", "max_age"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, timedelta) or value <= _ZERO):
-                raise ValueError(f"{name} must be a positive timedelta or None, not {value!r}")
-        if (
-            not isinstance(self.max_age_without_next_update, timedelta)
-            or self.max_age_without_next_update <= _ZERO
-        ):
-            raise ValueError("max_age_without_next_update must be a positive timedelta")
+        value = self.max_interval
+        if value is not None and (not isinstance(value, timedelta) or value <= _ZERO):
+            raise ValueError(f"max_interval must be a positive timedelta or None, not {value!r}")
+        value = self.serve_without_next_update
+        if not isinstance(value, timedelta) or value <= _ZERO:
+            raise ValueError(
+                f"serve_without_next_update must be a positive timedelta, not {value!r}"
+            )
         if self.retry_max < self.retry_initial:
             raise ValueError("retry_max must not be shorter than retry_initial")
         factor = self.backoff_factor
@@ -114,14 +117,17 @@ def _window_end(
     next_update: datetime | None,
     schedule: RefreshSchedule,
     signer_not_after: datetime | None,
+    policy: ValidationPolicy | None,
 ) -> datetime:
     """The end of the usable validity window, before the serving margin."""
     if next_update is None:
-        end = this_update + schedule.max_age_without_next_update
+        end = this_update + schedule.serve_without_next_update
+        if policy is not None:
+            end = min(end, this_update + policy.max_age_without_next_update)
     else:
         end = next_update
-    if schedule.max_age is not None:
-        end = min(end, this_update + schedule.max_age)
+    if policy is not None and policy.max_age is not None:
+        end = min(end, this_update + policy.max_age)
     if signer_not_after is not None:
         end = min(end, signer_not_after)
     return end
@@ -133,13 +139,14 @@ def _serve_until(
     *,
     schedule: RefreshSchedule,
     signer_not_after: datetime | None = None,
+    policy: ValidationPolicy | None = None,
 ) -> datetime:
     """The instant from which a response must no longer be served.
 
-    ``nextUpdate - margin`` (or ``thisUpdate + max_age_without_next_update`` when there is no
-    nextUpdate), capped by ``thisUpdate + max_age`` and by the signer's notAfter.
+    ``nextUpdate - margin`` (or ``thisUpdate + serve_without_next_update`` when there is no
+    nextUpdate), capped by the policy's age limits and by the signer's notAfter.
     """
-    end = _window_end(this_update, next_update, schedule, signer_not_after)
+    end = _window_end(this_update, next_update, schedule, signer_not_after, policy)
     if next_update is not None:
         end = min(end, next_update - schedule.margin)
     return end
@@ -152,8 +159,13 @@ def staple_times(
     now: datetime,
     schedule: RefreshSchedule,
     signer_not_after: datetime | None = None,
+    policy: ValidationPolicy | None = None,
 ) -> StapleTimes:
     """Serving limit and refresh time of a response accepted (fetched or loaded) at ``now``.
+
+    ``policy``, when given, is the validation policy the response was accepted under: the
+    staple is not served past the moment that policy would refuse it (its ``max_age`` and
+    ``max_age_without_next_update``; clock skew is not added).
 
     The refresh time is ``thisUpdate + fraction * (serve_until - thisUpdate)``: a fraction of
     the time the response is actually *served* (not of thisUpdate–nextUpdate, which the margin
@@ -165,7 +177,11 @@ def staple_times(
     It may lie in the past (a response loaded from a store late in its life): it is then due.
     """
     until = _serve_until(
-        this_update, next_update, schedule=schedule, signer_not_after=signer_not_after
+        this_update,
+        next_update,
+        schedule=schedule,
+        signer_not_after=signer_not_after,
+        policy=policy,
     )
     span = max(until - this_update, _ZERO)
     refresh = this_update + span * schedule.fraction

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ocspkit.policy import ValidationPolicy
 from ocspkit.refresh import RefreshSchedule, retry_delay, staple_times
 
 T0 = datetime(2030, 1, 1, tzinfo=timezone.utc)
@@ -84,18 +85,29 @@ def test_clamped_to_signer_not_after() -> None:
     assert times.refresh_at == T0 + 2 * H
 
 
-def test_no_next_update_uses_max_age() -> None:
-    sched = RefreshSchedule(max_age_without_next_update=2 * H)
+def test_no_next_update_served_for_serve_without_next_update() -> None:
+    assert RefreshSchedule().serve_without_next_update == H
+    sched = RefreshSchedule(serve_without_next_update=2 * H)
     times = staple_times(T0, None, now=T0, schedule=sched)
     assert times.serve_until == T0 + 2 * H
     assert times.refresh_at == T0 + H
 
 
-def test_max_age_caps_window() -> None:
-    sched = RefreshSchedule(max_age=6 * H, margin=timedelta(0))
-    times = staple_times(T0, T0 + 7 * 24 * H, now=T0, schedule=sched)
+def test_policy_acceptance_limits_cap_serving() -> None:
+    """The policy's max_age (SSLStaplingResponseMaxAge) caps any response; its
+    max_age_without_next_update caps one without nextUpdate when it is the shorter limit."""
+    sched = RefreshSchedule(margin=timedelta(0))
+    policy = ValidationPolicy(max_age=6 * H)
+    times = staple_times(T0, T0 + 7 * 24 * H, now=T0, schedule=sched, policy=policy)
     assert times.serve_until == T0 + 6 * H
     assert times.refresh_at == T0 + 3 * H
+    strict = ValidationPolicy(max_age_without_next_update=20 * M)
+    assert staple_times(T0, None, now=T0, schedule=sched, policy=strict).serve_until == (
+        T0 + 20 * M
+    )
+    # the default policy accepts 7 days without nextUpdate: the schedule's hour wins
+    lax = staple_times(T0, None, now=T0, schedule=sched, policy=ValidationPolicy())
+    assert lax.serve_until == T0 + H
 
 
 def test_min_and_max_interval() -> None:
@@ -160,7 +172,7 @@ def test_retry_after_lengthens_but_capped() -> None:
         {"retry_initial": 2 * M, "retry_max": M},
         {"backoff_factor": 0.5},
         {"jitter": 1.0},
-        {"max_age_without_next_update": timedelta(0)},
+        {"serve_without_next_update": timedelta(0)},
     ],
 )
 def test_bad_schedules_rejected(kwargs: dict[str, object]) -> None:
@@ -193,18 +205,22 @@ def test_invariants(
     signer_left: int | None,
     has_next: bool,
 ) -> None:
-    """Whatever the inputs: never served at or past nextUpdate - margin, the signer's expiry or
-    the no-nextUpdate max age, and the refresh is never planned after the serving limit."""
+    """Whatever the inputs: never served at or past nextUpdate - margin, the signer's expiry,
+    the no-nextUpdate serving limit or the policy's max age, and the refresh is never planned
+    after the serving limit."""
     sched = RefreshSchedule(
         fraction=fraction,
         margin=timedelta(seconds=margin),
         min_interval=timedelta(seconds=min_interval),
-        max_age_without_next_update=timedelta(hours=2),
+        serve_without_next_update=timedelta(hours=2),
     )
     next_update = T0 + timedelta(seconds=validity) if has_next else None
     signer = T0 + timedelta(seconds=signer_left) if signer_left is not None else None
     now = T0 + timedelta(seconds=age)
-    times = staple_times(T0, next_update, now=now, schedule=sched, signer_not_after=signer)
+    policy = ValidationPolicy(max_age=timedelta(days=20))
+    times = staple_times(
+        T0, next_update, now=now, schedule=sched, signer_not_after=signer, policy=policy
+    )
     assert times.refresh_at <= times.serve_until
     start = max(T0, now)
     if times.serve_until > start and fraction <= 0.5:
@@ -216,3 +232,4 @@ def test_invariants(
         assert times.serve_until <= T0 + timedelta(hours=2)
     if signer is not None:
         assert times.serve_until <= signer
+    assert times.serve_until <= T0 + timedelta(days=20)

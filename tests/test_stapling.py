@@ -15,6 +15,7 @@ import ocspkit
 from ocspkit.client import AsyncClient, Client
 from ocspkit.refresh import RefreshSchedule, retry_delay
 from ocspkit.stapling import (
+    AsyncStapler,
     MemoryStore,
     MustStapleMissing,
     NginxStapleFile,
@@ -70,6 +71,12 @@ class Events:
         }
 
 
+#: Options for responses valid a few seconds: serve until 1 s before nextUpdate, refresh freely.
+SHORT = StaplerOptions(
+    schedule=RefreshSchedule(margin=timedelta(seconds=1), min_interval=timedelta(0))
+)
+
+
 def fast_client() -> Client:
     return Client(timeout=3, deadline=5, retries=0)
 
@@ -89,7 +96,7 @@ def test_add_fetches_before_returning_and_staple_validates(ca: CA, responder: Re
     update = ev.of(StapleUpdated)[0]
     assert update.source == "fetched" and update.key == key
     # served until nextUpdate - margin, refreshed half way to that: half of it left to retry
-    assert update.serve_until == result.next_update - StaplerOptions().margin
+    assert update.serve_until == result.next_update - StaplerOptions().schedule.margin
     assert update.refresh_at == result.this_update + (update.serve_until - result.this_update) / 2
     # the store holds the same bytes
     assert stapler.store.get(key) == der
@@ -200,7 +207,9 @@ def test_must_staple_missing_reported_once(ca: CA, responder: Responder) -> None
 def test_no_next_update_served_at_most_max_age(ca: CA, responder: Responder) -> None:
     responder.fault = Fault.NO_NEXT_UPDATE
     leaf = ca.issue(ocsp_url=responder.url)
-    options = StaplerOptions(max_age_without_next_update=timedelta(minutes=20))
+    options = StaplerOptions(
+        schedule=RefreshSchedule(serve_without_next_update=timedelta(minutes=20))
+    )
     stapler = Stapler(client=fast_client(), options=options)
     stapler.add(leaf.chain)
     state = stapler.state(leaf.cert)
@@ -216,7 +225,8 @@ def test_max_age_limits_serving_like_apache(ca: CA, responder: Responder) -> Non
     """SSLStaplingResponseMaxAge: a response is served at most max_age after its thisUpdate,
     even when its nextUpdate is later; an older one is refused."""
     leaf = ca.issue(ocsp_url=responder.url)
-    stapler = Stapler(client=fast_client(), options=StaplerOptions(max_age=timedelta(minutes=10)))
+    max_age_10 = StaplerOptions(policy=ocspkit.ValidationPolicy(max_age=timedelta(minutes=10)))
+    stapler = Stapler(client=fast_client(), options=max_age_10)
     stapler.add(leaf.chain)
     state = stapler.state(leaf.cert)
     assert state.result is not None
@@ -224,7 +234,7 @@ def test_max_age_limits_serving_like_apache(ca: CA, responder: Responder) -> Non
     assert state.serve_until == this_update + timedelta(minutes=10)
     assert stapler.staple_for(leaf.cert, now=this_update + timedelta(minutes=10)) is None
     ev = Events()
-    options = StaplerOptions(max_age=timedelta(minutes=10))
+    options = max_age_10
     restarted = Stapler(store=stapler.store, client=fast_client(), options=options, **ev.hooks())
     restarted.add(leaf.chain, fetch=False)
     assert restarted.staple_for(leaf.cert) is not None  # loaded from the store: young enough
@@ -277,7 +287,9 @@ def test_outage_keeps_last_good_then_none_then_recovers(ca: CA, responder: Respo
     leaf = ca.issue(ocsp_url=responder.url)
     ev = Events()
     options = StaplerOptions(
-        retry_initial=timedelta(seconds=5), retry_max=timedelta(minutes=4), jitter=0.2
+        schedule=RefreshSchedule(
+            retry_initial=timedelta(seconds=5), retry_max=timedelta(minutes=4), jitter=0.2
+        )
     )
     stapler = Stapler(client=fast_client(), options=options, rng=random.Random(7), **ev.hooks())
     stapler.add(leaf.chain)
@@ -301,7 +313,7 @@ def test_outage_keeps_last_good_then_none_then_recovers(ca: CA, responder: Respo
         now = max(stapler.state(leaf.cert).next_attempt, now + timedelta(seconds=1))
 
     # the retry schedule observed: 5 s, 10 s, 20 s ... capped at 4 min, each within ±20 %
-    sched = options.schedule()
+    sched = options.schedule
     assert len(attempts) >= 8
     for n, (at, err) in enumerate(attempts, start=1):
         assert err.failures == n
@@ -328,7 +340,9 @@ def test_retry_after_is_honoured(ca: CA, responder: Responder) -> None:
     responder.fault = Fault.HTTP_503  # Retry-After: 1
     leaf = ca.issue(ocsp_url=responder.url)
     ev = Events()
-    options = StaplerOptions(retry_initial=timedelta(milliseconds=100), jitter=0.0)
+    options = StaplerOptions(
+        schedule=RefreshSchedule(retry_initial=timedelta(milliseconds=100), jitter=0.0)
+    )
     stapler = Stapler(client=fast_client(), options=options, **ev.hooks())
     stapler.add(leaf.chain)
     (err,) = ev.of(StapleFailed)
@@ -342,7 +356,7 @@ def test_thread_runner_refreshes_short_lived_staples(ca: CA) -> None:
     always at hand."""
     with Responder(ca, validity=timedelta(seconds=6)) as responder:
         leaf = ca.issue(ocsp_url=responder.url)
-        options = StaplerOptions(margin=timedelta(seconds=1), min_refresh_interval=timedelta(0))
+        options = SHORT
         stapler = Stapler(client=fast_client(), options=options)
         stapler.add(leaf.chain)
         seen = {stapler.staple_for(leaf.cert)}
@@ -359,7 +373,7 @@ def test_staple_expires_in_real_time_without_refresh(ca: CA) -> None:
     with Responder(ca, validity=timedelta(seconds=5)) as responder:
         leaf = ca.issue(ocsp_url=responder.url)
         ev = Events()
-        options = StaplerOptions(margin=timedelta(seconds=1), min_refresh_interval=timedelta(0))
+        options = SHORT
         stapler = Stapler(client=fast_client(), options=options, **ev.hooks())
         stapler.add(leaf.chain)
         assert stapler.staple_for(leaf.cert) is not None
@@ -426,13 +440,13 @@ def test_asyncio_add_refresh_and_runner(ca: CA) -> None:
     async def main() -> None:
         async with Responder(ca, validity=timedelta(seconds=6)) as responder:
             leaf = ca.issue(ocsp_url=responder.url)
-            options = StaplerOptions(margin=timedelta(seconds=1), min_refresh_interval=timedelta(0))
+            options = SHORT
             async with AsyncClient(timeout=3, deadline=5, retries=0) as client:
-                stapler = Stapler(client=client, options=options)
-                key = await stapler.aadd(leaf.chain)
+                stapler = AsyncStapler(client=client, options=options)
+                key = await stapler.add(leaf.chain)
                 first = stapler.staple_for(key)
                 assert first is not None
-                assert await stapler.arefresh() == 0
+                assert await stapler.refresh() == 0
                 task = asyncio.create_task(stapler.run())
                 try:
                     deadline = time.monotonic() + 20
@@ -451,12 +465,9 @@ def test_asyncio_add_refresh_and_runner(ca: CA) -> None:
 
 def test_async_with_default_client(ca: CA, responder: Responder) -> None:
     async def main() -> bytes | None:
-        stapler = Stapler()
-        try:
-            await stapler.aadd(leaf.chain)
+        async with AsyncStapler() as stapler:
+            await stapler.add(leaf.chain)
             return stapler.staple_for(leaf.cert)
-        finally:
-            await stapler.aclose()
 
     leaf = ca.issue(ocsp_url=responder.url)
     assert asyncio.run(main()) is not None
@@ -472,12 +483,12 @@ def test_sync_default_client(ca: CA, responder: Responder) -> None:
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"refresh_fraction": 0.0},
         {"responder_timeout": 0},
-        {"time_skew": timedelta(seconds=-1)},
         {"force_url": "ftp://x"},
         {"lease_ttl": timedelta(0)},
-        {"jitter": 2},
+        {"schedule": RefreshSchedule(retry_initial=timedelta(milliseconds=50))},
+        {"schedule": timedelta(minutes=5)},
+        {"policy": None},
     ],
 )
 def test_bad_options_rejected(kwargs: dict[str, object]) -> None:
@@ -485,20 +496,36 @@ def test_bad_options_rejected(kwargs: dict[str, object]) -> None:
         StaplerOptions(**kwargs)  # type: ignore[arg-type]
 
 
-def test_options_map_to_schedule_and_policy() -> None:
+def test_options_compose_schedule_policy_and_client_config() -> None:
+    """Each setting has one home: the schedule's and the policy's are theirs, with their own
+    defaults; the stapler's own client is built from the fetch knobs and the policy."""
+    assert StaplerOptions().schedule == RefreshSchedule()
+    assert StaplerOptions().policy == ocspkit.ValidationPolicy()
+    policy = ocspkit.ValidationPolicy(clock_skew=timedelta(seconds=30), max_age=timedelta(days=2))
     options = StaplerOptions(
-        refresh_fraction=0.67,
-        margin=timedelta(minutes=2),
-        time_skew=timedelta(seconds=30),
-        max_age=timedelta(days=2),
+        schedule=RefreshSchedule(fraction=0.67, margin=timedelta(minutes=2)),
+        policy=policy,
+        responder_timeout=4.0,
+        force_url="http://ocsp.example/",
     )
-    assert options.schedule() == RefreshSchedule(
-        fraction=0.67,
-        margin=timedelta(minutes=2),
-        max_age=timedelta(days=2),
-    )
-    policy = options.validation_policy(ocspkit.ValidationPolicy(allow_sha1_signatures=False))
-    assert policy.clock_skew == timedelta(seconds=30)
-    assert policy.max_age == timedelta(days=2)
-    assert policy.allow_sha1_signatures is False
-    assert options.lease_seconds() == 25
+    assert options.store_policy.nonce is ocspkit.NonceRule.IGNORE
+    assert options.store_policy.max_age == timedelta(days=2)
+    config = options.client_config()
+    assert isinstance(config, ocspkit.ClientConfig)
+    assert (config.deadline, config.timeout, config.force_url) == (4.0, 4.0, "http://ocsp.example/")
+    assert config.policy is policy
+    assert options.lease_seconds() == 13
+    assert StaplerOptions().lease_seconds() == 25
+
+
+def test_policy_age_limits_cap_serving(ca: CA, responder: Responder) -> None:
+    """A staple is never served past what the validation policy accepts: a policy stricter than
+    the schedule about responses without nextUpdate wins."""
+    responder.fault = Fault.NO_NEXT_UPDATE
+    leaf = ca.issue(ocsp_url=responder.url)
+    policy = ocspkit.ValidationPolicy(max_age_without_next_update=timedelta(minutes=8))
+    stapler = Stapler(client=fast_client(), options=StaplerOptions(policy=policy))
+    stapler.add(leaf.chain)
+    state = stapler.state(leaf.cert)
+    assert state.result is not None and state.result.next_update is None
+    assert state.serve_until == state.result.this_update + timedelta(minutes=8)

@@ -20,6 +20,7 @@ from OpenSSL import SSL
 import ocspkit
 from ocspkit.client import Client
 from ocspkit.probing import ProbeReport, probe
+from ocspkit.refresh import RefreshSchedule
 from ocspkit.stapling import (
     HAProxyOCSPFile,
     HAProxyRuntime,
@@ -141,17 +142,19 @@ def test_pyopenssl_server_stops_stapling_at_next_update(ca: CA, tmp_path: Path) 
     fake_try_later, a tryLater instead. Restarted responder: fresh staples, served again."""
     with Responder(ca, validity=timedelta(seconds=8)) as responder:
         leaf = ca.issue(ocsp_url=responder.url)
-        options = StaplerOptions(
+        schedule = RefreshSchedule(
             margin=timedelta(seconds=1),
-            min_refresh_interval=timedelta(0),
+            min_interval=timedelta(0),
             retry_initial=timedelta(milliseconds=200),
             retry_max=timedelta(seconds=1),
         )
+        options = StaplerOptions(schedule=schedule)
         stapler = Stapler(client=client(), options=options)
         stapler.add(leaf.chain)
         responder.stop()
-        faker = Stapler(client=client(), options=StaplerOptions(
-            margin=timedelta(seconds=1), fake_try_later=True, min_refresh_interval=timedelta(0)))
+        faker = Stapler(
+            client=client(), options=StaplerOptions(schedule=schedule, fake_try_later=True)
+        )
         faker.add(leaf.chain)  # the responder is down: nothing to serve
         with tls_server(stapler, leaf) as server, tls_server(faker, leaf) as fake_server, \
                 stapler.run_in_thread():
@@ -213,10 +216,12 @@ def test_nginx_serves_our_staple_file_and_stops_at_next_update(
         leaf = ca.issue(ocsp_url=responder.url)
         staple_path = tmp_path / "leaf.ocsp.der"
         options = StaplerOptions(
-            margin=timedelta(seconds=1),
-            min_refresh_interval=timedelta(seconds=2),
-            retry_initial=timedelta(milliseconds=300),
-            retry_max=timedelta(seconds=1),
+            schedule=RefreshSchedule(
+                margin=timedelta(seconds=1),
+                min_interval=timedelta(seconds=2),
+                retry_initial=timedelta(milliseconds=300),
+                retry_max=timedelta(seconds=1),
+            )
         )
         stapler = Stapler(client=client(), options=options)
         stapler.add(leaf.chain, outputs=[StapleFile(staple_path)])

@@ -71,19 +71,21 @@ def _check_servable(result: ValidationResult, now: datetime, options: StaplerOpt
         result.this_update,
         result.next_update,
         now=now,
-        schedule=options.schedule(),
+        schedule=options.schedule,
+        policy=options.policy,
         signer_not_after=result.signer.not_valid_after_utc,
     )
     if not times.servable(now):
         if result.next_update is None:
             why = (
                 f"it has no nextUpdate and its thisUpdate {result.this_update} is older than "
-                f"{options.max_age_without_next_update}"
+                f"{options.schedule.serve_without_next_update}"
             )
         else:
             why = (
                 f"its serving limit {times.serve_until} (nextUpdate {result.next_update} "
-                f"minus {options.margin}, or the responder certificate's expiry) has passed"
+                f"minus {options.schedule.margin}, or the responder certificate's expiry) "
+                "has passed"
             )
         raise UnservableResponseError(f"the response would not be stapled now: {why}")
 
@@ -122,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
             hash_algorithm="sha256" if args.sha256 else "sha1",
             config=ClientConfig(timeout=args.timeout, deadline=args.timeout),
             now=now,
-            policy=options.validation_policy(),
+            policy=options.policy,
         )
         _check_servable(result, now, options)
         StapleFile(out).update(result.response.der)

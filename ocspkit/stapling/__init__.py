@@ -5,7 +5,14 @@
     stapler = ocspkit.Stapler(store=ocspkit.DirectoryStore("/var/lib/staples"))
     stapler.add(chain)                    # fetched (or loaded) before this returns
     stapler.install(ssl_context)          # pyOpenSSL server: staples every handshake
-    runner = stapler.run_in_thread()      # or: await stapler.run()
+    runner = stapler.run_in_thread()
+
+    async with ocspkit.stapling.AsyncStapler() as astapler:   # asyncio: an AsyncClient
+        await astapler.add(chain)
+        task = asyncio.create_task(astapler.run())
+
+The package owns stapling only: it validates every response with the core before serving it,
+and uses the client through its public names (``ocspkit.Client``, ``ocspkit.AsyncClient``).
 """
 
 from __future__ import annotations
@@ -31,10 +38,12 @@ from .outputs import (
 )
 from .redis_store import RedisStore
 from .runners import StaplerThread
-from .stapler import Stapler, StapleState
+from .stapler import AsyncStapler, Stapler
+from .state import StapleState
 from .stores import DirectoryStore, MemoryStore, StapleStore
 
 __all__ = [
+    "AsyncStapler",
     "DirectoryStore",
     "HAProxyAPIError",
     "HAProxyOCSPFile",

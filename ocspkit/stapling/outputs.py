@@ -25,11 +25,14 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from ..errors import HAProxyAPIError, OutputError
 from ..models import ResponseStatus
 from ._files import atomic_write
+
+if TYPE_CHECKING:
+    from OpenSSL import SSL
 
 __all__ = [
     "HAProxyOCSPFile",
@@ -366,8 +369,8 @@ class HAProxyRuntime:
 
 
 def install_callback(
-    context: Any,
-    staple: Callable[[Any], bytes | None],
+    context: SSL.Context,
+    staple: Callable[[SSL.Connection], bytes | None],
     *,
     fake_try_later: bool = False,
 ) -> None:
@@ -382,7 +385,7 @@ def install_callback(
         raise TypeError(f"install() needs a pyOpenSSL SSL.Context, not {type(context).__name__}")
     fallback = try_later_response() if fake_try_later else b""
 
-    def ocsp_server_callback(conn: Any, data: Any) -> bytes:
+    def ocsp_server_callback(conn: SSL.Connection, data: object) -> bytes:
         der = staple(conn)
         return der if der is not None else fallback
 
