@@ -118,7 +118,9 @@ def test_api_reference_documents_the_testing_helpers() -> None:
 
     text = _conf().testing_reference()
     documented = re.findall(r"^\.\. auto\w+:: ocspkit\.testing\.(\w+)$", text, re.M)
-    assert sorted(documented) == sorted(ocspkit.testing.__all__)
+    # names ocspkit itself exports (OpenSSLError) are documented once, with the error tree
+    own = [n for n in ocspkit.testing.__all__ if n not in ocspkit.__all__]
+    assert sorted(documented) == sorted(own)
 
 
 def test_index_lists_every_page() -> None:

@@ -53,7 +53,7 @@ def utcnow() -> datetime:
 
 
 def fast_client() -> Client:
-    return Client(timeout=3, deadline=5, retries=0)
+    return Client(ocspkit.ClientConfig(timeout=3, deadline=5, retries=0))
 
 
 class Cache:

@@ -43,7 +43,7 @@ def ca() -> CA:
 
 
 def client() -> Client:
-    return Client(timeout=3, deadline=5, retries=0)
+    return Client(ocspkit.ClientConfig(timeout=3, deadline=5, retries=0))
 
 
 def tls_server(stapler: Stapler, leaf: Leaf, *, bind_cert: bool = True) -> ThreadServer:

@@ -50,7 +50,7 @@ def responder(ca: CA) -> Iterator[Responder]:
 
 
 def client() -> Client:
-    return Client(timeout=3, deadline=5, retries=0)
+    return Client(ocspkit.ClientConfig(timeout=3, deadline=5, retries=0))
 
 
 def run_python(code: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -340,7 +340,7 @@ WORKER = textwrap.dedent(
     from ocspkit.client import Client
     from ocspkit.stapling import RedisStore, Stapler
     url, go, *chains = sys.argv[1:]
-    stapler = Stapler(store=RedisStore(url), client=Client(timeout=3, deadline=5, retries=0))
+    stapler = Stapler(store=RedisStore(url), client=Client(ocspkit.ClientConfig(timeout=3, deadline=5, retries=0)))
     while not os.path.exists(go):
         time.sleep(0.005)
     out = {}
@@ -436,7 +436,7 @@ def test_lease_wait_when_another_stapler_is_fetching(ca: CA, responder: Responde
 
     def finish_fetch() -> None:
         time.sleep(0.3)
-        result = Client(timeout=3, deadline=5, retries=0).check(leaf.cert, ca.issuer)
+        result = Client(ocspkit.ClientConfig(timeout=3, deadline=5, retries=0)).check(leaf.cert, ca.issuer)
         store.put(key, result.response.der)
         store.release(key)
 
