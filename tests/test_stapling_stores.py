@@ -337,10 +337,10 @@ WORKER = textwrap.dedent(
     """
     import hashlib, json, os, sys, time
     from pathlib import Path
-    from ocspkit.client import Client
+    from ocspkit.client import Client, ClientConfig
     from ocspkit.stapling import RedisStore, Stapler
     url, go, *chains = sys.argv[1:]
-    stapler = Stapler(store=RedisStore(url), client=Client(ocspkit.ClientConfig(timeout=3, deadline=5, retries=0)))
+    stapler = Stapler(store=RedisStore(url), client=Client(ClientConfig(timeout=3, deadline=5, retries=0)))
     while not os.path.exists(go):
         time.sleep(0.005)
     out = {}
