@@ -31,8 +31,19 @@ Every failure to obtain a trustworthy answer is one of the classes below::
     │   ├── NonceMissingError
     │   ├── CriticalExtensionError
     │   ├── MalformedResponseError               signed content that breaks RFC 6960/5280
-    │   └── UnservableResponseError              valid, but not servable as a staple
-    │       └── StapleRollbackError
+    │   ├── UnservableResponseError              valid, but not servable as a staple
+    │   │   └── StapleRollbackError
+    │   └── CRLValidationError                   a CRL failed an RFC 5280 §6.3 check
+    │       ├── CRLIssuerMismatchError           not issued under this issuer's name
+    │       ├── CRLSignerError                   signer lacks cRLSign / authority
+    │       ├── CRLSignatureError (also a SignatureError)  the signature does not verify
+    │       ├── CRLNotYetValidError              thisUpdate in the future
+    │       ├── CRLExpiredError                  nextUpdate (or max age) passed
+    │       ├── CRLStaleError                    older than the policy's max_age
+    │       ├── CRLCriticalExtensionError        an unknown critical extension
+    │       ├── CRLScopeError                    certificate or URL outside its scope
+    │       ├── MalformedCRLError                breaks an RFC 5280 §5 rule
+    │       └── DeltaCRLError                    a delta that does not fit its base
     ├── FetchError                               transport (.url)
     │   ├── FetchTimeoutError
     │   ├── ConnectError
@@ -60,6 +71,7 @@ Every failure to obtain a trustworthy answer is one of the classes below::
 
 Double inheritance is used only where marked above: :class:`DecodeError` and
 :class:`CertificateError` are also :class:`ValueError` (bad input values),
+:class:`CRLSignatureError` is also a :class:`SignatureError`,
 :class:`MissingDependencyError` is also an :class:`ImportError`.
 """
 
@@ -69,12 +81,22 @@ from datetime import datetime
 from enum import IntEnum
 
 __all__ = [
+    "CRLCriticalExtensionError",
+    "CRLExpiredError",
+    "CRLIssuerMismatchError",
+    "CRLNotYetValidError",
+    "CRLScopeError",
+    "CRLSignatureError",
+    "CRLSignerError",
+    "CRLStaleError",
+    "CRLValidationError",
     "CertificateError",
     "ConnectError",
     "ContentEncodingError",
     "ContentTypeError",
     "CriticalExtensionError",
     "DecodeError",
+    "DeltaCRLError",
     "ExpiredResponseError",
     "FetchError",
     "FetchTimeoutError",
@@ -86,6 +108,7 @@ __all__ = [
     "IssuerNotFoundError",
     "IssuerSignatureError",
     "LimitExceededError",
+    "MalformedCRLError",
     "MalformedResponseError",
     "MissingDependencyError",
     "NoCertificateError",
@@ -482,3 +505,64 @@ class UnexpectedError(OCSPError):
         error = cls(f"unexpected {type(exc).__name__}: {exc}")
         error.__cause__ = exc
         return error
+
+
+# --- CRL ---------------------------------------------------------------------------------
+
+
+class CRLValidationError(ValidationError):
+    """A CRL (or the use of one for a certificate) failed a check of RFC 5280 §6.3 or of the
+    policy. Each check has its own subclass below."""
+
+
+class CRLIssuerMismatchError(CRLValidationError):
+    """The CRL's issuer name is neither the issuer's subject nor the subject of an authorised
+    CRL signer, or (for a certificate) the CRL is not about the certificate's issuer."""
+
+
+class CRLSignerError(CRLValidationError):
+    """The certificate whose key signed the CRL may not sign CRLs: its keyUsage lacks
+    cRLSign, or (a CRL signer from ``extra_certs``) it is not issued directly by the issuer,
+    is outside its validity period or has an unknown critical extension."""
+
+
+class CRLSignatureError(CRLValidationError, SignatureError):
+    """The CRL's signature does not verify with the key of the issuer or of any authorised
+    CRL signer, or uses an algorithm ocspkit cannot verify. Also a :class:`SignatureError`."""
+
+
+class CRLNotYetValidError(CRLValidationError):
+    """thisUpdate lies in the future (beyond the allowed clock skew)."""
+
+
+class CRLExpiredError(CRLValidationError):
+    """nextUpdate lies in the past (beyond the clock skew), or a CRL without nextUpdate is
+    older than ``ValidationPolicy.max_age_without_next_update``."""
+
+
+class CRLStaleError(CRLValidationError):
+    """thisUpdate is older than ``ValidationPolicy.max_age``."""
+
+
+class CRLCriticalExtensionError(CRLValidationError):
+    """The CRL, or one of its entries, carries a critical extension ocspkit does not
+    understand (RFC 5280 §5.2: such a CRL must not be used)."""
+
+
+class CRLScopeError(CRLValidationError):
+    """The CRL does not cover what it is used for: its issuing distribution point does not
+    name the URL it was fetched from (a swapped partition), does not match the certificate's
+    distribution point, covers only user or only CA certificates (or only some reasons, for
+    a "not listed" answer), or a cRLIssuer is named without an indirect CRL from it."""
+
+
+class MalformedCRLError(CRLValidationError):
+    """The signed CRL breaks a structural rule of RFC 5280 §5 (an empty revokedCertificates
+    list, extensions in a v1 CRL, a non-critical issuingDistributionPoint, differing inner
+    and outer signature algorithms, removeFromCRL in a complete CRL, ...): refused even
+    though the signature verifies."""
+
+
+class DeltaCRLError(CRLValidationError):
+    """A delta CRL that cannot be applied: given as the complete CRL, without a cRLNumber,
+    for another issuer or scope, or built on a base newer than the complete CRL given."""
