@@ -64,16 +64,16 @@ class CRLIndex:
     """
 
     __slots__ = (
+        "_count",
         "_der",
-        "_offsets",
         "_issuer_at",
         "_issuer_from",
-        "_count",
-        "problems",
-        "unknown_critical",
-        "remove_from_crl",
-        "entry_extensions",
+        "_offsets",
         "certificate_issuers",
+        "entry_extensions",
+        "problems",
+        "remove_from_crl",
+        "unknown_critical",
     )
 
     def __init__(
@@ -152,7 +152,7 @@ class CRLIndex:
 
 
 class _EntryExts:
-    __slots__ = ("issuer", "unknown", "remove")
+    __slots__ = ("issuer", "remove", "unknown")
 
     def __init__(self) -> None:
         self.issuer: bytes | None = None
@@ -276,9 +276,7 @@ def _reason_flags(body: bytes) -> frozenset[int]:
     if not body or body[0] > 7:
         raise DecodeError("malformed ReasonFlags")
     bits = body[1:]
-    return frozenset(
-        i for i in range(len(bits) * 8) if bits[i // 8] & (0x80 >> (i % 8)) and i != 0
-    )
+    return frozenset(i for i in range(len(bits) * 8) if bits[i // 8] & (0x80 >> (i % 8)) and i != 0)
 
 
 def parse_idp(value: bytes) -> IssuingDistributionPoint:
@@ -348,7 +346,7 @@ class CRLFacts:
     """What :func:`parse_crl` sliced from the DER beyond the model: the signed TBSCertList,
     the outer and inner AlgorithmIdentifiers, the signature bits and the entry index."""
 
-    __slots__ = ("tbs", "outer_algorithm", "inner_algorithm", "signature", "index", "crl")
+    __slots__ = ("crl", "index", "inner_algorithm", "outer_algorithm", "signature", "tbs")
 
     def __init__(
         self,
@@ -423,7 +421,7 @@ def _decode(der: bytes) -> CRLFacts:
     if rest:
         raise DecodeError("unexpected field in TBSCertList")
     if index is None:
-        index = CRLIndex(der, 0, 0, issuer_der, present=False)  # "no entries", as RFC 5280 spells it
+        index = CRLIndex(der, 0, 0, issuer_der, present=False)  # absent: how "none" is spelled
     by_oid = {e.oid: e for e in exts}
     crl_number = base = None
     idp = None
