@@ -50,6 +50,8 @@ _OID_BODY = {
     b"\x55\x1d\x17": OID_HOLD_INSTRUCTION,
 }
 _REMOVE_FROM_CRL = b"\x0a\x01\x08"
+# crlEntryExtensions holding only a non-critical reasonCode, up to the reason's value octet
+_REASON_ONLY = bytes.fromhex("300c300a0603551d150403" "0a01")
 _PEM_MARK = "-----BEGIN"
 
 
@@ -90,28 +92,47 @@ class CRLIndex:
         current: bytes | None = None
         count = 0
         pos = start
+        get = offsets.get
         while pos < end:
-            tag, cstart, cend = read_tlv(der, pos, end)
-            if tag != 0x30:
-                raise DecodeError("a revokedCertificates entry is not a SEQUENCE")
-            stag, sstart, send = read_tlv(der, cstart, cend)
-            if stag != 0x02 or send == sstart:
-                raise DecodeError("a revokedCertificates entry has no serial number")
-            serial = int.from_bytes(der[sstart:send], "big", signed=True)
-            ttag, _, tend = read_tlv(der, send, cend)
-            if ttag not in (0x17, 0x18):
+            # the common shapes inline (short lengths, a reasonCode-only extension list);
+            # anything else through the general reader, with the same checks
+            if der[pos] == 0x30 and der[pos + 1] < 0x80 and der[pos + 2] == 0x02:
+                cend = pos + 2 + der[pos + 1]
+                sstart = pos + 4
+                send = sstart + der[pos + 3]
+                if der[pos + 3] >= 0x80 or send + 2 > cend or cend > end:
+                    raise DecodeError("truncated revokedCertificates entry")
+                ttag = der[send]
+                tend = send + 2 + der[send + 1]
+                if der[send + 1] >= 0x80 or tend > cend:
+                    raise DecodeError("truncated revocationDate")
+            else:
+                tag, cstart, cend = read_tlv(der, pos, end)
+                if tag != 0x30:
+                    raise DecodeError("a revokedCertificates entry is not a SEQUENCE")
+                stag, sstart, send = read_tlv(der, cstart, cend)
+                if stag != 0x02:
+                    raise DecodeError("a revokedCertificates entry has no serial number")
+                ttag, _, tend = read_tlv(der, send, cend)
+            if send == sstart:
+                raise DecodeError("a revokedCertificates entry has an empty serial number")
+            if ttag != 0x17 and ttag != 0x18:
                 raise DecodeError("a revokedCertificates entry has no revocationDate")
+            serial = int.from_bytes(der[sstart:send], "big", signed=True)
             if tend != cend:
                 with_exts = True
-                found = _scan_entry_extensions(der, tend, cend)
-                if found.issuer is not None:
-                    current = None if found.issuer == crl_issuer else found.issuer
-                    issuer_at.append(pos)
-                    issuer_from.append(current)
-                if found.unknown is not None and unknown is None:
-                    unknown = found.unknown
-                remove = remove or found.remove
-            key_offsets = offsets.get(serial)
+                if cend - tend == 14 and der[tend : tend + 13] == _REASON_ONLY:
+                    remove = remove or der[tend + 13] == 8
+                else:
+                    found = _scan_entry_extensions(der, tend, cend)
+                    if found.issuer is not None:
+                        current = None if found.issuer == crl_issuer else found.issuer
+                        issuer_at.append(pos)
+                        issuer_from.append(current)
+                    if found.unknown is not None and unknown is None:
+                        unknown = found.unknown
+                    remove = remove or found.remove
+            key_offsets = get(serial)
             if key_offsets is None:
                 offsets[serial] = pos
             elif isinstance(key_offsets, list):
@@ -334,11 +355,12 @@ def _read(data: object) -> bytes:
     if isinstance(data, (str, os.PathLike)):
         text = os.fspath(data)
         if isinstance(data, str) and _PEM_MARK in text:
-            return text.encode()
-        try:
-            return Path(text).read_bytes()
-        except OSError as exc:
-            raise DecodeError(f"cannot read CRL file {text!r}: {exc.strerror}") from None
+            data = text.encode()
+        else:
+            try:
+                data = Path(text).read_bytes()
+            except OSError as exc:
+                raise DecodeError(f"cannot read CRL file {text!r}: {exc.strerror}") from None
     return der_from(data, "X509 CRL")
 
 
