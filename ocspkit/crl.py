@@ -5,7 +5,7 @@ Owns the decoding of CRLs. cryptography's CRL decoder is the gate (anything it r
 verdict depends on (extensions, the issuing distribution point, entries) is sliced from the
 DER by :mod:`ocspkit._der`, so an odd-but-harmless extension value cannot make a decoder
 raise and what is checked is exactly what was signed. Entries are indexed in one linear pass
-(serial → offset; memory about a hundred bytes per entry) and decoded only when looked up.
+(serial → offset; under 200 bytes of memory per entry, measured) and decoded only when looked up.
 Structural faults that the signature may still cover are recorded as *problems* for
 :func:`ocspkit.validate_crl` to refuse; this module never decides whether a CRL is
 trustworthy. Pure: no I/O beyond reading a file the caller named, no clock.
@@ -480,7 +480,7 @@ def _algorithm_oid(alg: bytes) -> str:
 def parse_crl(data: bytes | str | os.PathLike[str]) -> CRL:
     """Parse a CRL from DER or PEM bytes, PEM text, or a file path.
 
-    Entries are indexed once (linear time, about a hundred bytes per entry) and decoded only
+    Entries are indexed once (linear time, under 200 bytes per entry) and decoded only
     by :meth:`CRL.lookup`. Raises :class:`~ocspkit.DecodeError` for anything that is not a
     well-formed CRL, an unreadable file included. Parsing does not validate: use
     :func:`ocspkit.validate_crl` or :func:`ocspkit.crl_status`.
