@@ -30,9 +30,19 @@ Every failure to obtain a trustworthy answer is one of the classes below::
     │   ├── NonceMismatchError
     │   ├── NonceMissingError
     │   ├── CriticalExtensionError
-    │   ├── MalformedResponseError               signed content that breaks RFC 6960/5280
-    │   └── UnservableResponseError              valid, but not servable as a staple
-    │       └── StapleRollbackError
+    │   ├── UnservableResponseError              valid, but not servable as a staple
+    │   │   └── StapleRollbackError
+    │   └── CRLValidationError                   a CRL failed an RFC 5280 §6.3 check
+    │       ├── CRLIssuerMismatchError           not issued under this issuer's name
+    │       ├── CRLSignerError                   signer lacks cRLSign / authority
+    │       ├── CRLSignatureError (also a SignatureError)  the signature does not verify
+    │       ├── CRLNotYetValidError              thisUpdate in the future
+    │       ├── CRLExpiredError                  nextUpdate (or max age) passed
+    │       ├── CRLStaleError                    older than the policy's max_age
+    │       ├── CRLCriticalExtensionError        an unknown critical extension
+    │       ├── CRLScopeError                    certificate or URL outside its scope
+    │       ├── MalformedCRLError                breaks an RFC 5280 §5 rule
+    │       └── DeltaCRLError                    a delta that does not fit its base
     ├── FetchError                               transport (.url)
     │   ├── FetchTimeoutError
     │   ├── ConnectError
@@ -60,6 +70,7 @@ Every failure to obtain a trustworthy answer is one of the classes below::
 
 Double inheritance is used only where marked above: :class:`DecodeError` and
 :class:`CertificateError` are also :class:`ValueError` (bad input values),
+:class:`CRLSignatureError` is also a :class:`SignatureError`,
 :class:`MissingDependencyError` is also an :class:`ImportError`.
 """
 
@@ -68,58 +79,26 @@ from __future__ import annotations
 from datetime import datetime
 from enum import IntEnum
 
+# fmt: off
 __all__ = [
-    "CertificateError",
-    "ConnectError",
-    "ContentEncodingError",
-    "ContentTypeError",
-    "CriticalExtensionError",
-    "DecodeError",
-    "ExpiredResponseError",
-    "FetchError",
-    "FetchTimeoutError",
-    "HAProxyAPIError",
-    "HTTPStatusError",
-    "InvalidURLError",
-    "IssuerFetchError",
-    "IssuerMismatchError",
-    "IssuerNotFoundError",
-    "IssuerSignatureError",
-    "LimitExceededError",
-    "MalformedResponseError",
-    "MissingDependencyError",
-    "NoCertificateError",
-    "NoMatchingResponseError",
-    "NoOCSPURLError",
-    "NonceMismatchError",
-    "NonceMissingError",
-    "NotTLSError",
-    "NotYetValidError",
-    "OCSPError",
-    "OpenSSLError",
-    "OutputError",
-    "ProbeConnectionError",
-    "ProbeError",
-    "ProbeRefusedError",
-    "ProbeTimeoutError",
-    "ProducedAtError",
-    "RedirectError",
-    "ResponderError",
-    "ResponseTooLargeError",
-    "SignatureError",
-    "SignerNotFoundError",
-    "StaleResponseError",
-    "StapleRollbackError",
-    "StaplingError",
-    "StoreError",
-    "TLSHandshakeError",
-    "UnauthorizedResponderError",
-    "UnexpectedError",
-    "UnsafeURLError",
-    "UnservableResponseError",
-    "ValidationError",
-    "WeakAlgorithmError",
+    "CRLCriticalExtensionError", "CRLExpiredError", "CRLIssuerMismatchError",
+    "CRLNotYetValidError", "CRLScopeError", "CRLSignatureError", "CRLSignerError",
+    "CRLStaleError", "CRLValidationError", "CertificateError", "ConnectError",
+    "ContentEncodingError", "ContentTypeError", "CriticalExtensionError", "DecodeError",
+    "DeltaCRLError", "ExpiredResponseError", "FetchError", "FetchTimeoutError",
+    "HAProxyAPIError", "HTTPStatusError", "InvalidURLError", "IssuerFetchError",
+    "IssuerMismatchError", "IssuerNotFoundError", "IssuerSignatureError", "LimitExceededError",
+    "MalformedCRLError", "MissingDependencyError",
+    "NoCertificateError", "NoMatchingResponseError", "NoOCSPURLError", "NonceMismatchError",
+    "NonceMissingError", "NotTLSError", "NotYetValidError", "OCSPError", "OpenSSLError",
+    "OutputError", "ProbeConnectionError", "ProbeError", "ProbeRefusedError",
+    "ProbeTimeoutError", "ProducedAtError", "RedirectError", "ResponderError",
+    "ResponseTooLargeError", "SignatureError", "SignerNotFoundError", "StaleResponseError",
+    "StapleRollbackError", "StaplingError", "StoreError", "TLSHandshakeError",
+    "UnauthorizedResponderError", "UnexpectedError", "UnsafeURLError",
+    "UnservableResponseError", "ValidationError", "WeakAlgorithmError",
 ]
+# fmt: on
 
 
 class OCSPError(Exception):
@@ -155,7 +134,6 @@ class IssuerNotFoundError(OCSPError):
 
 class IssuerFetchError(IssuerNotFoundError):
     """The issuer could not be fetched from the caIssuers URL (a transport failure).
-
     The transport error (a :class:`FetchError`) is its ``__cause__``.
 
     :ivar url: the last caIssuers URL tried.
@@ -168,7 +146,6 @@ class IssuerFetchError(IssuerNotFoundError):
 
 class NoOCSPURLError(OCSPError):
     """The certificate names no OCSP responder (no AIA id-ad-ocsp URI) and none was given.
-
     This is a normal outcome for many certificates (Let's Encrypt stopped OCSP in 2025).
     """
 
@@ -182,24 +159,16 @@ class ResponderError(OCSPError):
 
     def __init__(self, status: IntEnum | int, message: str | None = None) -> None:
         self.status = status
-        if message is None:
-            name = status.name.lower() if isinstance(status, IntEnum) else None
-            message = (
-                f"OCSP responder answered {name}"
-                if name
-                else f"OCSP responder answered the unknown responseStatus {int(status)}"
-            )
-        super().__init__(message)
+        name = status.name.lower() if isinstance(status, IntEnum) else f"status {int(status)}"
+        super().__init__(message or f"OCSP responder answered {name}")
 
 
 # --- validation ----------------------------------------------------------------------------
 
 
 class ValidationError(OCSPError):
-    """A response failed one of the checks of RFC 6960 §3.2 or of the policy.
-
-    Each check has its own subclass.
-    """
+    """A response failed one of the checks of RFC 6960 §3.2 or of the policy (one subclass
+    per check)."""
 
 
 class IssuerMismatchError(ValidationError):
@@ -222,7 +191,6 @@ class SignerNotFoundError(ValidationError):
 
 class UnauthorizedResponderError(ValidationError):
     """The signer is not authorised for this issuer.
-
     For instance a delegated certificate that is not issued directly by the issuer, lacks
     id-kp-OCSPSigning, or is outside its validity period.
     """
@@ -264,12 +232,6 @@ class NonceMissingError(ValidationError):
 
 class CriticalExtensionError(ValidationError):
     """The response carries a critical extension that ocspkit does not understand."""
-
-
-class MalformedResponseError(ValidationError):
-    """The signed content breaks a structural rule that no valid response breaks (content in
-    the NULL of a ``good`` status, a delegate whose inner and outer signature algorithms
-    differ, ...): refused even though the signature verifies."""
 
 
 class UnservableResponseError(ValidationError):
@@ -345,7 +307,6 @@ class ContentTypeError(FetchError):
 
 class ContentEncodingError(FetchError):
     """The server sent a body with a ``Content-Encoding`` other than ``identity``.
-
     An OCSP response or a certificate is never compressed, and decoding one would let a tiny
     body expand without bound (a decompression bomb), so such a body is refused unread.
     """
@@ -365,16 +326,8 @@ class InvalidURLError(FetchError):
     bad port, control characters, no host); ``url`` holds it as found."""
 
 
-def _where(host: str | None, port: int | None) -> str:
-    if host is None:
-        return ""
-    shown = f"[{host}]" if ":" in host else host
-    return shown if port is None else f"{shown}:{port}"
-
-
 class ProbeError(FetchError):
     """A TLS server could not be probed at all (:func:`ocspkit.probe`).
-
     A server that answers but staples nothing, staples garbage or serves an untrusted chain
     is *not* an error: the probe returns a report saying so.
 
@@ -386,7 +339,8 @@ class ProbeError(FetchError):
         self.host = host
         self.port = port
         self.url = None  # a probe target is not a URL
-        where = _where(host, port)
+        shown = f"[{host}]" if host and ":" in host else host
+        where = f"{shown}:{port}" if shown and port is not None else shown
         Exception.__init__(self, f"{message} ({where})" if where else message)
 
 
@@ -400,7 +354,6 @@ class ProbeRefusedError(ProbeConnectionError):
 
 class ProbeTimeoutError(ProbeError):
     """The probe's deadline passed while connecting or during the TLS handshake.
-
     A TCP server that accepts the connection but never answers the ClientHello ends here.
     """
 
@@ -472,7 +425,6 @@ class OpenSSLError(OCSPError):
 class UnexpectedError(OCSPError):
     """An unexpected exception while handling one item of a bulk run (``check_many``,
     ``probe_many``) or one staple; the original exception is the ``__cause__``.
-
     It keeps one hostile input from aborting a whole batch; please report it as a bug.
     """
 
@@ -482,3 +434,64 @@ class UnexpectedError(OCSPError):
         error = cls(f"unexpected {type(exc).__name__}: {exc}")
         error.__cause__ = exc
         return error
+
+
+# --- CRL ---------------------------------------------------------------------------------
+
+
+class CRLValidationError(ValidationError):
+    """A CRL (or the use of one for a certificate) failed a check of RFC 5280 §6.3 or of the
+    policy. Each check has its own subclass below."""
+
+
+class CRLIssuerMismatchError(CRLValidationError):
+    """The CRL's issuer name is neither the issuer's subject nor the subject of an authorised
+    CRL signer, or (for a certificate) the CRL is not about the certificate's issuer."""
+
+
+class CRLSignerError(CRLValidationError):
+    """The certificate whose key signed the CRL may not sign CRLs: its keyUsage lacks
+    cRLSign, or (a CRL signer from ``extra_certs``) it is not issued directly by the issuer,
+    is outside its validity period or has an unknown critical extension."""
+
+
+class CRLSignatureError(CRLValidationError, SignatureError):
+    """The CRL's signature does not verify with the key of the issuer or of any authorised
+    CRL signer, or uses an algorithm ocspkit cannot verify. Also a :class:`SignatureError`."""
+
+
+class CRLNotYetValidError(CRLValidationError):
+    """thisUpdate lies in the future (beyond the allowed clock skew)."""
+
+
+class CRLExpiredError(CRLValidationError):
+    """nextUpdate lies in the past (beyond the clock skew), or a CRL without nextUpdate is
+    older than ``ValidationPolicy.max_age_without_next_update``."""
+
+
+class CRLStaleError(CRLValidationError):
+    """thisUpdate is older than ``ValidationPolicy.max_age``."""
+
+
+class CRLCriticalExtensionError(CRLValidationError):
+    """The CRL, or one of its entries, carries a critical extension ocspkit does not
+    understand (RFC 5280 §5.2: such a CRL must not be used)."""
+
+
+class CRLScopeError(CRLValidationError):
+    """The CRL does not cover what it is used for: its issuing distribution point does not
+    name the URL it was fetched from (a swapped partition), does not match the certificate's
+    distribution point, covers only user or only CA certificates (or only some reasons, for
+    a "not listed" answer), or a cRLIssuer is named without an indirect CRL from it."""
+
+
+class MalformedCRLError(CRLValidationError):
+    """The signed CRL breaks a structural rule of RFC 5280 §5 (an empty revokedCertificates
+    list, extensions in a v1 CRL, a non-critical issuingDistributionPoint, differing inner
+    and outer signature algorithms, removeFromCRL in a complete CRL, ...): refused even
+    though the signature verifies."""
+
+
+class DeltaCRLError(CRLValidationError):
+    """A delta CRL that cannot be applied: given as the complete CRL, without a cRLNumber,
+    for another issuer or scope, or built on a base newer than the complete CRL given."""

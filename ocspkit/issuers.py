@@ -93,7 +93,7 @@ def issued_by_problem(cert: Cert, issuer: Cert, *, allow_sha1: bool = True) -> s
         try:
             verify_signature(
                 public_key(i),
-                *_algorithm(c.outer_algorithm),
+                *algorithm_identifier(c.outer_algorithm),
                 _signature_of(c.der),
                 c.tbs,
                 allow_sha1=allow_sha1,
@@ -115,7 +115,8 @@ def issuer_name_matches(cert: Cert, issuer: Cert) -> bool:
         return False
 
 
-def _algorithm(alg_der: bytes) -> tuple[str, bytes | None]:
+def algorithm_identifier(alg_der: bytes) -> tuple[str, bytes | None]:
+    """(OID, parameters DER or None) of an AlgorithmIdentifier (SignatureError if malformed)."""
     start, end = expect(alg_der, 0, 0x30)
     parts = children(alg_der, start, end)
     if not parts or parts[0][0] != 0x06 or len(parts) > 2:

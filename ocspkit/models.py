@@ -18,6 +18,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from cryptography import x509
 
+from .crlmodels import CRL
+from .errors import OCSPError
+
 __all__ = [
     "HASH_ALGORITHMS",
     "CertID",
@@ -28,7 +31,10 @@ __all__ = [
     "OCSPResponse",
     "ResponderID",
     "ResponseStatus",
+    "RevocationAttempt",
     "RevocationReason",
+    "RevocationResult",
+    "RevocationSource",
     "SingleResponse",
     "ValidationResult",
     "register_html",
@@ -334,4 +340,99 @@ class ValidationResult(HTMLRepr):
             f"this_update={self.this_update.isoformat()}, next_update="
             f"{self.next_update.isoformat() if self.next_update else None}, "
             f"delegated={self.delegated}, contradicted={self.contradicted})"
+        )
+
+
+# --- revocation: one answer from whichever source answered -------------------------------
+
+
+class RevocationSource(enum.Enum):
+    """Where a revocation answer came from."""
+
+    STAPLE = "staple"
+    OCSP = "ocsp"
+    CRL = "crl"
+    #: a short-lived certificate (no OCSP URL, no CRL distribution point) needs no answer
+    SHORT_LIVED = "short_lived"
+    #: the certificate carries RFC 9608 noRevAvail: its CA publishes no revocation status
+    NO_REVOCATION_INFO = "no_revocation_info"
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationAttempt:
+    """One source tried before the answer, and why it failed.
+
+    :ivar url: the OCSP or CRL URL tried (None for a staple).
+    :ivar error: the typed error it ended with.
+    """
+
+    source: RevocationSource
+    url: str | None
+    error: OCSPError
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationResult(HTMLRepr):
+    """The one answer to "is this certificate revoked?", with its source and evidence.
+
+    :ivar status: GOOD, REVOKED, or UNKNOWN (no source answered).
+    :ivar source: where the answer came from; None for an UNKNOWN answer no source gave.
+    :ivar url: the OCSP or CRL URL that answered, if any.
+    :ivar ocsp: the validated OCSP answer (sources STAPLE and OCSP).
+    :ivar crl: the validated CRL (source CRL; the complete CRL when a delta was applied).
+    :ivar delta: the validated delta CRL that was applied, if any.
+    :ivar attempts: the sources tried before the answer, in order, each with its error.
+    """
+
+    status: CertStatus
+    source: RevocationSource | None
+    this_update: datetime | None = None
+    next_update: datetime | None = None
+    revocation_time: datetime | None = None
+    revocation_reason: RevocationReason | None = None
+    url: str | None = None
+    ocsp: ValidationResult | None = None
+    crl: CRL | None = None
+    delta: CRL | None = None
+    attempts: tuple[RevocationAttempt, ...] = ()
+
+    @property
+    def good(self) -> bool:
+        """True when the status is GOOD."""
+        return self.status is CertStatus.GOOD
+
+    @property
+    def revoked(self) -> bool:
+        """True when the status is REVOKED."""
+        return self.status is CertStatus.REVOKED
+
+    def to_dict(self) -> dict[str, str | None]:
+        """Flat JSON-serialisable keys, stable across releases: ``status``, ``source``,
+        ``this_update``, ``next_update``, ``revocation_time`` (ISO 8601), ``reason`` (the
+        lower-case :class:`RevocationReason` name), ``url`` and ``error`` (the last
+        attempt's error when the status is UNKNOWN, else None)."""
+        reason = self.revocation_reason
+        error = None
+        if self.status is CertStatus.UNKNOWN and self.attempts:
+            error = str(self.attempts[-1].error)
+        return {
+            "status": self.status.value,
+            "source": self.source.value if self.source is not None else None,
+            "this_update": _iso(self.this_update),
+            "next_update": _iso(self.next_update),
+            "revocation_time": _iso(self.revocation_time),
+            "reason": reason.name.lower() if reason is not None else None,
+            "url": self.url,
+            "error": error,
+        }
+
+    def __repr__(self) -> str:
+        source = self.source.name if self.source is not None else None
+        return (
+            f"RevocationResult(status={self.status.name}, source={source}, url={self.url!r}, "
+            f"attempts={len(self.attempts)})"
         )

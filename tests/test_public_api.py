@@ -21,6 +21,9 @@ NOT_EXPORTED: dict[str, set[str]] = {
     "ocspkit.models": {"HTMLRepr", "register_html"},
     # the validator's source of facts: internal to the core
     "ocspkit.response": {"response_facts"},
+    "ocspkit.crl": {"crl_facts"},
+    # structural protocols of the CRL models, not values a caller builds
+    "ocspkit.crlmodels": {"EntryIndex", "RawExtension"},
     # the SSRF guard's address classification, for callers who build their own policy
     "ocspkit.client": {"METADATA_ADDRESSES", "is_metadata_address", "is_public_address"},
 }

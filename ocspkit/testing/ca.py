@@ -3,11 +3,10 @@
 This module owns :class:`CA`: its keys and certificates, the status table it keeps
 (:mod:`ocspkit.testing.status`), and the signing of what it publishes about that table. Today
 that is OCSP responses (:meth:`CA.sign_response`, read by :class:`~ocspkit.testing.Responder`
-on every request) and the OpenSSL ``index.txt`` export (:meth:`CA.write_index`); CRLs will be
-signed beside them (a ``sign_crl`` method next to :meth:`CA.sign_response`, its profile in
-:mod:`ocspkit.testing.profiles`), from the same table's
-:meth:`~ocspkit.testing.status.StatusTable.revoked`, with the intermediate's key, which already
-carries cRLSign.
+on every request), the OpenSSL ``index.txt`` export (:meth:`CA.write_index`) and CRLs
+(:meth:`CA.sign_crl`: complete, partitioned, delta, from the same table's
+:meth:`~ocspkit.testing.status.StatusTable.revoked`, with the intermediate's key, which
+carries cRLSign, or a dedicated CRL signer from :meth:`CA.issue_crl_signer`).
 
 It must never build certificates itself (profiles live in :mod:`ocspkit.testing.profiles`),
 serve HTTP, or be imported by the library's own non-testing modules: ``ocspkit.testing`` sits
@@ -48,6 +47,9 @@ from .keys import (
 )
 from .leaf import Leaf, LeafFiles
 from .profiles import (
+    CRLEntrySpec,
+    build_crl,
+    crl_signer_certificate,
     intermediate_certificate,
     responder_certificate,
     root_certificate,
@@ -168,8 +170,14 @@ class CA:
         not_before: datetime | None = None,
         not_after: datetime | None = None,
         ca_issuers_url: str | None = None,
+        crl_url: str | Sequence[str] = (),
+        no_rev_avail: bool = False,
     ) -> Leaf:
         """Issue a TLS server/client leaf certificate.
+
+        :param crl_url: crlDistributionPoints URI(s) (``ocsp_url=""`` too: the Let's Encrypt
+            shape of 2025).
+        :param no_rev_avail: add the RFC 9608 noRevAvail extension.
 
         :param sans: DNS names and IP addresses for the subjectAltName.
         :param ocsp_url: AIA OCSP URL; ``None`` uses :attr:`ocsp_url`, ``""`` omits it.
@@ -189,6 +197,20 @@ class CA:
             ocsp_url=self.ocsp_url if ocsp_url is None else ocsp_url,
             ca_issuers_url=ca_issuers_url,
             must_staple=must_staple,
+            crl_urls=(crl_url,) if isinstance(crl_url, str) else tuple(crl_url),
+            no_rev_avail=no_rev_avail,
+        )
+        return self._record(cert, key)
+
+    def issue_crl_signer(self, *, crl_sign: bool = True, common_name: str | None = None) -> Leaf:
+        """Issue a dedicated CRL signer under the intermediate (keyUsage cRLSign unless
+        ``crl_sign=False``). Its subject is the intermediate's own name by default, so it can
+        sign the intermediate's direct CRLs with another key."""
+        key = generate_key(self.key_type)
+        nb, na = self._validity(None, None, 30)
+        subject = subject_name(common_name, self.name) if common_name else self.issuer.subject
+        cert = crl_signer_certificate(
+            key, subject, self.issuer, self.issuer_key, nb, na, crl_sign=crl_sign
         )
         return self._record(cert, key)
 
@@ -390,6 +412,76 @@ class CA:
             nonce=nonce,
             signature_hash=None if signature_hash(key) is None else "sha256",
         )
+
+    # -- signing CRLs ------------------------------------------------------------------------
+
+    def sign_crl(
+        self,
+        *,
+        now: datetime | None = None,
+        validity: timedelta = timedelta(days=1),
+        crl_number: int = 1,
+        idp_url: str | None = None,
+        delta_base: int | None = None,
+        entries: Iterable[CRLEntrySpec] | None = None,
+        signer: Leaf | None = None,
+        **options: object,
+    ) -> x509.CertificateRevocationList:
+        """A signed CRL of the intermediate from the live status table (DER:
+        ``crl.public_bytes(Encoding.DER)``).
+
+        :param now: thisUpdate (default: the current time); nextUpdate is ``now + validity``.
+        :param idp_url: make a partition: a critical issuingDistributionPoint naming this URL,
+            listing only the revoked certificates whose distribution point names it.
+        :param delta_base: make a delta CRL on this base CRL number.
+        :param entries: list these instead of the table's revocations.
+        :param signer: a CRL signer (:meth:`issue_crl_signer`) signs instead of the
+            intermediate; the issuer name stays the signer's subject.
+        :param options: passed to :func:`ocspkit.testing.profiles.build_crl` (``only_user``,
+            ``only_ca``, ``indirect``, ``only_some_reasons``, ``extensions``).
+        """
+        from ..certs import crl_urls
+
+        tu = aware(now).replace(microsecond=0) if now is not None else utcnow()
+        if entries is None:
+            entries = [
+                CRLEntrySpec(r.cert.serial_number, r.time, _reason_flag(r.reason))
+                for r in self._table.revoked()
+                if idp_url is None or idp_url in crl_urls(r.cert)
+            ]
+        cert, key = (signer.cert, signer.key) if signer else (self.issuer, self.issuer_key)
+        return build_crl(
+            cert.subject,
+            key,
+            entries,
+            this_update=tu,
+            next_update=tu + validity,
+            crl_number=crl_number,
+            delta_base=delta_base,
+            idp_urls=(idp_url,) if idp_url else (),
+            aki_from=cert,
+            **options,  # type: ignore[arg-type]
+        )
+
+
+def _reason_flag(reason: RevocationReason | None) -> x509.ReasonFlags | None:
+    if reason is None:
+        return None
+    return _REASON_FLAGS[reason]
+
+
+_REASON_FLAGS = {
+    RevocationReason.UNSPECIFIED: x509.ReasonFlags.unspecified,
+    RevocationReason.KEY_COMPROMISE: x509.ReasonFlags.key_compromise,
+    RevocationReason.CA_COMPROMISE: x509.ReasonFlags.ca_compromise,
+    RevocationReason.AFFILIATION_CHANGED: x509.ReasonFlags.affiliation_changed,
+    RevocationReason.SUPERSEDED: x509.ReasonFlags.superseded,
+    RevocationReason.CESSATION_OF_OPERATION: x509.ReasonFlags.cessation_of_operation,
+    RevocationReason.CERTIFICATE_HOLD: x509.ReasonFlags.certificate_hold,
+    RevocationReason.REMOVE_FROM_CRL: x509.ReasonFlags.remove_from_crl,
+    RevocationReason.PRIVILEGE_WITHDRAWN: x509.ReasonFlags.privilege_withdrawn,
+    RevocationReason.AA_COMPROMISE: x509.ReasonFlags.aa_compromise,
+}
 
 
 def _serial_of(value: x509.Certificate | Leaf | int) -> int:

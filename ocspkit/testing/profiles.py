@@ -2,15 +2,17 @@
 
 This module owns the one certificate builder of the toolkit, :func:`build_certificate`, and the
 profiles the test CA issues with it: a root, an intermediate, a TLS leaf and a delegated OCSP
-responder (RFC 5280 and RFC 6960 §4.2.2.2). A future CRL profile (crlDistributionPoints in
-leaves, a CRL-signing certificate) belongs here too. It must never keep state (serials,
+responder (RFC 5280 and RFC 6960 §4.2.2.2), the CRL profile (crlDistributionPoints and
+noRevAvail in leaves, a dedicated CRL signer) and the one CRL builder, :func:`build_crl`
+(complete, partitioned, delta and indirect CRLs, RFC 5280 §5). It must never keep state (serials,
 revocations: that is :mod:`ocspkit.testing.status`), choose a validity from the clock (callers
 pass both ends), or import the core: it only turns arguments into signed certificates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
@@ -21,8 +23,11 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 from .keys import PrivateKey, general_names, signature_hash
 
 __all__ = [
+    "CRLEntrySpec",
     "build_certificate",
+    "build_crl",
     "ca_key_usage",
+    "crl_signer_certificate",
     "end_entity_key_usage",
     "intermediate_certificate",
     "responder_certificate",
@@ -80,6 +85,9 @@ def build_certificate(
     ca_issuers_url: str | None = None,
     must_staple: bool = False,
     key_identifiers: bool = True,
+    crl_urls: Sequence[str] = (),
+    crl_issuer: x509.Name | None = None,
+    no_rev_avail: bool = False,
 ) -> x509.Certificate:
     """Build and sign one certificate.
 
@@ -94,6 +102,9 @@ def build_certificate(
     :param must_staple: add the TLS Feature extension with status_request (RFC 7633).
     :param key_identifiers: add subjectKeyIdentifier and, for a certificate issuer,
         authorityKeyIdentifier.
+    :param crl_urls: crlDistributionPoints: one distribution point with these fullName URIs.
+    :param crl_issuer: the cRLIssuer of that distribution point (an indirect CRL's issuer).
+    :param no_rev_avail: add the RFC 9608 noRevAvail extension (2.5.29.56, non-critical).
     """
     if issuer is None:
         issuer_name = subject
@@ -153,7 +164,23 @@ def build_certificate(
         builder = builder.add_extension(
             x509.TLSFeature([x509.TLSFeatureType.status_request]), critical=False
         )
+    if crl_urls:
+        point = x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(u) for u in crl_urls],
+            relative_name=None,
+            reasons=None,
+            crl_issuer=[x509.DirectoryName(crl_issuer)] if crl_issuer is not None else None,
+        )
+        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
+    if no_rev_avail:
+        builder = builder.add_extension(
+            x509.UnrecognizedExtension(x509.ObjectIdentifier(OID_NO_REV_AVAIL), b"\x05\x00"),
+            critical=False,
+        )
     return builder.sign(signing_key, signature_hash(signing_key))
+
+
+OID_NO_REV_AVAIL = "2.5.29.56"
 
 
 def root_certificate(
@@ -205,6 +232,9 @@ def tls_leaf_certificate(
     ocsp_url: str | None = None,
     ca_issuers_url: str | None = None,
     must_staple: bool = False,
+    crl_urls: Sequence[str] = (),
+    crl_issuer: x509.Name | None = None,
+    no_rev_avail: bool = False,
 ) -> x509.Certificate:
     """A TLS server/client certificate (serverAuth + clientAuth)."""
     return build_certificate(
@@ -220,6 +250,9 @@ def tls_leaf_certificate(
         ocsp_url=ocsp_url,
         ca_issuers_url=ca_issuers_url,
         must_staple=must_staple,
+        crl_urls=crl_urls,
+        crl_issuer=crl_issuer,
+        no_rev_avail=no_rev_avail,
     )
 
 
@@ -250,3 +283,107 @@ def responder_certificate(
         extended_key_usage=(ExtendedKeyUsageOID.OCSP_SIGNING,) if eku else (),
         ocsp_nocheck=nocheck,
     )
+
+
+def crl_signer_certificate(
+    key: PrivateKey,
+    subject: x509.Name,
+    issuer: x509.Certificate,
+    issuer_key: PrivateKey,
+    not_before: datetime,
+    not_after: datetime,
+    *,
+    crl_sign: bool = True,
+) -> x509.Certificate:
+    """A dedicated CRL signer issued by ``issuer`` (keyUsage cRLSign; without it the
+    certificate is *not* authorised to sign CRLs)."""
+    return build_certificate(
+        subject,
+        key.public_key(),
+        issuer_key,
+        issuer=issuer,
+        not_before=not_before,
+        not_after=not_after,
+        key_usage=_key_usage(digital_signature=not crl_sign, crl_sign=crl_sign),
+    )
+
+
+@dataclass(frozen=True)
+class CRLEntrySpec:
+    """One revokedCertificates entry for :func:`build_crl`.
+
+    :ivar certificate_issuer: for an indirect CRL, the name the entry (and the entries after
+        it) are about.
+    """
+
+    serial: int
+    time: datetime
+    reason: x509.ReasonFlags | None = None
+    certificate_issuer: x509.Name | None = None
+
+
+def build_crl(
+    issuer_name: x509.Name,
+    signing_key: PrivateKey,
+    entries: Iterable[CRLEntrySpec],
+    *,
+    this_update: datetime,
+    next_update: datetime,
+    crl_number: int | None = None,
+    delta_base: int | None = None,
+    idp_urls: Sequence[str] = (),
+    only_user: bool = False,
+    only_ca: bool = False,
+    indirect: bool = False,
+    only_some_reasons: frozenset[x509.ReasonFlags] | None = None,
+    aki_from: x509.Certificate | None = None,
+    extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
+) -> x509.CertificateRevocationList:
+    """Build and sign one CRL (v2).
+
+    :param delta_base: make a delta CRL on this BaseCRLNumber (deltaCRLIndicator, critical).
+    :param idp_urls: issuingDistributionPoint fullName URIs (the extension is added, critical,
+        when any of ``idp_urls``, ``only_user``, ``only_ca``, ``indirect`` or
+        ``only_some_reasons`` is set).
+    :param aki_from: add an authorityKeyIdentifier from this certificate's key.
+    :param extensions: more CRL extensions, each with its criticality.
+    """
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer_name)
+        .last_update(this_update)
+        .next_update(next_update)
+    )
+    for spec in entries:
+        rb = x509.RevokedCertificateBuilder().serial_number(spec.serial).revocation_date(spec.time)
+        if spec.reason is not None:
+            rb = rb.add_extension(x509.CRLReason(spec.reason), critical=False)
+        if spec.certificate_issuer is not None:
+            rb = rb.add_extension(
+                x509.CertificateIssuer([x509.DirectoryName(spec.certificate_issuer)]),
+                critical=True,
+            )
+        builder = builder.add_revoked_certificate(rb.build())
+    if crl_number is not None:
+        builder = builder.add_extension(x509.CRLNumber(crl_number), critical=False)
+    if delta_base is not None:
+        builder = builder.add_extension(x509.DeltaCRLIndicator(delta_base), critical=True)
+    if idp_urls or only_user or only_ca or indirect or only_some_reasons:
+        idp = x509.IssuingDistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(u) for u in idp_urls] or None,
+            relative_name=None,
+            only_contains_user_certs=only_user,
+            only_contains_ca_certs=only_ca,
+            only_some_reasons=only_some_reasons,
+            indirect_crl=indirect,
+            only_contains_attribute_certs=False,
+        )
+        builder = builder.add_extension(idp, critical=True)
+    if aki_from is not None:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(aki_from.public_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
+    for ext, critical in extensions:
+        builder = builder.add_extension(ext, critical=critical)
+    return builder.sign(signing_key, signature_hash(signing_key))

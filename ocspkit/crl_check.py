@@ -1,0 +1,300 @@
+"""crl_status and revocation_not_needed: one certificate's revocation answer from CRLs.
+
+Owns the use of a validated CRL for one certificate: the issuer proof (as for OCSP), the
+certificate's place in the CRL's scope (RFC 5280 §6.3.3 (b): distribution point against the
+issuing distribution point, cRLIssuer and indirect CRLs, user-only and CA-only CRLs), the
+delta CRL rules (§5.2.4, §6.3.3 (c)) and the lookup, and the rules for certificates that need
+no answer (RFC 9608 noRevAvail, short-lived certificates). Every CRL passes
+:func:`ocspkit.validate_crl` first; a delta that fails raises, it is never ignored. Pure: the
+time is an argument; it must never do I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography import x509
+
+from ._der import children, expect
+from ._guard import typed_errors
+from .certs import (
+    crl_urls,
+    describe,
+    extension,
+    ocsp_urls,
+    parts_of,
+)
+from .crl_validate import name_is, same_url, utc, validate_crl
+from .crlmodels import CRL, CRLEntry
+from .errors import (
+    CRLIssuerMismatchError,
+    CRLScopeError,
+    CRLValidationError,
+    DeltaCRLError,
+    IssuerMismatchError,
+    IssuerSignatureError,
+    MalformedCRLError,
+)
+from .issuers import issued_by_problem, issuer_name_matches
+from .models import (
+    CertStatus,
+    RevocationReason,
+    RevocationResult,
+    RevocationSource,
+)
+from .policy import ValidationPolicy
+
+__all__ = ["SHORT_LIVED_MAX_VALIDITY", "crl_status", "revocation_not_needed"]
+
+_DEFAULT_POLICY = ValidationPolicy()
+OID_CRL_DP = "2.5.29.31"
+OID_BASIC_CONSTRAINTS = "2.5.29.19"
+OID_NO_REV_AVAIL = "2.5.29.56"
+#: The CA/Browser Forum's short-lived certificate (validity of at most 7 days, from
+#: 2026-03-15); ``ValidationPolicy.short_lived_max_validity`` overrides it when present.
+SHORT_LIVED_MAX_VALIDITY = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class _DistributionPoint:
+    full_names: tuple[str, ...]
+    relative: bool
+    crl_issuers: tuple[bytes, ...]  # directoryName DERs of cRLIssuer
+
+
+def _distribution_points(cert: x509.Certificate) -> tuple[_DistributionPoint, ...]:
+    ext = extension(cert, OID_CRL_DP)
+    if ext is None:
+        return ()
+    value = ext[1]
+    start, end = expect(value, 0, 0x30)
+    out = []
+    for tag, _, dstart, dend in children(value, start, end):
+        if tag != 0x30:
+            continue
+        names: list[str] = []
+        issuers: list[bytes] = []
+        relative = False
+        for ptag, _, pstart, pend in children(value, dstart, dend):
+            if ptag == 0xA0:  # distributionPoint
+                for ntag, _, nstart, nend in children(value, pstart, pend):
+                    if ntag == 0xA1:
+                        relative = True
+                    elif ntag == 0xA0:
+                        names.extend(
+                            value[g[2] : g[3]].decode("ascii")
+                            for g in children(value, nstart, nend)
+                            if g[0] == 0x86 and value[g[2] : g[3]].isascii()
+                        )
+            elif ptag == 0xA2:  # cRLIssuer GeneralNames, directoryName [4] EXPLICIT
+                issuers.extend(
+                    value[g[2] : g[3]] for g in children(value, pstart, pend) if g[0] == 0xA4
+                )
+        out.append(_DistributionPoint(tuple(names), relative, tuple(issuers)))
+    return tuple(out)
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    ext = extension(cert, OID_BASIC_CONSTRAINTS)
+    if ext is None:
+        return False
+    value = ext[1]
+    start, end = expect(value, 0, 0x30)
+    items = children(value, start, end)
+    return bool(items) and items[0][0] == 0x01 and any(value[items[0][2] : items[0][3]])
+
+
+def _prove_issuer(
+    cert: x509.Certificate, issuer: x509.Certificate, policy: ValidationPolicy
+) -> None:
+    if not issuer_name_matches(cert, issuer):
+        raise IssuerMismatchError(
+            "the certificate's issuer name is not the given issuer's subject: wrong issuer"
+        )
+    if policy.verify_issuer_signature:
+        problem = issued_by_problem(cert, issuer, allow_sha1=policy.allow_sha1_signatures)
+        if problem:
+            raise IssuerSignatureError(f"the given issuer did not sign the certificate: {problem}")
+
+
+def _dp_problem(
+    dp: _DistributionPoint | None, crl: CRL, crl_is_cert_issuer: bool
+) -> tuple[type[CRLValidationError], str] | None:
+    """Why the CRL does not serve this distribution point (None: it does)."""
+    idp = crl.issuing_distribution_point
+    if dp is not None and dp.crl_issuers:  # §6.3.3 (b)(1)
+        if idp is None or not idp.indirect_crl:
+            return CRLIssuerMismatchError, (
+                "the distribution point names a cRLIssuer, but the CRL is not indirect"
+            )
+        if crl.issuer_der not in dp.crl_issuers:
+            return CRLIssuerMismatchError, (
+                "the CRL is not from the distribution point's cRLIssuer"
+            )
+    elif not crl_is_cert_issuer:
+        return CRLIssuerMismatchError, "the CRL's issuer is not the certificate's issuer"
+    if idp is not None and idp.has_distribution_point:  # §6.3.3 (b)(2)(i)
+        if dp is None or not dp.full_names:
+            return CRLScopeError, (
+                "the CRL is a partition; the certificate names no distribution point it matches"
+            )
+        if not any(same_url(a, b) for a in idp.full_names for b in dp.full_names):
+            return CRLScopeError, (
+                f"the CRL covers {', '.join(idp.full_names) or 'a relative name'}, the "
+                f"certificate's distribution point is {', '.join(dp.full_names)}"
+            )
+    return None
+
+
+def _check_scope(cert: x509.Certificate, crl: CRL, url: str | None) -> None:
+    cert_issuer_der = parts_of(cert).issuer_der
+    try:
+        cert_issuer: object = cert.issuer
+    except Exception:  # undecodable: the encoding still compares
+        cert_issuer = None
+    crl_is_cert_issuer = name_is(crl.issuer_der, crl.issuer, cert_issuer_der, cert_issuer)
+    points = _distribution_points(cert)
+    if url is not None and any(any(same_url(url, n) for n in p.full_names) for p in points):
+        points = tuple(p for p in points if any(same_url(url, n) for n in p.full_names))
+    candidates = points or (None,)
+    problems = [p for p in (_dp_problem(dp, crl, crl_is_cert_issuer) for dp in candidates) if p]
+    if len(problems) == len(candidates):  # no distribution point is served by this CRL
+        issuer_problem = [p for p in problems if p[0] is CRLIssuerMismatchError]
+        kind, message = (issuer_problem or problems)[0]
+        raise kind(message)
+    idp = crl.issuing_distribution_point
+    if idp is None:
+        return
+    is_ca = _is_ca(cert)
+    if idp.only_contains_user_certs and (is_ca or cert.version is x509.Version.v1):
+        raise CRLScopeError(
+            f"the CRL covers user certificates only; {describe(cert)} is a CA or v1 certificate"
+        )
+    if idp.only_contains_ca_certs and not is_ca:
+        raise CRLScopeError(f"the CRL covers CA certificates only; {describe(cert)} is not one")
+    if idp.only_contains_attribute_certs:
+        raise CRLScopeError("the CRL covers attribute certificates only")
+
+
+def _check_delta(base: CRL, delta: CRL) -> None:
+    if not delta.is_delta:
+        raise DeltaCRLError("the CRL given as the delta has no deltaCRLIndicator")
+    if base.crl_number is None:
+        raise DeltaCRLError("the complete CRL has no cRLNumber, so no delta can apply to it")
+    if not name_is(base.issuer_der, base.issuer, delta.issuer_der, delta.issuer):
+        raise DeltaCRLError("the delta CRL is from another issuer than the complete CRL")
+    base_idp, delta_idp = base.issuing_distribution_point, delta.issuing_distribution_point
+    if (base_idp.der if base_idp else None) != (delta_idp.der if delta_idp else None):
+        raise DeltaCRLError("the delta CRL has another scope than the complete CRL")
+    assert delta.base_crl_number is not None and delta.crl_number is not None
+    if delta.base_crl_number > base.crl_number:
+        raise DeltaCRLError(
+            f"the delta is built on CRL number {delta.base_crl_number}, newer than the "
+            f"complete CRL's {base.crl_number}"
+        )
+    if delta.crl_number < base.crl_number:
+        raise DeltaCRLError(
+            f"the delta (CRL number {delta.crl_number}) is older than the complete CRL "
+            f"({base.crl_number})"
+        )
+
+
+def _reason(entry: CRLEntry) -> RevocationReason | None:
+    reason = entry.reason
+    return reason if isinstance(reason, RevocationReason) else None
+
+
+@typed_errors(MalformedCRLError, "crl_status")
+def crl_status(
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    crl: CRL | bytes,
+    *,
+    now: datetime | None = None,
+    url: str | None = None,
+    delta: CRL | bytes | None = None,
+    policy: ValidationPolicy | None = None,
+    extra_certs: Sequence[x509.Certificate] = (),
+) -> RevocationResult:
+    """Whether ``cert`` (issued by ``issuer``) is listed on ``crl``, fetched from ``url``.
+
+    The issuer is proved as for OCSP (its name, and its key on the certificate's signature
+    unless ``policy.verify_issuer_signature`` is off). ``crl`` (and ``delta``) pass
+    :func:`validate_crl`; a delta given as ``crl`` is refused. The certificate must be in the
+    CRL's scope (RFC 5280 §6.3.3 (b)). A delta must fit its complete CRL: same issuer and
+    scope, BaseCRLNumber ≤ the complete CRL's number, not older than it; its entries override
+    the complete CRL's, and removeFromCRL un-revokes.
+
+    Returns a :class:`~ocspkit.RevocationResult` with source CRL: REVOKED when listed
+    (certificateHold included) with the time and reason, GOOD when not. A CRL that covers
+    only some reasons cannot say GOOD (:class:`~ocspkit.CRLScopeError`).
+    """
+    policy = policy or _DEFAULT_POLICY
+    at = utc(now)
+    _prove_issuer(cert, issuer, policy)
+    base = validate_crl(crl, issuer, now=at, url=url, policy=policy, extra_certs=extra_certs)
+    if base.is_delta:
+        raise DeltaCRLError("a delta CRL was given as the complete CRL")
+    _check_scope(cert, base, url)
+    applied: CRL | None = None
+    if delta is not None:
+        applied = validate_crl(delta, issuer, now=at, policy=policy, extra_certs=extra_certs)
+        _check_delta(base, applied)
+    cert_issuer = parts_of(cert).issuer_der
+    key = None if cert_issuer == base.issuer_der else cert_issuer
+    entry = base.lookup(cert.serial_number, key)
+    if applied is not None:
+        newer = applied.lookup(cert.serial_number, key)
+        if newer is not None:
+            removed = newer.reason == RevocationReason.REMOVE_FROM_CRL
+            entry = None if removed else newer
+    fresh = applied or base
+    nexts = [c.next_update for c in (base, applied) if c is not None and c.next_update]
+    common = {
+        "source": RevocationSource.CRL,
+        "this_update": fresh.this_update,
+        "next_update": min(nexts) if nexts else None,
+        "url": url,
+        "crl": base,
+        "delta": applied,
+    }
+    if entry is not None:
+        return RevocationResult(
+            status=CertStatus.REVOKED,
+            revocation_time=entry.revocation_time,
+            revocation_reason=_reason(entry),
+            **common,  # type: ignore[arg-type]
+        )
+    idp = base.issuing_distribution_point
+    if idp is not None and idp.only_some_reasons is not None:
+        raise CRLScopeError("the CRL covers only some reasons: it cannot say 'not revoked'")
+    return RevocationResult(status=CertStatus.GOOD, **common)  # type: ignore[arg-type]
+
+
+@typed_errors(MalformedCRLError, "revocation_not_needed")
+def revocation_not_needed(
+    cert: x509.Certificate, policy: ValidationPolicy | None = None
+) -> RevocationResult | None:
+    """A GOOD answer for a certificate that needs no revocation check, else None.
+
+    - RFC 9608 noRevAvail (2.5.29.56): source NO_REVOCATION_INFO (its CA publishes none);
+    - a short-lived certificate (validity, both ends included, of at most
+      ``policy.short_lived_max_validity``, default :data:`SHORT_LIVED_MAX_VALIDITY`) with no
+      OCSP URL and no CRL distribution point: source SHORT_LIVED.
+
+    The answer lasts as long as the certificate (``next_update`` is its notAfter).
+    """
+    limit = getattr(policy or _DEFAULT_POLICY, "short_lived_max_validity", None)
+    if not isinstance(limit, timedelta):
+        limit = SHORT_LIVED_MAX_VALIDITY
+    nb, na = cert.not_valid_before_utc, cert.not_valid_after_utc
+    source = None
+    if extension(cert, OID_NO_REV_AVAIL) is not None:
+        source = RevocationSource.NO_REVOCATION_INFO
+    elif na - nb + timedelta(seconds=1) <= limit and not ocsp_urls(cert) and not crl_urls(cert):
+        source = RevocationSource.SHORT_LIVED
+    if source is None:
+        return None
+    return RevocationResult(status=CertStatus.GOOD, source=source, this_update=nb, next_update=na)
