@@ -1,4 +1,4 @@
-"""Certificates: loading, AIA and CRL URIs, Must-Staple, CertIDs, responder IDs, issuer proofs.
+"""Certificates: loading, their parts read from the DER, AIA and CRL URIs, Must-Staple, EKU.
 
 Owns every reading of a certificate that ocspkit decides on. Parts are read from the
 certificate's own DER (sliced by :mod:`ocspkit._der`, cached by DER in :mod:`ocspkit._cache`),
