@@ -51,7 +51,7 @@ _OID_BODY = {
 }
 _REMOVE_FROM_CRL = b"\x0a\x01\x08"
 # crlEntryExtensions holding only a non-critical reasonCode, up to the reason's value octet
-_REASON_ONLY = bytes.fromhex("300c300a0603551d150403" "0a01")
+_REASON_ONLY = bytes.fromhex("300c300a0603551d1504030a01")
 _PEM_MARK = "-----BEGIN"
 
 
