@@ -440,58 +440,44 @@ class UnexpectedError(OCSPError):
 
 
 class CRLValidationError(ValidationError):
-    """A CRL (or the use of one for a certificate) failed a check of RFC 5280 §6.3 or of the
-    policy. Each check has its own subclass below."""
+    """A CRL, or its use for a certificate, failed a check of RFC 5280 §6.3 or of the policy."""
 
 
 class CRLIssuerMismatchError(CRLValidationError):
-    """The CRL's issuer name is neither the issuer's subject nor the subject of an authorised
-    CRL signer, or (for a certificate) the CRL is not about the certificate's issuer."""
+    """The CRL is not issued under the issuer's (or an authorised CRL signer's) name."""
 
 
 class CRLSignerError(CRLValidationError):
-    """The certificate whose key signed the CRL may not sign CRLs: its keyUsage lacks
-    cRLSign, or (a CRL signer from ``extra_certs``) it is not issued directly by the issuer,
-    is outside its validity period or has an unknown critical extension."""
+    """The CRL's signer lacks cRLSign, is not issued by the issuer, or is not valid now."""
 
 
 class CRLSignatureError(CRLValidationError, SignatureError):
-    """The CRL's signature does not verify with the key of the issuer or of any authorised
-    CRL signer, or uses an algorithm ocspkit cannot verify. Also a :class:`SignatureError`."""
+    """The CRL's signature does not verify (or cannot be checked); also a SignatureError."""
 
 
 class CRLNotYetValidError(CRLValidationError):
-    """thisUpdate lies in the future (beyond the allowed clock skew)."""
+    """The CRL's thisUpdate lies in the future (beyond the allowed clock skew)."""
 
 
 class CRLExpiredError(CRLValidationError):
-    """nextUpdate lies in the past (beyond the clock skew), or a CRL without nextUpdate is
-    older than ``ValidationPolicy.max_age_without_next_update``."""
+    """nextUpdate has passed, or (no nextUpdate) ``max_age_without_next_update`` has."""
 
 
 class CRLStaleError(CRLValidationError):
-    """thisUpdate is older than ``ValidationPolicy.max_age``."""
+    """The CRL's thisUpdate is older than ``ValidationPolicy.max_age``."""
 
 
 class CRLCriticalExtensionError(CRLValidationError):
-    """The CRL, or one of its entries, carries a critical extension ocspkit does not
-    understand (RFC 5280 §5.2: such a CRL must not be used)."""
+    """The CRL or an entry carries a critical extension ocspkit does not understand."""
 
 
 class CRLScopeError(CRLValidationError):
-    """The CRL does not cover what it is used for: its issuing distribution point does not
-    name the URL it was fetched from (a swapped partition), does not match the certificate's
-    distribution point, covers only user or only CA certificates (or only some reasons, for
-    a "not listed" answer), or a cRLIssuer is named without an indirect CRL from it."""
+    """The CRL does not cover the URL or certificate (partition, user/CA-only, reasons)."""
 
 
 class MalformedCRLError(CRLValidationError):
-    """The signed CRL breaks a structural rule of RFC 5280 §5 (an empty revokedCertificates
-    list, extensions in a v1 CRL, a non-critical issuingDistributionPoint, differing inner
-    and outer signature algorithms, removeFromCRL in a complete CRL, ...): refused even
-    though the signature verifies."""
+    """The signed CRL breaks a structural rule of RFC 5280 §5 (see the CRL page)."""
 
 
 class DeltaCRLError(CRLValidationError):
-    """A delta CRL that cannot be applied: given as the complete CRL, without a cRLNumber,
-    for another issuer or scope, or built on a base newer than the complete CRL given."""
+    """A delta CRL that does not fit its complete CRL, or is given as the complete CRL."""

@@ -236,7 +236,9 @@ def _entry(serial: int, reason: int | None = None) -> bytes:
     exts = b""
     if reason is not None:
         exts = _tlv(0x30, _ext(bytes.fromhex("551d15"), bytes([0x0A, 1, reason]), False))
-    return _tlv(0x30, _tlv(0x02, serial.to_bytes(serial.bit_length() // 8 + 1, "big")) + _utc(NOW) + exts)
+    return _tlv(
+        0x30, _tlv(0x02, serial.to_bytes(serial.bit_length() // 8 + 1, "big")) + _utc(NOW) + exts
+    )
 
 
 def test_crafted_baseline_validates(ca: CA) -> None:
