@@ -22,7 +22,7 @@ from .certs import (
     ocsp_urls,
 )
 from .crl import parse_crl
-from .crl_check import SHORT_LIVED_MAX_VALIDITY, crl_status, revocation_not_needed
+from .crl_check import crl_status, revocation_not_needed
 from .crl_validate import validate_crl
 from .crlmodels import CRL, CRLEntry, IssuingDistributionPoint
 from .errors import (
@@ -238,7 +238,6 @@ __all__ = [
     "MAX_EMBEDDED_CERTIFICATES",
     "MAX_EXTENSIONS",
     "MAX_SINGLE_RESPONSES",
-    "SHORT_LIVED_MAX_VALIDITY",
     "AsyncClient",
     "AsyncStapler",
     "CRLCriticalExtensionError",

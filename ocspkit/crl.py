@@ -266,13 +266,17 @@ def _entry_at(der: bytes, offset: int, issuer: bytes | None) -> CRLEntry:
     reason: int | None = None
     invalidity: datetime | None = None
     for ext in exts:
-        if ext.oid == OID_REASON_CODE:
-            rstart, rend = expect(ext.value, 0, 0x0A)
-            code = decode_integer(ext.value[rstart:rend], max_octets=2)
-            reason = RevocationReason(code) if code in _REASONS else code
-        elif ext.oid == OID_INVALIDITY_DATE:
-            istart, iend = expect(ext.value, 0, 0x18)
-            invalidity = decode_generalized_time(ext.value[istart:iend])
+        # informational values: one that does not decode leaves the entry listed, without it
+        try:
+            if ext.oid == OID_REASON_CODE:
+                rstart, rend = expect(ext.value, 0, 0x0A)
+                code = decode_integer(ext.value[rstart:rend], max_octets=2)
+                reason = RevocationReason(code) if code in _REASONS else code
+            elif ext.oid == OID_INVALIDITY_DATE:
+                istart, iend = expect(ext.value, 0, 0x18)
+                invalidity = decode_generalized_time(ext.value[istart:iend])
+        except DecodeError:
+            continue
     return CRLEntry(
         serial_number=int.from_bytes(der[sstart:send], "big", signed=True),
         revocation_time=decode_time(ttag, der[tstart:tend]),

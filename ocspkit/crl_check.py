@@ -46,15 +46,12 @@ from .models import (
 )
 from .policy import ValidationPolicy
 
-__all__ = ["SHORT_LIVED_MAX_VALIDITY", "crl_status", "revocation_not_needed"]
+__all__ = ["crl_status", "revocation_not_needed"]
 
 _DEFAULT_POLICY = ValidationPolicy()
 OID_CRL_DP = "2.5.29.31"
 OID_BASIC_CONSTRAINTS = "2.5.29.19"
 OID_NO_REV_AVAIL = "2.5.29.56"
-#: The CA/Browser Forum's short-lived certificate (validity of at most 7 days, from
-#: 2026-03-15); ``ValidationPolicy.short_lived_max_validity`` overrides it when present.
-SHORT_LIVED_MAX_VALIDITY = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -281,14 +278,12 @@ def revocation_not_needed(
 
     - RFC 9608 noRevAvail (2.5.29.56): source NO_REVOCATION_INFO (its CA publishes none);
     - a short-lived certificate (validity, both ends included, of at most
-      ``policy.short_lived_max_validity``, default :data:`SHORT_LIVED_MAX_VALIDITY`) with no
+      ``policy.short_lived_max_validity``, 7 days by default) with no
       OCSP URL and no CRL distribution point: source SHORT_LIVED.
 
     The answer lasts as long as the certificate (``next_update`` is its notAfter).
     """
-    limit = getattr(policy or _DEFAULT_POLICY, "short_lived_max_validity", None)
-    if not isinstance(limit, timedelta):
-        limit = SHORT_LIVED_MAX_VALIDITY
+    limit = (policy or _DEFAULT_POLICY).short_lived_max_validity
     nb, na = cert.not_valid_before_utc, cert.not_valid_after_utc
     source = None
     if extension(cert, OID_NO_REV_AVAIL) is not None:

@@ -71,6 +71,9 @@ class ValidationPolicy:
         the certificate's own validity period (default False: browsers refuse it, since a
         responder has no business vouching for a certificate that was not yet or no longer
         valid; :class:`~ocspkit.ProducedAtError`).
+    :ivar short_lived_max_validity: a certificate valid for at most this long, with neither an
+        OCSP URL nor a CRL distribution point, needs no revocation answer (the CA/B Forum's
+        short-lived certificates, 7 days since 2026-03-15).
     """
 
     clock_skew: timedelta = timedelta(minutes=5)
@@ -82,3 +85,4 @@ class ValidationPolicy:
     check_responder_validity: bool = True
     verify_issuer_signature: bool = True
     allow_produced_outside_validity: bool = False
+    short_lived_max_validity: timedelta = timedelta(days=7)
