@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 import ocspkit
 from ocspkit import CertStatus, RevocationReason, SingleResponse
 
-from ._pki import NOW, PKI
+from .._pki import NOW, PKI
 
 
 @pytest.fixture(scope="module")

@@ -29,8 +29,8 @@ import ocspkit
 from ocspkit import CertStatus, Extension, ValidationPolicy
 from ocspkit.testing import CA, Leaf, Responder
 
-from .hostile import craft
-from .hostile.pki import NOW, World, by_issuer, outcome, single, verdict, world
+from ..hostile import craft
+from ..hostile.pki import NOW, World, by_issuer, outcome, single, verdict, world
 
 LATER = NOW + timedelta(minutes=1)
 

@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 import ocspkit
 from ocspkit import CertStatus, RevocationReason, SingleResponse
 
-from ._pki import PKI, make_cert, new_key
-from ._servers import need_binary
+from .._pki import PKI, make_cert, new_key
+from .._servers import need_binary
 
 REAL_NOW = datetime.now(timezone.utc).replace(microsecond=0)
 

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 import ocspkit
 from ocspkit import CertStatus, ResponseStatus, RevocationReason
 
-CORPUS = Path(__file__).resolve().parent / "vectors"
+CORPUS = Path(__file__).resolve().parents[1] / "vectors"
 
 OSSL = CORPUS / "openssl-ocsp-tests"
 RC = CORPUS / "rustcrypto-x509-ocsp"

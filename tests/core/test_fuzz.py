@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import ocspkit
 from ocspkit import CertStatus, SingleResponse
 
-from ._pki import NOW, PKI
+from .._pki import NOW, PKI
 
 _PKI = PKI("ecdsa")
 _LEAF = _PKI.leaf()

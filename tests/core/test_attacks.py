@@ -14,7 +14,7 @@ from cryptography import x509
 import ocspkit
 from ocspkit import CertStatus, SingleResponse
 
-from ._pki import NOW, PKI, make_cert, new_key
+from .._pki import NOW, PKI, make_cert, new_key
 
 
 @pytest.fixture(scope="module", params=["rsa", "ecdsa", "ed25519"])
@@ -350,7 +350,7 @@ def test_delegate_with_unknown_critical_extension_is_refused() -> None:
     from cryptography import x509 as _x
     from cryptography.hazmat.primitives import hashes
 
-    from ._pki import new_key as _nk
+    from .._pki import new_key as _nk
 
     key = _nk("ecdsa")
     rc = (

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 import ocspkit
 from ocspkit import CertStatus, OCSPResponse, RevocationReason, SingleResponse
 
-from ._pki import NOW, PKI
+from .._pki import NOW, PKI
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +137,7 @@ def test_request_repr_with_an_undecodable_embedded_certificate() -> None:
     from pathlib import Path
 
     der = bytearray(
-        (Path(__file__).parent / "vectors/bouncycastle-ocsp/core-signedReq.der").read_bytes()
+        (Path(__file__).parents[1] / "vectors/bouncycastle-ocsp/core-signedReq.der").read_bytes()
     )
     at = bytes(der).rfind(bytes.fromhex("060355040613024155")) + 5  # the subject's C=AU
     der[at] = 0xEE  # the countryName's PrintableString tag becomes a private constructed tag

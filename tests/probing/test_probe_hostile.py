@@ -34,7 +34,7 @@ from tests._lab import pyopenssl_staple_server
 
 pytestmark = pytest.mark.timeout(120)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MARK = "MARKMARKMARK"  # a subject CN of this length is overwritten byte for byte
 
 

@@ -1,0 +1,1 @@
+"""Tests of ocspkit's client part."""
