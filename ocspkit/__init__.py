@@ -1,10 +1,12 @@
 """ocspkit: is this certificate revoked, and can I trust the answer?
 
-Owns the flat public namespace ``ocspkit.*``. ``import ocspkit`` loads the value types and the
-pure core (certificates, requests, responses, validation) and nothing else: the I/O edges
-(clients, stapling, probing) are imported on first use of one of their names (PEP 562), so a
-caller that only validates pays for cryptography alone. This module must never import an edge
-at import time.
+Owns the flat public namespace ``ocspkit.*``. ``import ocspkit`` loads the exception tree only;
+every other name is a PEP 562 attribute imported on first use: a name of the pure core
+(certificates, requests, responses, validation, CRLs) loads the value types, codecs and core,
+and nothing else; a name of an I/O edge (clients, stapling, probing) loads that edge. So a
+caller that only validates pays for cryptography alone, and the pytest plugin (which Python
+reaches through this package) costs nothing until a fixture is used. The first use also
+registers the notebook renderers. This module must never import an edge at import time.
 """
 
 from __future__ import annotations
@@ -12,19 +14,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from . import _html  # noqa: F401  (registers the notebook renderers)
-from .certs import (
-    ca_issuer_urls,
-    crl_urls,
-    is_must_staple,
-    load_certificate,
-    load_certificates,
-    ocsp_urls,
-)
-from .crl import parse_crl
-from .crl_check import crl_status, revocation_not_needed
-from .crl_validate import validate_crl
-from .crlmodels import CRL, CRLEntry, IssuingDistributionPoint
 from .errors import (
     CertificateError,
     ConnectError,
@@ -87,51 +76,16 @@ from .errors import (
     ValidationError,
     WeakAlgorithmError,
 )
-from .issuers import cert_id, cert_id_matches, find_issuer, is_issued_by
-from .models import (
-    HASH_ALGORITHMS,
-    CertID,
-    CertStatus,
-    Extension,
-    OCSPRequest,
-    OCSPResponse,
-    ResponderID,
-    ResponseStatus,
-    RevocationAttempt,
-    RevocationReason,
-    RevocationResult,
-    RevocationSource,
-    SingleResponse,
-    ValidationResult,
-)
-from .policy import (
-    MAX_EMBEDDED_CERTIFICATES,
-    MAX_EXTENSIONS,
-    MAX_SINGLE_RESPONSES,
-    NonceRule,
-    ValidationPolicy,
-)
-from .refresh import (
-    RefreshSchedule,
-    StapleTimes,
-    retry_delay,
-    staple_times,
-)
-from .request import (
-    DEFAULT_NONCE_SIZE,
-    build_request,
-    parse_request,
-)
-from .response import (
-    build_error_response,
-    build_response,
-    parse_response,
-)
-from .validate import (
-    validate_response,
-)
 
 if TYPE_CHECKING:
+    from .certs import (
+        ca_issuer_urls,
+        crl_urls,
+        is_must_staple,
+        load_certificate,
+        load_certificates,
+        ocsp_urls,
+    )
     from .client import (
         AsyncClient,
         CheckOutcome,
@@ -143,6 +97,50 @@ if TYPE_CHECKING:
         check,
         check_many,
     )
+    from .crl import (
+        parse_crl,
+    )
+    from .crl_check import (
+        crl_status,
+        revocation_not_needed,
+    )
+    from .crl_validate import (
+        validate_crl,
+    )
+    from .crlmodels import (
+        CRL,
+        CRLEntry,
+        IssuingDistributionPoint,
+    )
+    from .issuers import (
+        cert_id,
+        cert_id_matches,
+        find_issuer,
+        is_issued_by,
+    )
+    from .models import (
+        HASH_ALGORITHMS,
+        CertID,
+        CertStatus,
+        Extension,
+        OCSPRequest,
+        OCSPResponse,
+        ResponderID,
+        ResponseStatus,
+        RevocationAttempt,
+        RevocationReason,
+        RevocationResult,
+        RevocationSource,
+        SingleResponse,
+        ValidationResult,
+    )
+    from .policy import (
+        MAX_EMBEDDED_CERTIFICATES,
+        MAX_EXTENSIONS,
+        MAX_SINGLE_RESPONSES,
+        NonceRule,
+        ValidationPolicy,
+    )
     from .probing import (
         ProbeOutcome,
         ProbeReport,
@@ -151,6 +149,22 @@ if TYPE_CHECKING:
         hostname_matches,
         probe,
         probe_many,
+    )
+    from .refresh import (
+        RefreshSchedule,
+        StapleTimes,
+        retry_delay,
+        staple_times,
+    )
+    from .request import (
+        DEFAULT_NONCE_SIZE,
+        build_request,
+        parse_request,
+    )
+    from .response import (
+        build_error_response,
+        build_response,
+        parse_response,
     )
     from .stapling import (
         AsyncStapler,
@@ -174,11 +188,61 @@ if TYPE_CHECKING:
         StapleUpdated,
         try_later_response,
     )
+    from .validate import (
+        validate_response,
+    )
 
 __version__ = "0.2.0"
 
 # The edges' public names, by the subpackage that defines them (imported on first use).
 _LAZY: dict[str, str] = {
+    "ca_issuer_urls": "certs",
+    "crl_urls": "certs",
+    "is_must_staple": "certs",
+    "load_certificate": "certs",
+    "load_certificates": "certs",
+    "ocsp_urls": "certs",
+    "parse_crl": "crl",
+    "crl_status": "crl_check",
+    "revocation_not_needed": "crl_check",
+    "validate_crl": "crl_validate",
+    "CRL": "crlmodels",
+    "CRLEntry": "crlmodels",
+    "IssuingDistributionPoint": "crlmodels",
+    "cert_id": "issuers",
+    "cert_id_matches": "issuers",
+    "find_issuer": "issuers",
+    "is_issued_by": "issuers",
+    "HASH_ALGORITHMS": "models",
+    "CertID": "models",
+    "CertStatus": "models",
+    "Extension": "models",
+    "OCSPRequest": "models",
+    "OCSPResponse": "models",
+    "ResponderID": "models",
+    "ResponseStatus": "models",
+    "RevocationAttempt": "models",
+    "RevocationReason": "models",
+    "RevocationResult": "models",
+    "RevocationSource": "models",
+    "SingleResponse": "models",
+    "ValidationResult": "models",
+    "MAX_EMBEDDED_CERTIFICATES": "policy",
+    "MAX_EXTENSIONS": "policy",
+    "MAX_SINGLE_RESPONSES": "policy",
+    "NonceRule": "policy",
+    "ValidationPolicy": "policy",
+    "RefreshSchedule": "refresh",
+    "StapleTimes": "refresh",
+    "retry_delay": "refresh",
+    "staple_times": "refresh",
+    "DEFAULT_NONCE_SIZE": "request",
+    "build_request": "request",
+    "parse_request": "request",
+    "build_error_response": "response",
+    "build_response": "response",
+    "parse_response": "response",
+    "validate_response": "validate",
     "AsyncClient": "client",
     "CheckOutcome": "client",
     "Client": "client",
@@ -222,6 +286,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'ocspkit' has no attribute {name!r}")
+    if "_html" not in globals():  # first use: register the notebook renderers (and the core)
+        importlib.import_module("._html", __name__)
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value  # later reads are plain module attribute reads
     return value

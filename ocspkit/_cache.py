@@ -10,22 +10,27 @@ network or a caller's policy unless that policy is part of the key.
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-__all__ = ["BoundedCache"]
+__all__ = ["CACHES", "BoundedCache", "clear_all"]
 
 K = TypeVar("K")
 V = TypeVar("V")
 
 
 class BoundedCache(Generic[K, V]):
-    """A dict of at most ``size`` entries, emptied when full."""
+    """A dict of at most ``size`` entries, emptied when full, registered in :data:`CACHES`
+    under ``name`` (so that every cache of the package is listed, sized and cleared here)."""
 
-    __slots__ = ("_data", "_size")
+    __slots__ = ("_data", "_size", "name")
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, name: str, size: int) -> None:
+        if name in CACHES:
+            raise ValueError(f"a cache named {name!r} exists already")
         self._data: dict[K, V] = {}
         self._size = size
+        self.name = name
+        CACHES[name] = self
 
     def get(self, key: K) -> V | None:
         """The cached value, or None."""
@@ -42,3 +47,16 @@ class BoundedCache(Generic[K, V]):
     def clear(self) -> None:
         """Forget everything."""
         self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+#: Every cache of the package, by name: the one place that knows them all.
+CACHES: dict[str, BoundedCache[Any, Any]] = {}
+
+
+def clear_all() -> None:
+    """Empty every cache (benchmarks measuring cold paths, tests of the uncached paths)."""
+    for cache in CACHES.values():
+        cache.clear()

@@ -103,8 +103,8 @@ class CertParts(NamedTuple):
     extensions: dict[str, tuple[bool, bytes]] | None  # None: malformed extensions
 
 
-_parts = BoundedCache[bytes, CertParts](2048)
-_keys = BoundedCache[bytes, CertificatePublicKeyTypes](1024)
+_parts = BoundedCache[bytes, CertParts]("certs.parts", 2048)
+_keys = BoundedCache[bytes, CertificatePublicKeyTypes]("certs.keys", 1024)
 
 
 def cert_der(cert: x509.Certificate) -> bytes:

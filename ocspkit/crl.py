@@ -391,7 +391,7 @@ class CRLFacts:
         self.crl = crl
 
 
-_facts = BoundedCache[bytes, CRLFacts](16)
+_facts = BoundedCache[bytes, CRLFacts]("crl.facts", 16)
 
 
 def crl_facts(der: bytes) -> CRLFacts:

@@ -24,8 +24,8 @@ from .models import HASH_ALGORITHMS, CertID
 
 __all__ = ["cert_id", "cert_id_matches", "find_issuer", "is_issued_by"]
 
-_hashes = BoundedCache[tuple[bytes, str], tuple[bytes, bytes]](2048)
-_issued = BoundedCache[tuple[bytes, bytes, bool], str](2048)
+_hashes = BoundedCache[tuple[bytes, str], tuple[bytes, bytes]]("issuers.hashes", 2048)
+_issued = BoundedCache[tuple[bytes, bytes, bool], str]("issuers.issued", 2048)
 
 
 def issuer_hashes(issuer: Cert, hash_algorithm: str) -> tuple[bytes, bytes]:

@@ -39,7 +39,7 @@ __all__ = ["build_error_response", "build_response", "parse_response", "response
 
 # der -> (facts or None for an unsuccessful response, model); only responses up to 64 KiB are
 # kept (a staple or a responder's answer; a padded giant is decoded each time, linearly).
-_decoded = BoundedCache[bytes, "tuple[Facts | None, OCSPResponse]"](512)
+_decoded = BoundedCache[bytes, "tuple[Facts | None, OCSPResponse]"]("response.decoded", 512)
 _CACHE_MAX_DER = 65536
 
 

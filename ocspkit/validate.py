@@ -123,7 +123,7 @@ def _who(cert: x509.Certificate) -> str:
 
 # Time-independent checks of a delegated responder certificate against an issuer: the problem
 # ("" if none), keyed by the DER of both and the SHA-1 rule.
-_delegates = BoundedCache[tuple[bytes, bytes, bool], str](1024)
+_delegates = BoundedCache[tuple[bytes, bytes, bool], str]("validate.delegates", 1024)
 
 
 def _delegate_problem(cand: x509.Certificate, issuer: CertParts, allow_sha1: bool) -> str:

@@ -85,9 +85,15 @@ def test_small_modules_with_a_docstring(path: Path) -> None:
         assert text.lstrip().startswith('"""'), f"{path.name} opens without a docstring"
 
 
-def test_import_ocspkit_loads_the_core_only() -> None:
+def test_import_ocspkit_loads_the_errors_only() -> None:
+    code = "import sys, ocspkit; print(sorted(m for m in sys.modules if m.startswith(('ocspkit', 'cryptography'))))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['ocspkit', 'ocspkit.errors']"
+
+
+def test_using_the_core_loads_no_edge() -> None:
     code = (
-        "import sys, ocspkit; "
+        "import sys, ocspkit; ocspkit.validate_response; ocspkit.parse_crl; "
         "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('httpx', 'httpcore', 'h11', 'anyio', 'OpenSSL', 'pyhanko_certvalidator', 'asyncio', "
         "'asn1crypto') or m.startswith(('ocspkit.client', 'ocspkit.stapling', 'ocspkit.probing', "
