@@ -334,6 +334,41 @@ class ValidationResult(HTMLRepr):
         """True when the certificate's status is REVOKED."""
         return self.single.status is CertStatus.REVOKED
 
+    def to_dict(self) -> dict[str, str | bool | None]:
+        """A flat, JSON-serialisable summary, the same keys for every result (stable: keys
+        are only ever added). Times are ISO 8601 UTC strings (``"2026-01-31T12:00:00Z"``).
+
+        ``status``, ``source`` (``"ocsp"``), ``serial`` (lower-case hex), ``this_update``,
+        ``next_update``, ``produced_at``, ``revocation_time``, ``reason`` (e.g.
+        ``"key_compromise"``), ``url`` (``None``: a result does not know where it came from),
+        ``error`` (``None``), ``signer`` (RFC 4514 subject), ``delegated``,
+        ``contradicted``, ``hash_algorithm`` (of the CertID) and ``nonce`` (hex).
+        ``pandas.DataFrame([r.to_dict() for r in results])`` gives one column per key.
+        """
+
+        def _iso(value: datetime | None) -> str | None:
+            return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+
+        reason = self.revocation_reason
+        nonce = self.response.nonce
+        return {
+            "status": self.status.value,
+            "source": "ocsp",
+            "serial": format(self.cert_id.serial_number, "x"),
+            "this_update": _iso(self.this_update),
+            "next_update": _iso(self.next_update),
+            "produced_at": _iso(self.response.produced_at),
+            "revocation_time": _iso(self.revocation_time),
+            "reason": reason.name.lower() if reason is not None else None,
+            "url": None,
+            "error": None,
+            "signer": safe_name(self.signer.subject),
+            "delegated": self.delegated,
+            "contradicted": self.contradicted,
+            "hash_algorithm": self.cert_id.hash_algorithm,
+            "nonce": nonce.hex() if nonce is not None else None,
+        }
+
     def __repr__(self) -> str:
         return (
             f"ValidationResult(status={self.status.name}, serial={self.cert_id.serial_number:x}, "

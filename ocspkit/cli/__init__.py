@@ -1,8 +1,10 @@
 """The ``ocspkit`` command (also ``python -m ocspkit``).
 
-Subcommands: ``demo``, ``uris``, ``check``, ``probe``, ``staple-file``, ``check-many``. Every
-one takes ``--json``. Exit codes (:class:`~ocspkit.cli.common.ExitCode`): 0 good, 1 revoked,
-2 unknown, 3 no valid answer, 4 usage. Errors are one line on stderr, never a traceback.
+Subcommands: ``demo``, ``uris``, ``check``, ``probe``, ``staple-file``, ``check-many``,
+``inspect``. Every one takes ``--json``. Exit codes (:class:`~ocspkit.cli.common.ExitCode`):
+0 good, 1 revoked, 2 unknown, 3 no valid answer, 4 usage (``staple-file``: 0 whenever a staple
+was written, whatever it says). Errors are one line on stderr, never a traceback. This package
+must never print a traceback or write anything but the documented output to stdout.
 
 The library pieces each subcommand needs are imported when it runs, so ``ocspkit --help``
 works whatever is installed.
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from .. import __version__
-from . import check, demo, probe, staple_file, uris
+from . import check, check_many, demo, inspect, probe, staple_file, uris
 from .common import CLIError, ExitCode, describe_error, exit_for_error
 
 __all__ = ["ExitCode", "build_parser", "main"]
@@ -25,7 +27,9 @@ __all__ = ["ExitCode", "build_parser", "main"]
 EPILOG = """\
 exit codes: 0 good, 1 revoked, 2 unknown, 3 no valid answer (no OCSP URL, responder down,
 invalid response, unreachable host, no staple), 4 usage (bad arguments, missing file,
-not a certificate). Every subcommand takes --json; see 'ocspkit COMMAND --help'."""
+not a certificate). staple-file: 0 a staple was written (good, revoked or unknown: reload
+the server), 3 nothing was written, 4 usage. Every subcommand takes --json; see
+'ocspkit COMMAND --help'."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,13 +50,21 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"ocspkit {__version__}")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="show each URL tried, each retry and why, and their times, on stderr",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     demo.register(sub)
     uris.register(sub)
     check.register(sub)
     probe.register(sub)
     staple_file.register(sub)
-    check.register_many(sub)
+    check_many.register(sub)
+    inspect.register(sub)
     return parser
 
 
@@ -75,6 +87,10 @@ def _main(argv: Sequence[str] | None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return ExitCode.USAGE
+    if getattr(args, "verbose", 0):
+        from .verbose import enable
+
+        enable(int(args.verbose))
     try:
         return int(args.func(args))
     except CLIError as exc:

@@ -32,11 +32,15 @@ __all__ = [
     "SubParsers",
     "UsageError",
     "add_json_flag",
+    "add_timeout_option",
+    "add_verbose_flag",
     "describe_error",
     "exit_for_error",
     "exit_for_status",
+    "http_url",
     "load_cert_file",
     "parse_target",
+    "seconds",
 ]
 
 
@@ -94,6 +98,44 @@ def seconds(text: str) -> float:
     if not math.isfinite(value) or not 0 < value <= 86400:
         raise argparse.ArgumentTypeError(f"a timeout must be > 0 and <= 86400 seconds, not {text}")
     return value
+
+
+def http_url(text: str) -> str:
+    """argparse type for ``--url``: an absolute http:// or https:// URL with a host."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a URL: {text!r} ({exc})") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"not an http:// or https:// URL: {text!r}")
+    return text
+
+
+def add_timeout_option(parser: argparse.ArgumentParser, what: str = "the command") -> None:
+    """``--timeout SECONDS``: the deadline of all the network work of ``what``."""
+    parser.add_argument(
+        "--timeout",
+        type=seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help=f"deadline for all the network work of {what}: name lookups, connects, TLS, "
+        "sending, receiving, retries and the issuer fetch (default 10)",
+    )
+
+
+def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
+    """``-v/--verbose`` on a subcommand (also accepted before the subcommand)."""
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="show each URL tried, each retry and why, and the time each took, on stderr "
+        "(-vv: every HTTP trace event too)",
+    )
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:

@@ -63,21 +63,14 @@ def cert_json(cert: x509.Certificate) -> dict[str, JSONValue]:
 
 
 def result_json(result: ValidationResult) -> dict[str, JSONValue]:
-    """The ``result`` object of the JSON schema: a validated answer."""
-    reason = result.revocation_reason
-    return {
-        "status": result.status.value,
-        "this_update": iso(result.this_update),
-        "next_update": iso(result.next_update),
-        "produced_at": iso(result.produced_at),
-        "revocation_time": iso(result.revocation_time),
-        "revocation_reason": reason.name.lower() if reason is not None else None,
-        "signer": subject(result.signer),
-        "delegated": result.delegated,
-        "hash_algorithm": result.cert_id.hash_algorithm,
-        "signature_algorithm": algorithm_name(result.response.signature_algorithm_oid),
-        "nonce": result.response.nonce.hex() if result.response.nonce is not None else None,
-    }
+    """The ``result`` object of the JSON schema: :meth:`ValidationResult.to_dict
+    <ocspkit.ValidationResult.to_dict>`, plus ``revocation_reason`` (the same as ``reason``,
+    kept for earlier readers) and ``signature_algorithm``."""
+    row: dict[str, JSONValue] = dict(result.to_dict())
+    row["revocation_reason"] = row["reason"]
+    row["signer"] = subject(result.signer)
+    row["signature_algorithm"] = algorithm_name(result.response.signature_algorithm_oid)
+    return row
 
 
 def error_json(exc: BaseException, message: str) -> dict[str, JSONValue]:

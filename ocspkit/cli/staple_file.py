@@ -1,6 +1,9 @@
 """``ocspkit staple-file``: fetch, validate and atomically write a staple file.
 
-For cron jobs feeding nginx's ``ssl_stapling_file`` or HAProxy's ``.ocsp`` files.
+For cron jobs feeding nginx's ``ssl_stapling_file`` or HAProxy's ``.ocsp`` files. Exit codes
+say whether a staple was *written* (0, whatever its status: the server must be reloaded so
+that clients learn of a revocation) or not (3 nothing valid or servable fetched, 4 usage).
+Must never write a response it did not validate, nor one a server may not staple now.
 """
 
 from __future__ import annotations
@@ -13,14 +16,16 @@ from typing import TYPE_CHECKING
 
 from ..errors import IssuerNotFoundError
 from .common import (
+    ExitCode,
     SubParsers,
     UsageError,
     add_json_flag,
+    add_timeout_option,
+    add_verbose_flag,
     describe_error,
     exit_for_error,
-    exit_for_status,
+    http_url,
     load_cert_file,
-    seconds,
 )
 from .output import Style, cert_json, emit_json, envelope, error_json, result_json, result_rows
 
@@ -39,9 +44,11 @@ def register(sub: SubParsers) -> None:
         description="Query the OCSP responder of the chain's leaf, validate the answer, and "
         "replace --out atomically with the DER response (only a valid answer that a stapling "
         "server may serve now is written: not within 5 minutes of its nextUpdate, and without "
-        "nextUpdate not older than 1 hour; on failure the old file stays). Exit code: 0 good, "
-        "1 revoked, 2 unknown (written all the same: clients must learn it), 3 nothing valid "
-        "(or nothing servable) fetched, 4 usage.",
+        "nextUpdate not older than 1 hour; on failure the old file stays). Exit code: 0 a "
+        "staple was written, whatever it says (good, revoked or unknown: reload the server; "
+        "a revoked or unknown one is also named on stderr), 3 nothing was written (no valid "
+        "or servable answer), 4 usage (nothing written). Cron: "
+        "'ocspkit staple-file ... && nginx -s reload'.",
     )
     p.add_argument(
         "--chain",
@@ -51,11 +58,13 @@ def register(sub: SubParsers) -> None:
     )
     p.add_argument("--out", required=True, metavar="FILE", help="the staple file to write (DER)")
     p.add_argument("--issuer", metavar="FILE", help="the issuer, if not in --chain")
-    p.add_argument("--url", help="ask this responder instead of the leaf's AIA OCSP URLs")
-    p.add_argument("--sha256", action="store_true", help="use SHA-256 CertIDs (default: SHA-1)")
     p.add_argument(
-        "--timeout", type=seconds, default=10.0, metavar="SECONDS", help="per request (default 10)"
+        "--url", type=http_url, help="ask this responder instead of the leaf's AIA OCSP URLs"
     )
+    p.add_argument("--sha256", action="store_true", help="use SHA-256 CertIDs (default: SHA-1)")
+    p.add_argument("--no-nonce", action="store_true", help="send no nonce in the request")
+    add_timeout_option(p)
+    add_verbose_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -122,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
             url=args.url,
             bundle=tuple(bundle),
             hash_algorithm="sha256" if args.sha256 else "sha1",
+            nonce=not args.no_nonce,
             config=ClientConfig(timeout=args.timeout, deadline=args.timeout),
             now=now,
             policy=options.policy,
@@ -131,10 +141,10 @@ def run(args: argparse.Namespace) -> int:
         written = True
     except Exception as exc:  # one line below, exit 3
         error = exc
-    if error is not None or result is None:
-        code = exit_for_error(error or RuntimeError("no answer"))
+    if written:
+        code = ExitCode.GOOD  # a staple was written: whatever it says, reload the server
     else:
-        code = exit_for_status(result.status)
+        code = exit_for_error(error or RuntimeError("no answer"))
     message = describe_error(error) if error is not None else None
     if args.json:
         emit_json(
@@ -157,4 +167,9 @@ def run(args: argparse.Namespace) -> int:
         style.table(result_rows(result, style))
     if message is not None:
         sys.stderr.write(f"ocspkit staple-file: error: {message}; {out} left unchanged\n")
+    elif written and result is not None and not result.good:
+        sys.stderr.write(
+            f"ocspkit staple-file: warning: the staple written to {out} says "
+            f"{result.status.value.upper()}\n"
+        )
     return int(code)

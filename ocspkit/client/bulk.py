@@ -85,6 +85,38 @@ class CheckOutcome:
         """The certificate's status, or ``None`` on error."""
         return self.result.status if self.result is not None else None
 
+    def to_dict(self) -> dict[str, str | int | bool | None]:
+        """A flat, JSON-serialisable row with the same keys for every outcome, success or
+        error (stable: keys are only ever added).
+
+        The keys of :meth:`ocspkit.ValidationResult.to_dict` (``None`` on error), plus
+        ``index``, ``subject`` (RFC 4514), ``serial`` (hex, also on error when the item held
+        a certificate), ``error`` (one line, ``None`` on success), ``error_type`` (the
+        exception's class name) and ``url`` (the URL concerned, when the error knows it).
+        ``pandas.DataFrame([o.to_dict() for o in outcomes])`` gives one row per item.
+        """
+        from ..certs import subject_text
+
+        keys = (
+            "status", "source", "serial", "this_update", "next_update", "produced_at",
+            "revocation_time", "reason", "url", "error", "signer", "delegated",
+            "contradicted", "hash_algorithm", "nonce",
+        )  # fmt: skip
+        row: dict[str, str | int | bool | None] = {"index": self.index, "subject": None}
+        row.update(dict.fromkeys(keys))
+        row["error_type"] = None
+        if self.cert is not None:
+            row["subject"] = subject_text(self.cert)
+            row["serial"] = format(self.cert.serial_number, "x")
+        if self.result is not None:
+            row.update(self.result.to_dict())
+        if self.error is not None:
+            row["error"] = " ".join(str(self.error).split()) or type(self.error).__name__
+            row["error_type"] = type(self.error).__name__
+            url = getattr(self.error, "url", None)
+            row["url"] = url if isinstance(url, str) else None
+        return row
+
 
 def _split(
     item: object, issuer: x509.Certificate | None, bundle: tuple[x509.Certificate, ...]
