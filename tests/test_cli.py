@@ -444,10 +444,12 @@ def test_check_many(ca: CA, responder: Responder, tmp_path: Path) -> None:
     assert by_file[str(tmp_path / "down.chain.pem")]["error"]["message"]
 
 
-def test_check_many_missing_file_is_usage(tmp_path: Path) -> None:
-    run = ocspkit_cmd("check-many", str(tmp_path / "missing.pem"))
-    assert run.code == 4
-    assert "not found" in run.one_line_error()
+def test_check_many_missing_file_is_an_error_row(tmp_path: Path) -> None:
+    """A file that cannot be read is one error row; the run goes on and exits 3 (no answer)."""
+    run = ocspkit_cmd("check-many", "--json", str(tmp_path / "missing.pem"))
+    assert run.code == 3
+    doc = json.loads(run.out)
+    assert doc["summary"]["error"] == 1 and doc["results"][0]["error"] is not None
 
 
 def test_demo_ignores_a_configured_proxy() -> None:
