@@ -29,7 +29,7 @@ from ocspkit.testing import CA, Fault, Leaf, Responder, StaplingTLSServer
 
 pytestmark = pytest.mark.timeout(120)
 
-SUBCOMMANDS = ("demo", "uris", "check", "probe", "staple-file", "check-many")
+SUBCOMMANDS = ("demo", "uris", "check", "probe", "staple-file", "check-many", "inspect")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -444,10 +444,11 @@ def test_check_many(ca: CA, responder: Responder, tmp_path: Path) -> None:
     assert by_file[str(tmp_path / "down.chain.pem")]["error"]["message"]
 
 
-def test_check_many_missing_file_is_usage(tmp_path: Path) -> None:
+def test_check_many_missing_file_is_an_error_row(tmp_path: Path) -> None:
     run = ocspkit_cmd("check-many", str(tmp_path / "missing.pem"))
-    assert run.code == 4
-    assert "not found" in run.one_line_error()
+    assert run.code == 3
+    assert "ERROR" in run.out and "not found" in run.out
+    assert ocspkit_cmd("check-many", "--concurrency", "0", "x").code == 4
 
 
 def test_demo_ignores_a_configured_proxy() -> None:
