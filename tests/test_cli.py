@@ -29,7 +29,7 @@ from ocspkit.testing import CA, Fault, Leaf, Responder, StaplingTLSServer
 
 pytestmark = pytest.mark.timeout(120)
 
-SUBCOMMANDS = ("demo", "uris", "check", "probe", "staple-file", "check-many")
+SUBCOMMANDS = ("demo", "uris", "check", "probe", "staple-file", "check-many", "inspect")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -445,11 +445,10 @@ def test_check_many(ca: CA, responder: Responder, tmp_path: Path) -> None:
 
 
 def test_check_many_missing_file_is_an_error_row(tmp_path: Path) -> None:
-    """A file that cannot be read is one error row; the run goes on and exits 3 (no answer)."""
-    run = ocspkit_cmd("check-many", "--json", str(tmp_path / "missing.pem"))
+    run = ocspkit_cmd("check-many", str(tmp_path / "missing.pem"))
     assert run.code == 3
-    doc = json.loads(run.out)
-    assert doc["summary"]["error"] == 1 and doc["results"][0]["error"] is not None
+    assert "ERROR" in run.out and "not found" in run.out
+    assert ocspkit_cmd("check-many", "--concurrency", "0", "x").code == 4
 
 
 def test_demo_ignores_a_configured_proxy() -> None:
