@@ -18,6 +18,7 @@ from cryptography.x509.oid import ObjectIdentifier
 from ._der import nonce_value
 from .errors import DecodeError
 from .models import (
+    OID_NONCE,
     CertID,
     Extension,
     OCSPRequest,
@@ -84,7 +85,7 @@ def name_from_der(der: bytes) -> x509.Name | None:
 
 def _response_nonce(exts: tuple[Extension, ...]) -> bytes | None:
     for e in exts:
-        if e.oid == "1.3.6.1.5.5.7.48.1.2":
+        if e.oid == OID_NONCE:
             return nonce_value(e.value)
     return None
 

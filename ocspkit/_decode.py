@@ -31,6 +31,8 @@ from ._der import (
 )
 from .errors import DecodeError, LimitExceededError
 from .models import (
+    HASH_OIDS,
+    OID_BASIC,
     OID_NONCE,
     CertID,
     CertStatus,
@@ -43,15 +45,6 @@ from .policy import MAX_EMBEDDED_CERTIFICATES, MAX_EXTENSIONS, MAX_SINGLE_RESPON
 
 __all__ = ["Facts", "decode_extensions", "decode_response", "response_status"]
 
-OID_BASIC = "1.3.6.1.5.5.7.48.1.1"
-_HASH_OIDS = {
-    "1.3.14.3.2.26": "sha1",
-    "2.16.840.1.101.3.4.2.4": "sha224",
-    "2.16.840.1.101.3.4.2.1": "sha256",
-    "2.16.840.1.101.3.4.2.2": "sha384",
-    "2.16.840.1.101.3.4.2.3": "sha512",
-    "1.2.840.113549.2.5": "md5",
-}
 _REASONS = {r.value: r for r in RevocationReason}
 _STATUSES = {s.value: s for s in ResponseStatus}
 
@@ -148,7 +141,7 @@ def _cert_id(der: bytes, start: int, end: int) -> CertID:
         raise DecodeError("malformed CertID hashAlgorithm")
     oid = decode_oid(der[alg[0][2] : alg[0][3]])
     return CertID(
-        _HASH_OIDS.get(oid, oid),
+        HASH_OIDS.get(oid, oid),
         der[parts[1][2] : parts[1][3]],
         der[parts[2][2] : parts[2][3]],
         # serials beyond RFC 5280's 20 octets exist; the cap only bounds the work

@@ -22,12 +22,14 @@ __all__ = [
     "decode_oid",
     "expect",
     "extension_values",
+    "nonce_value",
     "read_tlv",
     "spki_bit_string",
     "tbs_names_and_key",
+    "tbs_signature_algorithm",
 ]
 
-#: Deepest nesting the reader follows (a certificate is about 10 deep).
+#: Long-form lengths of at most this many octets (4 GiB): anything longer is not an input.
 _MAX_LENGTH_OCTETS = 4
 
 

@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from .models import CertID, CertStatus, Extension, ResponseStatus, SingleResponse
+from .models import (
+    HASH_OIDS,
+    OID_BASIC,
+    OID_NONCE,
+    CertID,
+    CertStatus,
+    Extension,
+    ResponseStatus,
+    SingleResponse,
+)
 
 __all__ = [
     "encode_basic_response",
@@ -19,16 +28,8 @@ __all__ = [
     "encode_response_data",
 ]
 
-_HASH_OIDS = {
-    "sha1": "1.3.14.3.2.26",
-    "sha224": "2.16.840.1.101.3.4.2.4",
-    "sha256": "2.16.840.1.101.3.4.2.1",
-    "sha384": "2.16.840.1.101.3.4.2.2",
-    "sha512": "2.16.840.1.101.3.4.2.3",
-}
+_HASH_OID_OF = {name: oid for oid, name in HASH_OIDS.items()}
 _NULL = b"\x05\x00"
-OID_NONCE = "1.3.6.1.5.5.7.48.1.2"
-OID_BASIC = "1.3.6.1.5.5.7.48.1.1"
 
 
 def tlv(tag: int, content: bytes) -> bytes:
@@ -82,7 +83,7 @@ def generalized_time(t: datetime) -> bytes:
 
 
 def _cert_id(c: CertID) -> bytes:
-    hash_oid = _HASH_OIDS.get(c.hash_algorithm, c.hash_algorithm)
+    hash_oid = _HASH_OID_OF.get(c.hash_algorithm, c.hash_algorithm)
     return seq(
         seq(oid(hash_oid), _NULL),
         octets(c.issuer_name_hash),

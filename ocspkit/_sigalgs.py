@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 
 from ._der import children, decode_integer, decode_oid, expect
 from .errors import DecodeError, SignatureError, WeakAlgorithmError
+from .models import HASH_OIDS
 
 try:  # ML-DSA (FIPS 204): cryptography 47 and later
     from cryptography.hazmat.primitives.asymmetric import mldsa
@@ -42,14 +43,6 @@ HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha256": hashes.SHA256,
     "sha384": hashes.SHA384,
     "sha512": hashes.SHA512,
-}
-_HASH_OIDS = {
-    "1.2.840.113549.2.5": "md5",
-    "1.3.14.3.2.26": "sha1",
-    "2.16.840.1.101.3.4.2.4": "sha224",
-    "2.16.840.1.101.3.4.2.1": "sha256",
-    "2.16.840.1.101.3.4.2.2": "sha384",
-    "2.16.840.1.101.3.4.2.3": "sha512",
 }
 _OID_MGF1 = "1.2.840.113549.1.1.8"
 
@@ -136,7 +129,7 @@ def _hash_of(der: bytes, start: int, end: int) -> str:
     if not alg or alg[0][0] != 0x06 or len(alg) > 2:
         raise DecodeError("bad hash AlgorithmIdentifier")
     oid = decode_oid(der[alg[0][2] : alg[0][3]])
-    name = _HASH_OIDS.get(oid)
+    name = HASH_OIDS.get(oid)
     if name is None:
         raise SignatureError(f"unsupported hash algorithm {oid} in RSASSA-PSS parameters")
     return name

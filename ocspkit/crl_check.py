@@ -19,6 +19,7 @@ from cryptography import x509
 
 from ._der import children, expect
 from ._guard import typed_errors
+from ._time import utc
 from .certs import (
     crl_urls,
     describe,
@@ -26,18 +27,16 @@ from .certs import (
     ocsp_urls,
     parts_of,
 )
-from .crl_validate import name_is, same_url, utc, validate_crl
+from .crl_validate import name_is, same_url, validate_crl
 from .crlmodels import CRL, CRLEntry
 from .errors import (
     CRLIssuerMismatchError,
     CRLScopeError,
     CRLValidationError,
     DeltaCRLError,
-    IssuerMismatchError,
-    IssuerSignatureError,
     MalformedCRLError,
 )
-from .issuers import issued_by_problem, issuer_name_matches
+from .issuers import prove_issuer
 from .models import (
     CertStatus,
     RevocationReason,
@@ -101,19 +100,6 @@ def _is_ca(cert: x509.Certificate) -> bool:
     start, end = expect(value, 0, 0x30)
     items = children(value, start, end)
     return bool(items) and items[0][0] == 0x01 and any(value[items[0][2] : items[0][3]])
-
-
-def _prove_issuer(
-    cert: x509.Certificate, issuer: x509.Certificate, policy: ValidationPolicy
-) -> None:
-    if not issuer_name_matches(cert, issuer):
-        raise IssuerMismatchError(
-            "the certificate's issuer name is not the given issuer's subject: wrong issuer"
-        )
-    if policy.verify_issuer_signature:
-        problem = issued_by_problem(cert, issuer, allow_sha1=policy.allow_sha1_signatures)
-        if problem:
-            raise IssuerSignatureError(f"the given issuer did not sign the certificate: {problem}")
 
 
 def _dp_problem(
@@ -230,7 +216,7 @@ def crl_status(
     """
     policy = policy or _DEFAULT_POLICY
     at = utc(now)
-    _prove_issuer(cert, issuer, policy)
+    prove_issuer(cert, issuer, policy)
     base = validate_crl(crl, issuer, now=at, url=url, policy=policy, extra_certs=extra_certs)
     if base.is_delta:
         raise DeltaCRLError("a delta CRL was given as the complete CRL")

@@ -12,13 +12,14 @@ I/O. The first failure raises its own :class:`~ocspkit.CRLValidationError` subcl
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from cryptography import x509
 
 from ._guard import typed_errors
 from ._sigalgs import verify_signature
+from ._time import after, fmt, utc
 from .certs import (
     describe,
     extension,
@@ -61,22 +62,6 @@ KNOWN_CRL_EXTENSIONS = frozenset(
         "1.3.6.1.5.5.7.1.1",  # authorityInfoAccess
     }
 )
-
-
-def fmt(t: datetime) -> str:
-    """A time as messages print it."""
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def utc(now: datetime | None) -> datetime:
-    """``now`` as an aware UTC datetime (the current time when None: the one clock read)."""
-    if now is None:
-        return datetime.now(timezone.utc)
-    return now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now
-
-
-def _after(a: datetime, b: datetime, slack: timedelta) -> bool:
-    return a - b > slack
 
 
 def name_is(name_der: bytes, name: x509.Name | None, other_der: bytes, other: object) -> bool:
@@ -136,7 +121,7 @@ def _signer_problem(
         return f"{who} has an unknown critical extension ({unknown})"
     skew = policy.clock_skew
     nb, na = cand.not_valid_before_utc, cand.not_valid_after_utc
-    if _after(nb, now, skew) or _after(now, na, skew):
+    if after(nb, now, skew) or after(now, na, skew):
         return f"{who} is outside its validity ({fmt(nb)} to {fmt(na)})"
     return ""
 
@@ -228,17 +213,17 @@ def check_times(crl: CRL, policy: ValidationPolicy, now: datetime) -> None:
     """thisUpdate and nextUpdate against ``now``, with the policy's skew and max ages."""
     skew = policy.clock_skew
     tu, nu = crl.this_update, crl.next_update
-    if _after(tu, now, skew):
+    if after(tu, now, skew):
         raise CRLNotYetValidError(f"thisUpdate {fmt(tu)} is in the future (now {fmt(now)})")
     if nu is not None:
-        if _after(now, nu, skew):
+        if after(now, nu, skew):
             raise CRLExpiredError(f"the CRL expired at nextUpdate {fmt(nu)}")
-    elif _after(now, tu, policy.max_age_without_next_update + skew):
+    elif after(now, tu, policy.max_age_without_next_update + skew):
         raise CRLExpiredError(
             f"no nextUpdate and thisUpdate {fmt(tu)} is older than "
             f"{policy.max_age_without_next_update}"
         )
-    if policy.max_age is not None and _after(now, tu, policy.max_age + skew):
+    if policy.max_age is not None and after(now, tu, policy.max_age + skew):
         raise CRLStaleError(f"thisUpdate {fmt(tu)} is older than {policy.max_age}")
 
 

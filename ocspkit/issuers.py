@@ -19,8 +19,16 @@ from ._der import children, decode_oid, expect
 from ._guard import typed_errors
 from ._sigalgs import verify_signature
 from .certs import Cert, describe, parts_of, public_key
-from .errors import CertificateError, IssuerNotFoundError, OCSPError, SignatureError
+from .errors import (
+    CertificateError,
+    IssuerMismatchError,
+    IssuerNotFoundError,
+    IssuerSignatureError,
+    OCSPError,
+    SignatureError,
+)
 from .models import HASH_ALGORITHMS, CertID
+from .policy import ValidationPolicy
 
 __all__ = ["cert_id", "cert_id_matches", "find_issuer", "is_issued_by"]
 
@@ -134,6 +142,21 @@ def _signature_of(der: bytes) -> bytes:
 
 
 @typed_errors(CertificateError, "is_issued_by")
+def prove_issuer(cert: Cert, issuer: Cert, policy: ValidationPolicy) -> None:
+    """The issuer is proved, not assumed: its subject is the certificate's issuer name
+    (:class:`~ocspkit.IssuerMismatchError`) and, unless ``policy.verify_issuer_signature`` is
+    off, its key verifies the certificate's signature (:class:`~ocspkit.IssuerSignatureError`).
+    The one proof behind both the OCSP and the CRL verdicts."""
+    if not issuer_name_matches(cert, issuer):
+        raise IssuerMismatchError(
+            "the certificate's issuer name is not the given issuer's subject: wrong issuer"
+        )
+    if policy.verify_issuer_signature:
+        problem = issued_by_problem(cert, issuer, allow_sha1=policy.allow_sha1_signatures)
+        if problem:
+            raise IssuerSignatureError(f"the given issuer did not sign the certificate: {problem}")
+
+
 def is_issued_by(
     cert: x509.Certificate, issuer: x509.Certificate, *, allow_sha1: bool = True
 ) -> bool:

@@ -43,6 +43,17 @@ __all__ = [
 #: CertID hash algorithms ocspkit can compute and match, by name.
 HASH_ALGORITHMS: tuple[str, ...] = ("sha1", "sha224", "sha256", "sha384", "sha512")
 
+#: Hash algorithm OIDs by dotted string → name (CertIDs, RSASSA-PSS parameters). MD5 is listed
+#: so that it can be named, and refused, wherever it appears.
+HASH_OIDS: dict[str, str] = {
+    "1.2.840.113549.2.5": "md5",
+    "1.3.14.3.2.26": "sha1",
+    "2.16.840.1.101.3.4.2.4": "sha224",
+    "2.16.840.1.101.3.4.2.1": "sha256",
+    "2.16.840.1.101.3.4.2.2": "sha384",
+    "2.16.840.1.101.3.4.2.3": "sha512",
+}
+OID_BASIC = "1.3.6.1.5.5.7.48.1.1"
 OID_NONCE = "1.3.6.1.5.5.7.48.1.2"
 OID_OCSP_NOCHECK = "1.3.6.1.5.5.7.48.1.5"
 OID_ARCHIVE_CUTOFF = "1.3.6.1.5.5.7.48.1.6"

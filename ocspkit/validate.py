@@ -14,7 +14,7 @@ signature, time window, nonce, critical extensions. The first failure raises its
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
@@ -23,6 +23,7 @@ from ._cache import BoundedCache
 from ._decode import Facts
 from ._guard import typed_errors
 from ._sigalgs import verify_signature
+from ._time import after, fmt, utc
 from .certs import (
     CertParts,
     describe,
@@ -34,8 +35,6 @@ from .certs import (
 from .errors import (
     CriticalExtensionError,
     ExpiredResponseError,
-    IssuerMismatchError,
-    IssuerSignatureError,
     NoMatchingResponseError,
     NonceMismatchError,
     NonceMissingError,
@@ -50,7 +49,7 @@ from .errors import (
     ValidationError,
     WeakAlgorithmError,
 )
-from .issuers import cert_id_matches, issued_by_problem, issuer_name_matches, responder_matches
+from .issuers import cert_id_matches, issued_by_problem, prove_issuer, responder_matches
 from .models import (
     OID_ARCHIVE_CUTOFF,
     OID_CRL_ID,
@@ -73,10 +72,6 @@ _STRICTNESS = {CertStatus.GOOD: 0, CertStatus.UNKNOWN: 1, CertStatus.REVOKED: 2}
 _UNDERSTOOD_RESPONSE_EXTS = frozenset({OID_NONCE, OID_EXTENDED_REVOKE})
 _UNDERSTOOD_SINGLE_EXTS = frozenset({OID_ARCHIVE_CUTOFF, OID_CRL_ID})
 _OCSP_SIGNING = "1.3.6.1.5.5.7.3.9"
-
-
-def _fmt(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _select(
@@ -103,18 +98,13 @@ def _select(
     return chosen, matches, contradicted
 
 
-def _after(a: datetime, b: datetime, slack: timedelta) -> bool:
-    """``a > b + slack`` without overflowing near datetime's limits (9999-12-31)."""
-    return a - b > slack
-
-
 def _check_validity(cert: x509.Certificate, at: datetime, skew: timedelta, when: str) -> None:
     nb = cert.not_valid_before_utc
     na = cert.not_valid_after_utc
-    if _after(nb, at, skew):
-        raise UnauthorizedResponderError(f"{_who(cert)}{when} is not valid until {_fmt(nb)}")
-    if _after(at, na, skew):
-        raise UnauthorizedResponderError(f"{_who(cert)}{when} expired at {_fmt(na)}")
+    if after(nb, at, skew):
+        raise UnauthorizedResponderError(f"{_who(cert)}{when} is not valid until {fmt(nb)}")
+    if after(at, na, skew):
+        raise UnauthorizedResponderError(f"{_who(cert)}{when} expired at {fmt(na)}")
 
 
 def _who(cert: x509.Certificate) -> str:
@@ -196,34 +186,34 @@ def _check_times(
 ) -> None:
     skew = policy.clock_skew
     tu, nu, pa = single.this_update, single.next_update, produced_at
-    if _after(tu, now, skew):
-        raise NotYetValidError(f"thisUpdate {_fmt(tu)} is in the future (now {_fmt(now)})")
+    if after(tu, now, skew):
+        raise NotYetValidError(f"thisUpdate {fmt(tu)} is in the future (now {fmt(now)})")
     if nu is not None:
         if nu < tu:
-            raise ExpiredResponseError(f"nextUpdate {_fmt(nu)} precedes thisUpdate {_fmt(tu)}")
-        if _after(now, nu, skew):
-            raise ExpiredResponseError(f"the response expired at nextUpdate {_fmt(nu)}")
-    elif _after(now, tu, policy.max_age_without_next_update + skew):
+            raise ExpiredResponseError(f"nextUpdate {fmt(nu)} precedes thisUpdate {fmt(tu)}")
+        if after(now, nu, skew):
+            raise ExpiredResponseError(f"the response expired at nextUpdate {fmt(nu)}")
+    elif after(now, tu, policy.max_age_without_next_update + skew):
         raise StaleResponseError(
-            f"no nextUpdate and thisUpdate {_fmt(tu)} is older than "
+            f"no nextUpdate and thisUpdate {fmt(tu)} is older than "
             f"{policy.max_age_without_next_update}"
         )
-    if policy.max_age is not None and _after(now, tu, policy.max_age + skew):
-        raise StaleResponseError(f"thisUpdate {_fmt(tu)} is older than {policy.max_age}")
-    if _after(pa, now, skew):
-        raise ProducedAtError(f"producedAt {_fmt(pa)} is in the future (now {_fmt(now)})")
-    if _after(tu, pa, skew):
-        raise ProducedAtError(f"thisUpdate {_fmt(tu)} is after producedAt {_fmt(pa)}")
-    if nu is not None and _after(pa, nu, skew):
+    if policy.max_age is not None and after(now, tu, policy.max_age + skew):
+        raise StaleResponseError(f"thisUpdate {fmt(tu)} is older than {policy.max_age}")
+    if after(pa, now, skew):
+        raise ProducedAtError(f"producedAt {fmt(pa)} is in the future (now {fmt(now)})")
+    if after(tu, pa, skew):
+        raise ProducedAtError(f"thisUpdate {fmt(tu)} is after producedAt {fmt(pa)}")
+    if nu is not None and after(pa, nu, skew):
         raise ExpiredResponseError(
-            f"the response was produced at {_fmt(pa)}, after its nextUpdate {_fmt(nu)}"
+            f"the response was produced at {fmt(pa)}, after its nextUpdate {fmt(nu)}"
         )
     if not policy.allow_produced_outside_validity:
         nb, na = cert.not_valid_before_utc, cert.not_valid_after_utc
-        if _after(nb, pa, skew) or _after(pa, na, skew):
+        if after(nb, pa, skew) or after(pa, na, skew):
             raise ProducedAtError(
-                f"producedAt {_fmt(pa)} lies outside the certificate's validity "
-                f"({_fmt(nb)} to {_fmt(na)})"
+                f"producedAt {fmt(pa)} lies outside the certificate's validity "
+                f"({fmt(nb)} to {fmt(na)})"
             )
 
 
@@ -248,27 +238,6 @@ def _check_extensions(extensions: tuple[Extension, ...], singles: list[SingleRes
         for e in single.extensions:
             if e.critical and e.oid not in _UNDERSTOOD_SINGLE_EXTS:
                 raise CriticalExtensionError(f"unknown critical singleExtension {e.oid}")
-
-
-def _check_issuer(cert: CertParts, issuer: CertParts, policy: ValidationPolicy) -> None:
-    """The issuer is proved: its subject is the certificate's issuer name, and (by default)
-    its key verifies the certificate's signature."""
-    if not issuer_name_matches(cert, issuer):
-        raise IssuerMismatchError(
-            "the certificate's issuer name is not the given issuer's subject: wrong issuer"
-        )
-    if policy.verify_issuer_signature:
-        problem = issued_by_problem(cert, issuer, allow_sha1=policy.allow_sha1_signatures)
-        if problem:
-            raise IssuerSignatureError(f"the given issuer did not sign the certificate: {problem}")
-
-
-def _utc(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(timezone.utc)  # the one clock read: the documented default
-    if now.tzinfo is None:
-        return now.replace(tzinfo=timezone.utc)
-    return now
 
 
 @typed_errors(ValidationError, "validate_response")
@@ -322,10 +291,10 @@ def validate_response(
     if facts is None:
         raise ResponderError(model.status)
     policy = policy or _DEFAULT_POLICY
-    now = _utc(now)
+    now = utc(now)
 
     cp, ip = parts_of(cert), parts_of(issuer)  # read once, passed to every helper
-    _check_issuer(cp, ip, policy)
+    prove_issuer(cp, ip, policy)
     single, matches, contradicted = _select(facts.singles, cp, ip)
     signer, key, delegated = _find_signer(facts, model.certificates, ip, policy, extra_certs, now)
     verify_signature(
