@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     CertificateError,
+    ConfigError,
     ConnectError,
     ContentEncodingError,
     ContentTypeError,
@@ -62,6 +63,7 @@ from .errors import (
     RedirectError,
     ResponderError,
     ResponseTooLargeError,
+    RevocationUnavailableError,
     SignatureError,
     SignerNotFoundError,
     StaleResponseError,
@@ -322,6 +324,7 @@ __all__ = [
     "CheckOutcome",
     "Client",
     "ClientConfig",
+    "ConfigError",
     "ConnectError",
     "ContentEncodingError",
     "ContentTypeError",
@@ -382,6 +385,7 @@ __all__ = [
     "RevocationReason",
     "RevocationResult",
     "RevocationSource",
+    "RevocationUnavailableError",
     "SignatureError",
     "SignerNotFoundError",
     "SingleResponse",

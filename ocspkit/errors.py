@@ -14,6 +14,7 @@ Every failure to obtain a trustworthy answer is one of the classes below::
     ├── IssuerNotFoundError                      no issuer in the bundle or at caIssuers
     │   └── IssuerFetchError                     ... because fetching it failed in transport
     ├── NoOCSPURLError                           the certificate names no OCSP responder
+    ├── RevocationUnavailableError               no source answered (.attempts), require=True
     ├── ResponderError                           an unsuccessful responseStatus (.status)
     ├── ValidationError                          one subclass per failed check
     │   ├── IssuerMismatchError                  the given issuer did not issue the certificate
@@ -64,12 +65,13 @@ Every failure to obtain a trustworthy answer is one of the classes below::
     │   ├── StoreError
     │   ├── OutputError
     │   │   └── HAProxyAPIError
+    │   ├── ConfigError (also a ValueError)      a stapler config file (.key)
     │   └── MissingDependencyError (also an ImportError)
     ├── OpenSSLError                             ocspkit.testing's openssl helpers
     └── UnexpectedError                          a bug caught at a bulk boundary (__cause__)
 
-Double inheritance is used only where marked above: :class:`DecodeError` and
-:class:`CertificateError` are also :class:`ValueError` (bad input values),
+Double inheritance is used only where marked above: :class:`DecodeError`,
+:class:`CertificateError` and :class:`ConfigError` are also :class:`ValueError` (bad input values),
 :class:`CRLSignatureError` is also a :class:`SignatureError`,
 :class:`MissingDependencyError` is also an :class:`ImportError`.
 """
@@ -78,12 +80,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import IntEnum
+from typing import Any
 
 # fmt: off
 __all__ = [
     "CRLCriticalExtensionError", "CRLExpiredError", "CRLIssuerMismatchError",
     "CRLNotYetValidError", "CRLScopeError", "CRLSignatureError", "CRLSignerError",
-    "CRLStaleError", "CRLValidationError", "CertificateError", "ConnectError",
+    "CRLStaleError", "CRLValidationError", "CertificateError", "ConfigError", "ConnectError",
     "ContentEncodingError", "ContentTypeError", "CriticalExtensionError", "DecodeError",
     "DeltaCRLError", "ExpiredResponseError", "FetchError", "FetchTimeoutError",
     "HAProxyAPIError", "HTTPStatusError", "InvalidURLError", "IssuerFetchError",
@@ -93,7 +96,8 @@ __all__ = [
     "NonceMissingError", "NotTLSError", "NotYetValidError", "OCSPError", "OpenSSLError",
     "OutputError", "ProbeConnectionError", "ProbeError", "ProbeRefusedError",
     "ProbeTimeoutError", "ProducedAtError", "RedirectError", "ResponderError",
-    "ResponseTooLargeError", "SignatureError", "SignerNotFoundError", "StaleResponseError",
+    "ResponseTooLargeError", "RevocationUnavailableError", "SignatureError",
+    "SignerNotFoundError", "StaleResponseError",
     "StapleRollbackError", "StaplingError", "StoreError", "TLSHandshakeError",
     "UnauthorizedResponderError", "UnexpectedError", "UnsafeURLError",
     "UnservableResponseError", "ValidationError", "WeakAlgorithmError",
@@ -148,6 +152,18 @@ class NoOCSPURLError(OCSPError):
     """The certificate names no OCSP responder (no AIA id-ad-ocsp URI) and none was given.
     This is a normal outcome for many certificates (Let's Encrypt stopped OCSP in 2025).
     """
+
+
+class RevocationUnavailableError(OCSPError):
+    """No revocation source answered (``check_revocation(..., require=True)``).
+
+    :ivar attempts: the :class:`~ocspkit.RevocationAttempt` s tried, in order, each with its error.
+    """
+
+    def __init__(self, message: str, *, attempts: tuple[Any, ...] = ()) -> None:
+        self.attempts = attempts
+        tried = "; ".join(f"{a.source.value} {a.url or ''}: {a.error}".strip() for a in attempts)
+        super().__init__(f"{message} ({tried})" if tried else message)
 
 
 class ResponderError(OCSPError):
@@ -260,10 +276,8 @@ class StapleRollbackError(UnservableResponseError):
 
 
 class FetchError(OCSPError):
-    """A transport failure while talking to a responder (or fetching an issuer).
-
-    :ivar url: the URL concerned (``None`` if not known).
-    """
+    """A transport failure talking to a responder or fetching an issuer or a CRL.
+    :ivar url: the URL concerned (``None`` if not known)."""
 
     def __init__(self, message: str, *, url: str | None = None) -> None:
         self.url = url
@@ -279,19 +293,13 @@ class ConnectError(FetchError):
 
 
 class HTTPStatusError(FetchError):
-    """The responder answered with a non-200 HTTP status.
-
-    :ivar status_code: the HTTP status; :ivar retry_after: seconds from ``Retry-After`` or None.
-    """
+    """The server answered with a non-200 HTTP status.
+    :ivar status_code: the HTTP status; :ivar retry_after: seconds from ``Retry-After`` or None."""
 
     def __init__(
-        self,
-        message: str,
-        *,
-        url: str | None = None,
-        status_code: int = 0,
+        self, message: str, *, url: str | None = None, status_code: int = 0,
         retry_after: float | None = None,
-    ) -> None:
+    ) -> None:  # fmt: skip
         self.status_code = status_code
         self.retry_after = retry_after
         super().__init__(message, url=url)
@@ -302,14 +310,13 @@ class ResponseTooLargeError(FetchError):
 
 
 class ContentTypeError(FetchError):
-    """The response's Content-Type is not ``application/ocsp-response``."""
+    """The Content-Type is not the expected one (``application/ocsp-response``, a CRL's)."""
 
 
 class ContentEncodingError(FetchError):
-    """The server sent a body with a ``Content-Encoding`` other than ``identity``.
-    An OCSP response or a certificate is never compressed, and decoding one would let a tiny
-    body expand without bound (a decompression bomb), so such a body is refused unread.
-    """
+    """A ``Content-Encoding`` other than ``identity``: refused unread, as decoding one would let
+    a tiny body expand without bound (a decompression bomb); OCSP, certificates and CRLs
+    are never compressed."""
 
 
 class RedirectError(FetchError):
@@ -409,6 +416,14 @@ class HAProxyAPIError(OutputError):
     def __init__(self, message: str, *, reply: str = "") -> None:
         self.reply = reply
         super().__init__(f"{message}: {reply!r}" if reply else message)
+
+
+class ConfigError(StaplingError, ValueError):
+    """A stapler configuration is unusable. :ivar key: the offending key (dotted path)."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        self.key = key
+        super().__init__(f"{key}: {message}" if key else message)
 
 
 class MissingDependencyError(StaplingError, ImportError):
