@@ -125,6 +125,8 @@ class CRLIndex:
                     remove = remove or der[tend + 13] == 8
                 else:
                     found = _scan_entry_extensions(der, tend, cend)
+                    if found.lax_issuer and not problems:  # a reader skipping it misreads
+                        problems.append("a non-critical certificateIssuer (RFC 5280 §5.3.3)")
                     if found.issuer is not None:
                         current = None if found.issuer == crl_issuer else found.issuer
                         issuer_at.append(pos)
@@ -173,12 +175,12 @@ class CRLIndex:
 
 
 class _EntryExts:
-    __slots__ = ("issuer", "remove", "unknown")
+    __slots__ = ("issuer", "lax_issuer", "remove", "unknown")
 
     def __init__(self) -> None:
         self.issuer: bytes | None = None
         self.unknown: str | None = None
-        self.remove = False
+        self.remove = self.lax_issuer = False
 
 
 def _scan_entry_extensions(der: bytes, pos: int, end: int) -> _EntryExts:
@@ -203,6 +205,7 @@ def _scan_entry_extensions(der: bytes, pos: int, end: int) -> _EntryExts:
             found.remove = found.remove or value == _REMOVE_FROM_CRL
         elif oid == OID_CERTIFICATE_ISSUER:
             found.issuer = _directory_name(value)
+            found.lax_issuer = found.lax_issuer or not critical
     return found
 
 
@@ -290,18 +293,20 @@ def _entry_at(der: bytes, offset: int, issuer: bytes | None) -> CRLEntry:
 _REASONS = frozenset(int(r) for r in RevocationReason)
 
 
-def _booleans(value: bytes, start: int, end: int) -> bool:
-    body = value[start:end]
-    if len(body) != 1:
-        raise DecodeError("malformed BOOLEAN")
-    return body != b"\x00"
+# ReasonFlags bit → CRLReason code: bits 1-6 are codes 1-6, bit 7 privilegeWithdrawn (9),
+# bit 8 aACompromise (10); bit 0 is unused and later bits name no reason
+_BIT_REASON = (0, 1, 2, 3, 4, 5, 6, 9, 10)
+#: Every reason a ReasonFlags can name, as CRLReason codes (RFC 5280 §6.3.3 "all-reasons").
+ALL_REASONS = frozenset(_BIT_REASON[1:])
 
 
-def _reason_flags(body: bytes) -> frozenset[int]:
+def reason_flags(body: bytes) -> frozenset[int]:
+    """A ReasonFlags BIT STRING's contents as the CRLReason codes it names."""
     if not body or body[0] > 7:
         raise DecodeError("malformed ReasonFlags")
     bits = body[1:]
-    return frozenset(i for i in range(len(bits) * 8) if bits[i // 8] & (0x80 >> (i % 8)) and i != 0)
+    top = min(len(bits) * 8, len(_BIT_REASON))
+    return frozenset(_BIT_REASON[i] for i in range(1, top) if bits[i // 8] & (0x80 >> (i % 8)))
 
 
 def parse_idp(value: bytes) -> IssuingDistributionPoint:
@@ -331,9 +336,11 @@ def parse_idp(value: bytes) -> IssuingDistributionPoint:
                 else:
                     raise DecodeError("malformed DistributionPointName")
         elif tag in (0x81, 0x82, 0x84, 0x85):
-            flags[number] = _booleans(value, cstart, cend)
+            if cend - cstart != 1:
+                raise DecodeError("malformed BOOLEAN")
+            flags[number] = value[cstart] != 0
         elif tag == 0x83:
-            reasons = _reason_flags(value[cstart:cend])
+            reasons = reason_flags(value[cstart:cend])
         else:
             raise DecodeError("unexpected field in issuingDistributionPoint")
     return IssuingDistributionPoint(

@@ -27,6 +27,7 @@ from .certs import (
     ocsp_urls,
     parts_of,
 )
+from .crl import ALL_REASONS, reason_flags
 from .crl_validate import name_is, same_url, validate_crl
 from .crlmodels import CRL, CRLEntry
 from .errors import (
@@ -58,6 +59,7 @@ class _DistributionPoint:
     full_names: tuple[str, ...]
     relative: bool
     crl_issuers: tuple[bytes, ...]  # directoryName DERs of cRLIssuer
+    reasons: frozenset[int] | None  # the reasons this point's CRLs cover (None: all)
 
 
 def _distribution_points(cert: x509.Certificate) -> tuple[_DistributionPoint, ...]:
@@ -73,6 +75,7 @@ def _distribution_points(cert: x509.Certificate) -> tuple[_DistributionPoint, ..
         names: list[str] = []
         issuers: list[bytes] = []
         relative = False
+        reasons: frozenset[int] | None = None
         for ptag, _, pstart, pend in children(value, dstart, dend):
             if ptag == 0xA0:  # distributionPoint
                 for ntag, _, nstart, nend in children(value, pstart, pend):
@@ -84,11 +87,13 @@ def _distribution_points(cert: x509.Certificate) -> tuple[_DistributionPoint, ..
                             for g in children(value, nstart, nend)
                             if g[0] == 0x86 and value[g[2] : g[3]].isascii()
                         )
+            elif ptag == 0x81:  # reasons
+                reasons = reason_flags(value[pstart:pend])
             elif ptag == 0xA2:  # cRLIssuer GeneralNames, directoryName [4] EXPLICIT
                 issuers.extend(
                     value[g[2] : g[3]] for g in children(value, pstart, pend) if g[0] == 0xA4
                 )
-        out.append(_DistributionPoint(tuple(names), relative, tuple(issuers)))
+        out.append(_DistributionPoint(tuple(names), relative, tuple(issuers), reasons))
     return tuple(out)
 
 
@@ -131,7 +136,9 @@ def _dp_problem(
     return None
 
 
-def _check_scope(cert: x509.Certificate, crl: CRL, url: str | None) -> None:
+def _check_scope(cert: x509.Certificate, crl: CRL, url: str | None) -> frozenset[int]:
+    """Refuse a CRL that does not cover ``cert`` (§6.3.3 (b)); the reasons it covers for
+    ``cert`` otherwise: onlySomeReasons ∩ the served distribution points' reasons (§6.3.3 (d))."""
     cert_issuer_der = parts_of(cert).issuer_der
     try:
         cert_issuer: object = cert.issuer
@@ -142,14 +149,19 @@ def _check_scope(cert: x509.Certificate, crl: CRL, url: str | None) -> None:
     if url is not None and any(any(same_url(url, n) for n in p.full_names) for p in points):
         points = tuple(p for p in points if any(same_url(url, n) for n in p.full_names))
     candidates = points or (None,)
-    problems = [p for p in (_dp_problem(dp, crl, crl_is_cert_issuer) for dp in candidates) if p]
-    if len(problems) == len(candidates):  # no distribution point is served by this CRL
+    verdicts = [(dp, _dp_problem(dp, crl, crl_is_cert_issuer)) for dp in candidates]
+    served = [dp for dp, problem in verdicts if problem is None]
+    if not served:  # no distribution point is served by this CRL
+        problems = [p for _, p in verdicts if p is not None]
         issuer_problem = [p for p in problems if p[0] is CRLIssuerMismatchError]
         kind, message = (issuer_problem or problems)[0]
         raise kind(message)
+    reasons = frozenset[int]().union(
+        *(dp.reasons if dp is not None and dp.reasons is not None else ALL_REASONS for dp in served)
+    )
     idp = crl.issuing_distribution_point
     if idp is None:
-        return
+        return reasons
     is_ca = _is_ca(cert)
     if idp.only_contains_user_certs and (is_ca or cert.version is x509.Version.v1):
         raise CRLScopeError(
@@ -159,6 +171,7 @@ def _check_scope(cert: x509.Certificate, crl: CRL, url: str | None) -> None:
         raise CRLScopeError(f"the CRL covers CA certificates only; {describe(cert)} is not one")
     if idp.only_contains_attribute_certs:
         raise CRLScopeError("the CRL covers attribute certificates only")
+    return reasons if idp.only_some_reasons is None else reasons & idp.only_some_reasons
 
 
 def _check_delta(base: CRL, delta: CRL) -> None:
@@ -189,6 +202,10 @@ def _reason(entry: CRLEntry) -> RevocationReason | None:
     return reason if isinstance(reason, RevocationReason) else None
 
 
+def _reason_names(codes: frozenset[int]) -> str:
+    return ", ".join(RevocationReason(c).name.lower() for c in sorted(codes))
+
+
 @typed_errors(MalformedCRLError, "crl_status")
 def crl_status(
     cert: x509.Certificate,
@@ -200,6 +217,7 @@ def crl_status(
     delta: CRL | bytes | None = None,
     policy: ValidationPolicy | None = None,
     extra_certs: Sequence[x509.Certificate] = (),
+    more_crls: Sequence[tuple[CRL | bytes, str | None]] = (),
 ) -> RevocationResult:
     """Whether ``cert`` (issued by ``issuer``) is listed on ``crl``, fetched from ``url``.
 
@@ -210,37 +228,58 @@ def crl_status(
     scope, BaseCRLNumber ≤ the complete CRL's number, not older than it; its entries override
     the complete CRL's, and removeFromCRL un-revokes.
 
+    Reasons (§6.3.3 (d), (e)): a CRL covers, for ``cert``, the reasons of its
+    onlySomeReasons intersected with those of the certificate's distribution point. A CRL
+    covering only some reasons can say REVOKED, never GOOD by itself: pass the CRLs for the
+    other reasons as ``more_crls`` (complete CRLs, each with the URL it was fetched from,
+    each validated and scope-checked like ``crl``); GOOD needs the union of the reasons
+    covered to be every reason, else :class:`~ocspkit.CRLScopeError` (not UNKNOWN: no CA
+    said "unknown", the CRLs given are not enough).
+
     Returns a :class:`~ocspkit.RevocationResult` with source CRL: REVOKED when listed
-    (certificateHold included) with the time and reason, GOOD when not. A CRL that covers
-    only some reasons cannot say GOOD (:class:`~ocspkit.CRLScopeError`).
+    (certificateHold included) with the time and reason and, as ``crl`` and ``url``, the
+    CRL that lists it; GOOD when no CRL lists it.
     """
     policy = policy or _DEFAULT_POLICY
     at = utc(now)
     prove_issuer(cert, issuer, policy)
-    base = validate_crl(crl, issuer, now=at, url=url, policy=policy, extra_certs=extra_certs)
-    if base.is_delta:
-        raise DeltaCRLError("a delta CRL was given as the complete CRL")
-    _check_scope(cert, base, url)
+    cert_issuer = parts_of(cert).issuer_der
+
+    def consult(given: CRL | bytes, where: str | None) -> tuple[CRL, frozenset[int]]:
+        checked = validate_crl(
+            given, issuer, now=at, url=where, policy=policy, extra_certs=extra_certs
+        )
+        if checked.is_delta:
+            raise DeltaCRLError("a delta CRL was given as a complete CRL")
+        return checked, _check_scope(cert, checked, where)
+
+    def listed(on: CRL) -> CRLEntry | None:
+        return on.lookup(cert.serial_number, None if cert_issuer == on.issuer_der else cert_issuer)
+
+    base, covered = consult(crl, url)
+    entry = listed(base)
     applied: CRL | None = None
     if delta is not None:
         applied = validate_crl(delta, issuer, now=at, policy=policy, extra_certs=extra_certs)
         _check_delta(base, applied)
-    cert_issuer = parts_of(cert).issuer_der
-    key = None if cert_issuer == base.issuer_der else cert_issuer
-    entry = base.lookup(cert.serial_number, key)
-    if applied is not None:
-        newer = applied.lookup(cert.serial_number, key)
+        newer = listed(applied)
         if newer is not None:
-            removed = newer.reason == RevocationReason.REMOVE_FROM_CRL
-            entry = None if removed else newer
-    fresh = applied or base
+            entry = None if newer.reason == RevocationReason.REMOVE_FROM_CRL else newer
+    evidence, where = base, url
     nexts = [c.next_update for c in (base, applied) if c is not None and c.next_update]
+    for other, other_url in more_crls:
+        checked, reasons = consult(other, other_url)
+        covered |= reasons
+        if checked.next_update is not None:
+            nexts.append(checked.next_update)
+        if entry is None and (entry := listed(checked)) is not None:
+            evidence, where = checked, other_url
     common = {
         "source": RevocationSource.CRL,
-        "this_update": fresh.this_update,
+        "this_update": (applied or evidence).this_update,
         "next_update": min(nexts) if nexts else None,
-        "url": url,
-        "crl": base,
+        "url": where,
+        "crl": evidence,
         "delta": applied,
     }
     if entry is not None:
@@ -250,9 +289,11 @@ def crl_status(
             revocation_reason=_reason(entry),
             **common,  # type: ignore[arg-type]
         )
-    idp = base.issuing_distribution_point
-    if idp is not None and idp.only_some_reasons is not None:
-        raise CRLScopeError("the CRL covers only some reasons: it cannot say 'not revoked'")
+    if covered != ALL_REASONS:
+        raise CRLScopeError(
+            "the CRLs given cover only some reasons, so they cannot say 'not revoked' "
+            f"(missing: {_reason_names(ALL_REASONS - covered)})"
+        )
     return RevocationResult(status=CertStatus.GOOD, **common)  # type: ignore[arg-type]
 
 

@@ -77,7 +77,8 @@ class IssuingDistributionPoint:
 
     :ivar full_names: the URIs of distributionPoint fullName, in order.
     :ivar relative_name: True when distributionPoint is a nameRelativeToCRLIssuer.
-    :ivar only_some_reasons: the CRLReason codes covered, or None for all of them.
+    :ivar only_some_reasons: the reasons covered (onlySomeReasons' ReasonFlags, as CRLReason
+        codes: privilegeWithdrawn is 9, aACompromise 10), or None for all of them.
     :ivar der: the extnValue, as encoded (two CRLs have the same scope when these match).
     """
 

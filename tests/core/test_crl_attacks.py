@@ -215,20 +215,23 @@ def craft(
     entries: bytes | None = None,
     extensions: bytes | None = _CRL_NUMBER_1,
     inner: bytes = _ECDSA_SHA256,
+    issuer: bytes | None = None,
+    key: ec.EllipticCurvePrivateKey | None = None,
 ) -> bytes:
-    """A CRL signed by the CA's intermediate, field by field."""
+    """A CRL signed by the CA's intermediate (or ``key``), field by field."""
     tbs = _tlv(
         0x30,
         (b"\x02\x01\x01" if version else b"")
         + inner
-        + ca.issuer.subject.public_bytes()
+        + (ca.issuer.subject.public_bytes() if issuer is None else issuer)
         + _utc(NOW)
         + (_utc(NOW + timedelta(days=1)) if next_update else b"")
         + (_tlv(0x30, entries) if entries is not None else b"")
         + (_tlv(0xA0, _tlv(0x30, extensions)) if extensions is not None else b""),
     )
-    assert isinstance(ca.issuer_key, ec.EllipticCurvePrivateKey)
-    signature = ca.issuer_key.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    signing = key or ca.issuer_key
+    assert isinstance(signing, ec.EllipticCurvePrivateKey)
+    signature = signing.sign(tbs, ec.ECDSA(hashes.SHA256()))
     return _tlv(0x30, tbs + _ECDSA_SHA256 + _tlv(0x03, b"\x00" + signature))
 
 
@@ -269,6 +272,38 @@ def test_non_critical_idp(ca: CA) -> None:
     crl = craft(ca, extensions=_CRL_NUMBER_1 + _ext(bytes.fromhex("551d1c"), idp, False))
     with pytest.raises(MalformedCRLError):
         validate_crl(parse_crl(crl), ca.issuer)
+
+
+def test_non_critical_certificate_issuer(ca: CA) -> None:
+    # an indirect CRL whose entry names its certificate issuer in a non-critical extension: a
+    # reader that skipped it would take the entry for the CRL issuer's own certificate
+    idp = _ext(bytes.fromhex("551d1c"), _tlv(0x30, b"\x84\x01\xff"), True)
+    names = _tlv(0x30, _tlv(0xA4, ca.root.subject.public_bytes()))
+    issuer_ext = _ext(bytes.fromhex("551d1d"), names, False)
+    entry = _tlv(0x30, _tlv(0x02, b"\x07") + _utc(NOW) + _tlv(0x30, issuer_ext))
+    crl = parse_crl(craft(ca, entries=entry, extensions=_CRL_NUMBER_1 + idp))
+    with pytest.raises(MalformedCRLError, match="non-critical certificateIssuer"):
+        validate_crl(crl, ca.issuer)
+
+
+def test_empty_issuer_name() -> None:
+    from ocspkit.testing.keys import generate_key
+    from ocspkit.testing.profiles import build_certificate, ca_key_usage
+
+    key = generate_key("ecdsa")
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    nameless = build_certificate(
+        x509.Name([]),
+        key.public_key(),
+        key,
+        not_before=NOW - timedelta(days=1),
+        not_after=NOW + timedelta(days=1),
+        ca=True,
+        key_usage=ca_key_usage(),
+    )
+    crl = craft(CA("ecdsa"), issuer=b"\x30\x00", key=key)
+    with pytest.raises(MalformedCRLError, match="empty issuer"):
+        validate_crl(parse_crl(crl), nameless)
 
 
 def test_differing_inner_signature_algorithm(ca: CA) -> None:
@@ -363,6 +398,48 @@ def test_property_mutated_crl(ca: CA, data: st.DataObject) -> None:
         at = data.draw(st.integers(0, len(base) - 1))
         base[at] = data.draw(st.integers(0, 255))
     _outcome(bytes(base), ca)
+
+
+_LISTED: dict[int, bytes] = {}
+
+
+def _listed_crl(ca: CA, revoked: x509.Certificate) -> bytes:
+    """One CRL listing ``revoked`` (signed once: the property tests mutate it)."""
+    assert ca.status_of(revoked)[0] is CertStatus.REVOKED
+    return _LISTED.setdefault(id(ca), der(ca.sign_crl(validity=timedelta(days=2))))
+
+
+def _never_good(ca: CA, revoked: x509.Certificate, data: bytes) -> None:
+    try:
+        result = crl_status(revoked, ca.issuer, data)
+    except OCSPError:  # typed: DecodeError, a CRLValidationError, a SignatureError ...
+        return
+    assert result.status is CertStatus.REVOKED
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.data())
+def test_property_mutated_or_truncated_crl_never_says_good_for_a_listed_serial(
+    ca: CA, revoked: x509.Certificate, data: st.DataObject
+) -> None:
+    crl = bytearray(_listed_crl(ca, revoked))
+    for _ in range(data.draw(st.integers(0, 4))):
+        at = data.draw(st.integers(0, len(crl) - 1))
+        crl[at] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(1, len(crl)))
+    _never_good(ca, revoked, bytes(crl[:cut]))
+
+
+def test_every_single_byte_mutation_of_a_listing_crl_is_never_good(
+    ca: CA, revoked: x509.Certificate
+) -> None:
+    data = _listed_crl(ca, revoked)
+    for i in range(len(data)):
+        mutated = bytearray(data)
+        mutated[i] ^= 0x01
+        _never_good(ca, revoked, bytes(mutated))
 
 
 def test_a_good_verdict_needs_the_certificate_unlisted(ca: CA, revoked: x509.Certificate) -> None:
