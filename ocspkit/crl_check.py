@@ -27,13 +27,14 @@ from .certs import (
     ocsp_urls,
     parts_of,
 )
-from .crl import ALL_REASONS, reason_flags
+from .crl import ALL_REASONS, crl_facts, reason_flags
 from .crl_validate import name_is, same_url, validate_crl
 from .crlmodels import CRL, CRLEntry
 from .errors import (
     CRLIssuerMismatchError,
     CRLScopeError,
     CRLValidationError,
+    DecodeError,
     DeltaCRLError,
     MalformedCRLError,
 )
@@ -202,6 +203,50 @@ def _reason(entry: CRLEntry) -> RevocationReason | None:
     return reason if isinstance(reason, RevocationReason) else None
 
 
+# string types compared as text (RFC 5280 §7.1, simplified: case and spaces folded)
+_STRING_TAGS = {0x0C: "utf-8", 0x13: "ascii", 0x16: "ascii", 0x14: "latin-1", 0x1E: "utf-16-be"}
+
+
+def canonical_name(der: bytes) -> tuple[frozenset[tuple[bytes, object]], ...] | None:
+    """A Name's DER in a comparable form: the same for two encodings of one name (string
+    type, case, spaces); None when it does not decode."""
+    try:
+        start, end = expect(der, 0, 0x30)
+        rdns = []
+        for tag, _, rstart, rend in children(der, start, end):
+            atvs = []
+            for _, _, astart, aend in children(der, rstart, rend):
+                (otag, _, os_, oe), (vtag, _, vs, ve) = children(der, astart, aend)
+                codec = _STRING_TAGS.get(vtag)
+                raw = der[vs:ve]
+                text = " ".join(raw.decode(codec).split()).casefold() if codec else (vtag, raw)
+                atvs.append((bytes([otag]) + der[os_:oe], text))
+            rdns.append(frozenset(atvs) if tag == 0x31 else frozenset())
+        return tuple(rdns)
+    except (DecodeError, ValueError):  # UnicodeDecodeError is a ValueError
+        return None
+
+
+def _issuer_keys(cert: x509.Certificate, crl: CRL) -> list[bytes | None]:
+    """The index keys under which ``crl`` may list ``cert`` (None: the CRL issuer's own
+    entries): its issuer's DER, and every certificateIssuer that is the same name in another
+    encoding, so that a re-encoded name never turns a listing into "not listed"."""
+    cert_issuer = parts_of(cert).issuer_der
+    want = canonical_name(cert_issuer)
+    try:
+        decoded: object = cert.issuer
+    except Exception:  # undecodable: the encodings still compare
+        decoded = None
+    same = name_is(crl.issuer_der, crl.issuer, cert_issuer, decoded) or (
+        want is not None and want == canonical_name(crl.issuer_der)
+    )
+    keys: list[bytes | None] = [None if same else cert_issuer]
+    for other in crl_facts(crl.der).index.certificate_issuers:
+        if other != cert_issuer and want is not None and canonical_name(other) == want:
+            keys.append(other)
+    return keys
+
+
 def _reason_names(codes: frozenset[int]) -> str:
     return ", ".join(RevocationReason(c).name.lower() for c in sorted(codes))
 
@@ -243,7 +288,6 @@ def crl_status(
     policy = policy or _DEFAULT_POLICY
     at = utc(now)
     prove_issuer(cert, issuer, policy)
-    cert_issuer = parts_of(cert).issuer_der
 
     def consult(given: CRL | bytes, where: str | None) -> tuple[CRL, frozenset[int]]:
         checked = validate_crl(
@@ -254,7 +298,10 @@ def crl_status(
         return checked, _check_scope(cert, checked, where)
 
     def listed(on: CRL) -> CRLEntry | None:
-        return on.lookup(cert.serial_number, None if cert_issuer == on.issuer_der else cert_issuer)
+        for key in _issuer_keys(cert, on):
+            if (hit := on.lookup(cert.serial_number, key)) is not None:
+                return hit
+        return None
 
     base, covered = consult(crl, url)
     entry = listed(base)

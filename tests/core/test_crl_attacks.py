@@ -85,6 +85,8 @@ def test_same_name_ca_with_another_key(ca: CA, revoked: x509.Certificate) -> Non
         crl_status(revoked, ca.issuer, forged)
     with pytest.raises(IssuerSignatureError):  # nor can the twin pose as the issuer
         crl_status(revoked, twin, forged)
+    with pytest.raises(CRLSignerError):  # nor vouch for itself as a CRL signer: the root,
+        crl_status(revoked, ca.issuer, forged, extra_certs=[twin])  # not the issuer, made it
 
 
 def test_partition_swapped_for_another(ca: CA, revoked: x509.Certificate) -> None:
@@ -158,6 +160,47 @@ def test_crl_issuer_without_crl_sign(ca: CA, revoked: x509.Certificate) -> None:
     crl = der(ca.sign_crl(signer=signer))
     with pytest.raises(CRLSignerError):
         crl_status(revoked, ca.issuer, crl, extra_certs=[signer.cert])
+
+
+def test_issuer_whose_key_usage_lacks_crl_sign(ca: CA) -> None:
+    from ocspkit.testing.profiles import build_certificate, tls_leaf_certificate
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    no_crl_sign = x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=True,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+    issuer = build_certificate(
+        x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "no cRLSign CA")]),
+        key.public_key(),
+        ca.root_key,
+        issuer=ca.root,
+        not_before=NOW - timedelta(days=1),
+        not_after=NOW + timedelta(days=9),
+        ca=True,
+        key_usage=no_crl_sign,
+    )
+    leaf = tls_leaf_certificate(
+        ec.generate_private_key(ec.SECP256R1()),
+        x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "leaf")]),
+        issuer,
+        key,
+        NOW - timedelta(hours=1),
+        NOW + timedelta(days=1),
+    )
+    entry = CRLEntrySpec(leaf.serial_number + 1, NOW)
+    crl = build_crl(
+        issuer.subject, key, [entry], this_update=NOW, next_update=NOW + timedelta(days=1)
+    )
+    with pytest.raises(CRLSignerError, match="cRLSign"):
+        crl_status(leaf, issuer, der(crl))
 
 
 def test_crl_signer_issued_by_another_ca(ca: CA, revoked: x509.Certificate) -> None:
@@ -304,6 +347,41 @@ def test_empty_issuer_name() -> None:
     crl = craft(CA("ecdsa"), issuer=b"\x30\x00", key=key)
     with pytest.raises(MalformedCRLError, match="empty issuer"):
         validate_crl(parse_crl(crl), nameless)
+
+
+def _printable(name: x509.Name, upper: bool = False) -> bytes:
+    """``name`` re-encoded: every value a PrintableString (``upper``: in capitals)."""
+    rdns = b""
+    for attr in name:
+        one = x509.Name([attr]).public_bytes()  # SEQUENCE { SET { SEQUENCE { OID, value } } }
+        oid = one[6 : 6 + 2 + one[7]]
+        value = attr.value if isinstance(attr.value, str) else attr.value.decode()
+        text = value.upper() if upper else value
+        rdns += _tlv(0x31, _tlv(0x30, oid + _tlv(0x13, text.encode())))
+    return _tlv(0x30, rdns)
+
+
+def test_a_reencoded_issuer_name_never_hides_a_listing(ca: CA) -> None:
+    leaf = ca.issue(ocsp_url="")
+    other_encoding = _printable(ca.issuer.subject)
+    assert other_encoding != ca.issuer.subject.public_bytes()
+    crl = craft(ca, issuer=other_encoding, entries=_entry(leaf.serial_number))
+    assert parse_crl(crl).issuer == ca.issuer.subject  # the same name, encoded otherwise
+    assert crl_status(leaf.cert, ca.issuer, crl).revoked
+
+
+def test_a_reencoded_certificate_issuer_entry_never_hides_a_listing(ca: CA) -> None:
+    leaf = ca.issue(ocsp_url="")
+    idp = _ext(bytes.fromhex("551d1c"), _tlv(0x30, b"\x84\x01\xff"), True)  # indirect
+    for upper in (False, True):
+        names = _tlv(0x30, _tlv(0xA4, _printable(ca.issuer.subject, upper=upper)))
+        issuer_ext = _ext(bytes.fromhex("551d1d"), names, True)
+        serial = leaf.serial_number.to_bytes(21, "big").lstrip(b"\x00")
+        if serial[0] & 0x80:
+            serial = b"\x00" + serial
+        entry = _tlv(0x30, _tlv(0x02, serial) + _utc(NOW) + _tlv(0x30, issuer_ext))
+        crl = craft(ca, entries=entry, extensions=_CRL_NUMBER_1 + idp)
+        assert crl_status(leaf.cert, ca.issuer, crl).revoked, upper
 
 
 def test_differing_inner_signature_algorithm(ca: CA) -> None:
