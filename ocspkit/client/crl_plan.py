@@ -21,7 +21,7 @@ from ..crlmodels import CRL
 from ..errors import ContentTypeError, OCSPError
 from ..policy import ValidationPolicy
 from .actions import Reply, media_type
-from .crl_cache import CachedCRL, CRLCache, is_fresh
+from .crl_cache import CachedCRL, CRLCache
 from .transfer import Context, Flow, check_scheme, fetch_reply, retrying
 
 __all__ = ["CRL_MEDIA_TYPES", "crl_body", "crl_flow", "looks_like_crl"]
@@ -107,8 +107,7 @@ def crl_flow(
             )
             if hit is not None:
                 return hit
-            fresh = is_fresh(cached.crl, now)  # fresh yet invalid: validated() dropped it
-            if fresh or not _genuine(cached.crl, issuer, url, policy, extra_certs):
+            if not _genuine(cached.crl, issuer, url, policy, extra_certs):
                 cache.delete(url)  # not a copy worth revalidating
                 cached = None
     headers = _HEADERS + _conditional(cached)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -84,35 +85,91 @@ def test_the_cache_answers_without_a_request(ca: CA, server: CRLServer) -> None:
     assert len(server.requests) == 1
 
 
-def test_an_expired_copy_is_revalidated_with_a_conditional_get(ca: CA, server: CRLServer) -> None:
+MODES = pytest.mark.parametrize("mode", ["sync", "async"])
+
+
+def fetch_all(
+    mode: str, config: ClientConfig, cache: CRLCache, calls: list[dict[str, Any]]
+) -> list[Any]:
+    """Run ``fetch_crl(**call)`` for each call with one client (sync or async); each result
+    is the CRL or the exception raised."""
+    results: list[Any] = []
+    if mode == "sync":
+        with Client(config, crl_cache=cache) as client:
+            for call in calls:
+                try:
+                    results.append(client.fetch_crl(**call))
+                except ocspkit.OCSPError as exc:
+                    results.append(exc)
+        return results
+
+    async def go() -> None:
+        async with AsyncClient(config, crl_cache=cache) as client:
+            for call in calls:
+                try:
+                    results.append(await client.fetch_crl(**call))
+                except ocspkit.OCSPError as exc:
+                    results.append(exc)
+
+    asyncio.run(go())
+    return results
+
+
+@MODES
+def test_an_expired_copy_is_revalidated_with_a_conditional_get(
+    ca: CA, server: CRLServer, mode: str
+) -> None:
     url = server.url_for("/ca.crl")
     cache = CRLCache()
-    with Client(ClientConfig(**FAST), crl_cache=cache) as client:
-        crl = client.fetch_crl(url, issuer=ca.issuer)
-        assert crl.next_update is not None
-        # before nextUpdate: from the cache; just past it: a conditional GET, 304
-        later = crl.next_update - timedelta(seconds=1)
-        assert client.fetch_crl(url, issuer=ca.issuer, now=later).der == crl.der
-        assert len(server.requests) == 1
-        past = crl.next_update + timedelta(seconds=30)  # inside the default clock skew
-        revalidated = client.fetch_crl(url, issuer=ca.issuer, now=past)
-    assert revalidated.der == crl.der
+    (crl,) = fetch_all(mode, ClientConfig(**FAST), cache, [{"url": url, "issuer": ca.issuer}])
+    assert crl.next_update is not None
+    # before nextUpdate: from the cache; just past it: a conditional GET, 304
+    before = crl.next_update - timedelta(seconds=1)
+    past = crl.next_update + timedelta(seconds=30)  # inside the default clock skew
+    calls = [{"url": url, "issuer": ca.issuer, "now": at} for at in (before, past)]
+    cached, revalidated = fetch_all(mode, ClientConfig(**FAST), cache, calls)
+    assert cached.der == revalidated.der == crl.der
     first, second = server.requests
     assert first.if_none_match is None and first.if_modified_since is None
     assert second.if_none_match is not None and second.if_modified_since is not None
     assert second.status == 304
 
 
-def test_a_304_never_extends_a_crl_past_its_next_update(ca: CA, server: CRLServer) -> None:
+@MODES
+def test_a_304_never_extends_a_crl_past_its_next_update(
+    ca: CA, server: CRLServer, mode: str
+) -> None:
     url = server.url_for("/ca.crl")
-    with Client(ClientConfig(**FAST)) as client:
-        crl = client.fetch_crl(url, issuer=ca.issuer)
-        assert crl.next_update is not None
-        with pytest.raises(CRLExpiredError):
-            client.fetch_crl(url, issuer=ca.issuer, now=crl.next_update + timedelta(hours=1))
+    cache = CRLCache()
+    (crl,) = fetch_all(mode, ClientConfig(**FAST), cache, [{"url": url, "issuer": ca.issuer}])
+    later = crl.next_update + timedelta(hours=1)
+    (error,) = fetch_all(
+        mode, ClientConfig(**FAST), cache, [{"url": url, "issuer": ca.issuer, "now": later}]
+    )
+    assert isinstance(error, CRLExpiredError)
     assert server.requests[-1].status == 304
+    # the expired copy stays for the next conditional GET, and is never served
+    assert cache.lookup(url) is not None
+    assert cache.get(url, ca.issuer, now=later) is None
 
 
+@MODES
+def test_a_new_crl_replaces_an_expired_copy(ca: CA, server: CRLServer, mode: str) -> None:
+    url = server.url_for("/ca.crl")
+    cache = CRLCache()
+    (old,) = fetch_all(mode, ClientConfig(**FAST), cache, [{"url": url, "issuer": ca.issuer}])
+    leaf = ca.issue("replaced.test", crl_url=url)
+    ca.revoke(leaf.cert)  # the server's CRL changes: its ETag no longer matches
+    later = old.next_update + timedelta(seconds=10)
+    (new,) = fetch_all(
+        mode, ClientConfig(**FAST), cache, [{"url": url, "issuer": ca.issuer, "now": later}]
+    )
+    assert new.lookup(leaf.cert.serial_number) is not None
+    assert server.requests[-1].status == 200 and server.requests[-1].if_none_match
+    assert cache.lookup(url).crl.der == new.der  # type: ignore[union-attr]
+
+
+@MODES
 @pytest.mark.parametrize(
     ("fault", "error"),
     [
@@ -126,15 +183,35 @@ def test_a_304_never_extends_a_crl_past_its_next_update(ca: CA, server: CRLServe
     ],
 )
 def test_each_fault_is_a_typed_error_and_nothing_is_cached(
-    ca: CA, server: CRLServer, fault: CRLFault, error: type[Exception]
+    ca: CA, server: CRLServer, fault: CRLFault, error: type[Exception], mode: str
 ) -> None:
     url = server.url_for("/ca.crl")
     server.set_fault("/ca.crl", fault)
     cache = CRLCache()
-    with Client(ClientConfig(**FAST), crl_cache=cache) as client:
-        with pytest.raises(error):
-            client.fetch_crl(url, issuer=ca.issuer)
+    (outcome,) = fetch_all(mode, ClientConfig(**FAST), cache, [{"url": url, "issuer": ca.issuer}])
+    assert isinstance(outcome, error), outcome
     assert cache.lookup(url) is None
+
+
+def test_server_errors_are_retried(ca: CA, server: CRLServer) -> None:
+    url = server.url_for("/ca.crl")
+    server.fault = CRLFault.HTTP_500
+    config = ClientConfig(deadline=10.0, timeout=2.0, retries=2, backoff=0.01)
+    with Client(config) as client:
+        with pytest.raises(HTTPStatusError):
+            client.fetch_crl(url, issuer=ca.issuer)
+    assert [r.status for r in server.requests] == [500, 500, 500]
+
+
+def test_a_declared_length_over_the_cap_is_refused_unread(ca: CA, server: CRLServer) -> None:
+    server.publish("/big.crl", b"\x30" + bytes(2 * 1024 * 1024))
+    with Client(ClientConfig(max_crl_size=1024 * 1024, **FAST)) as client:
+        with pytest.raises(ResponseTooLargeError):
+            client.fetch_crl(server.url_for("/big.crl"))
+    # the OCSP cap does not apply to CRLs: a CRL far above max_response_size is fine
+    der = server.current()
+    with Client(ClientConfig(max_response_size=len(der) // 2, **FAST)) as client:
+        assert client.fetch_crl(server.url_for("/ca.crl"), issuer=ca.issuer).der == der
 
 
 def test_a_pem_body_of_another_media_type_is_accepted(ca: CA, server: CRLServer) -> None:
