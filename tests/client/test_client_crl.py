@@ -27,6 +27,7 @@ from ocspkit import (
     CRLExpiredError,
     CRLScopeError,
     CRLSignatureError,
+    CRLStaleError,
     DecodeError,
     DirectoryCRLStore,
     FetchTimeoutError,
@@ -446,3 +447,25 @@ def test_an_unreachable_redis_degrades_to_fetching(ca: CA, server: CRLServer) ->
     url = server.url_for("/ca.crl")
     with Client(ClientConfig(**FAST), crl_cache=CRLCache(store)) as client:
         assert client.fetch_crl(url, issuer=ca.issuer).der == server.current()
+
+
+@MODES
+def test_an_older_crl_served_again_is_a_rollback(ca: CA, server: CRLServer, mode: str) -> None:
+    """A CRL numbered below the copy already validated is refused, and the copy is kept."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    newer = ca.sign_crl(now=now - timedelta(hours=2), validity=timedelta(hours=1), crl_number=5)
+    older = ca.sign_crl(now=now - timedelta(minutes=10), crl_number=4)
+    served = [newer.public_bytes(Encoding.DER)]
+    server.publish("/roll.crl", lambda: served[0])
+    url = server.url_for("/roll.crl")
+    cache = CRLCache()
+    then = now - timedelta(minutes=90)
+    (first,) = fetch_all(
+        mode, ClientConfig(**FAST), cache, [{"url": url, "issuer": ca.issuer, "now": then}]
+    )
+    assert first.crl_number == 5
+    served[0] = older.public_bytes(Encoding.DER)  # valid now, but older than what was seen
+    (outcome,) = fetch_all(mode, ClientConfig(**FAST), cache, [{"url": url, "issuer": ca.issuer}])
+    assert isinstance(outcome, CRLStaleError), outcome
+    assert "older CRL" in str(outcome)
+    assert cache.lookup(url).crl.crl_number == 5  # type: ignore[union-attr]
