@@ -13,7 +13,6 @@ library's non-testing modules.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import enum
 import hashlib
@@ -125,11 +124,8 @@ def _flip_signature_bit(der: bytes) -> bytes:
     return der[:-1] + bytes([der[-1] ^ 0x01]) if der else der
 
 
-def to_pem(der: bytes) -> bytes:
-    """``der`` in ``X509 CRL`` PEM armour."""
-    body = base64.encodebytes(der).replace(b"\n", b"")
-    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    return b"-----BEGIN X509 CRL-----\n" + b"\n".join(lines) + b"\n-----END X509 CRL-----\n"
+def _pem(der: bytes) -> bytes:
+    return x509.load_der_x509_crl(der).public_bytes(Encoding.PEM)
 
 
 def _not_modified(handler: QuietHandler, etag: str, modified: datetime | None) -> bool:
@@ -350,7 +346,7 @@ class CRLServer(ServerThread):
         if fault is CRLFault.SLOW:
             return 200, lambda: self._drip(h, der, content_type, validators)
         if fault is CRLFault.PEM:
-            return 200, lambda: h.send_body(200, to_pem(der), "application/x-pem-file", validators)
+            return 200, lambda: h.send_body(200, _pem(der), "application/x-pem-file", validators)
         return 200, lambda: h.send_body(200, der, content_type, validators)
 
     def _faulty(self, der: bytes, path: str, fault: CRLFault) -> bytes:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 import ocspkit
@@ -469,3 +470,40 @@ def test_an_older_crl_served_again_is_a_rollback(ca: CA, server: CRLServer, mode
     assert isinstance(outcome, CRLStaleError), outcome
     assert "older CRL" in str(outcome)
     assert cache.lookup(url).crl.crl_number == 5  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "pem"),
+    [
+        ("application/pkix-crl", False),
+        ("Application/PKIX-CRL; charset=binary", False),
+        ("application/pkix-crl", True),
+        ("application/x-pkcs7-crl", False),
+        ("application/x-x509-crl", False),
+        ("application/octet-stream", False),
+        ("binary/octet-stream", False),
+        ("text/plain", False),  # mislabelled, but it starts like a CRL: sniffed
+        ("text/html", True),
+        ("", False),
+    ],
+)
+def test_accepted_media_types_and_sniffing(
+    ca: CA, server: CRLServer, content_type: str, pem: bool
+) -> None:
+    der = server.current()
+    body = x509.load_der_x509_crl(der).public_bytes(Encoding.PEM) if pem else der
+    server.publish("/typed.crl", body, content_type=content_type)
+    with Client(ClientConfig(**FAST)) as client:
+        crl = client.fetch_crl(server.url_for("/typed.crl"), issuer=ca.issuer)
+    assert crl.der == der  # the label never decides: the CRL still had to validate
+
+
+def test_a_non_crl_body_of_another_type_names_the_type(ca: CA, server: CRLServer) -> None:
+    server.publish("/page.crl", b"Service Unavailable\n", content_type="text/plain")
+    with Client(ClientConfig(**FAST)) as client:
+        with pytest.raises(ContentTypeError, match="text/plain"):
+            client.fetch_crl(server.url_for("/page.crl"))
+    server.publish("/bad.crl", b"Service Unavailable\n")  # labelled application/pkix-crl
+    with Client(ClientConfig(**FAST)) as client:
+        with pytest.raises(DecodeError):
+            client.fetch_crl(server.url_for("/bad.crl"))
