@@ -165,3 +165,55 @@ def test_inspect_shows_and_checks_a_crl(files: Files) -> None:
         "inspect", str(files.crl), "--cert", str(files.leaf), "--issuer", str(files.issuer)
     )
     assert revoked.code == 1 and "REVOKED" in revoked.out, revoked.err
+
+
+# --- a CRL URL, fetched with Client.fetch_crl from a real CRL server on loopback -----------
+
+
+def test_url_listed_and_not_listed(files: Files) -> None:
+    from ocspkit.testing import CRLServer
+
+    with CRLServer(files.ca) as server:
+        url = server.url_for("/ca.crl")
+        bad = format(files.revoked.serial_number, "x")
+        good = format(files.good.serial_number, "x")
+        listed = ocspkit_cmd("crl", url, "--issuer", str(files.issuer), "--serial", bad, "--json")
+        assert listed.code == 1, listed.err
+        doc = listed.json()
+        assert doc["url"] == url and doc["validated"] is True and doc["listed"] is True
+        unlisted = ocspkit_cmd("crl", url, "--issuer", str(files.issuer), "--serial", good)
+        assert unlisted.code == 0 and "not listed" in unlisted.out, unlisted.err
+        assert server.requests, "the command fetched from the server"
+
+
+@pytest.mark.parametrize(
+    ("fault", "says"),
+    [
+        ("WRONG_PARTITION", "CRLScopeError"),
+        ("BAD_SIGNATURE", "CRLSignatureError"),
+        ("EXPIRED", "CRLExpiredError"),
+        ("GARBAGE", "not a usable CRL"),
+        ("HTTP_500", "could not fetch the CRL"),
+        ("WRONG_CONTENT_TYPE", "could not fetch the CRL"),
+    ],
+)
+def test_url_faults_are_3(files: Files, fault: str, says: str) -> None:
+    from ocspkit.testing import CRLServer
+    from ocspkit.testing.crlserver import CRLFault
+
+    with CRLServer(files.ca, fault=CRLFault[fault]) as server:
+        run = ocspkit_cmd("crl", server.url_for("/ca.crl"), "--issuer", str(files.issuer))
+    assert run.code == 3 and says in run.one_line_error(), run.err
+
+
+def test_url_partition_must_name_the_url_it_came_from(files: Files) -> None:
+    from ocspkit.testing import CRLServer
+
+    with CRLServer(files.ca) as server:
+        server.publish("/a.crl", partition=True)
+        served = server.current("/a.crl")
+        server.publish("/b.crl", served)  # A's partition served at B
+        ok = ocspkit_cmd("crl", server.url_for("/a.crl"), "--issuer", str(files.issuer))
+        swapped = ocspkit_cmd("crl", server.url_for("/b.crl"), "--issuer", str(files.issuer))
+    assert ok.code == 0, ok.err
+    assert swapped.code == 3 and "CRLScopeError" in swapped.one_line_error()

@@ -23,6 +23,7 @@ from .common import (
     SubParsers,
     UsageError,
     add_json_flag,
+    add_timeout_option,
     add_verbose_flag,
     load_cert_file,
 )
@@ -82,6 +83,7 @@ def register(sub: SubParsers) -> None:
         help="a certificate serial in hex, as 'openssl x509 -serial' prints it "
         "('serial=0A1B...', colons and 0x allowed)",
     )
+    add_timeout_option(p, "fetching the CRL")
     add_verbose_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run)
@@ -248,14 +250,28 @@ def _load(args: argparse.Namespace) -> tuple[CRL, str | None]:
 
     source: str = args.source
     if re.match(r"(?i)https?://", source):
-        raise UsageError(
-            "fetching a CRL by URL is not available in this build: download it and pass the file"
-        )
+        return _fetch(source, args.timeout), source
     data = read_crl_file(source)
     try:
         return parse_crl(data), None
     except Exception as exc:  # DecodeError: the file is no usable CRL (exit 3)
         raise CLIError(describe_crl_error(exc)) from exc
+
+
+def _fetch(url: str, timeout: float) -> CRL:
+    """GET the CRL with :meth:`ocspkit.Client.fetch_crl` (its deadline, size cap, redirect
+    and address rules); only parsed here: :func:`run` validates it against ``url``."""
+    from ..client import Client, ClientConfig
+    from ..errors import DecodeError, FetchError
+
+    try:
+        with Client(ClientConfig(timeout=timeout, deadline=timeout)) as client:
+            return client.fetch_crl(url)
+    except DecodeError as exc:
+        raise CLIError(describe_crl_error(exc)) from exc
+    except FetchError as exc:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        raise CLIError(f"could not fetch the CRL ({type(exc).__name__}): {text}") from exc
 
 
 def _issuer(path: str | None) -> tuple[x509.Certificate | None, tuple[x509.Certificate, ...]]:
