@@ -29,7 +29,8 @@ EPILOG = """\
 exit codes: 0 good, 1 revoked, 2 unknown, 3 no valid answer (no OCSP URL, responder down,
 invalid response, unreachable host, no staple), 4 usage (bad arguments, missing file,
 not a certificate). staple-file: 0 a staple was written (good, revoked or unknown: reload
-the server), 3 nothing was written, 4 usage. Every subcommand takes --json; see
+the server), 3 nothing was written, 4 usage. crl: 0 not listed, 1 listed, 3 invalid or
+unusable CRL, 4 usage. Every subcommand takes --json; see
 'ocspkit COMMAND --help'."""
 
 
