@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_right
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -317,7 +318,7 @@ def parse_idp(value: bytes) -> IssuingDistributionPoint:
     names: list[str] = []
     flags = {1: False, 2: False, 4: False, 5: False}
     reasons: frozenset[int] | None = None
-    relative = False
+    relative = other = False
     last = -1
     for tag, _, cstart, cend in children(value, start, end):
         number = tag & 0x1F
@@ -331,6 +332,8 @@ def parse_idp(value: bytes) -> IssuingDistributionPoint:
                         uri = value[gstart:gend]
                         if gtag == 0x86 and uri.isascii():
                             names.append(uri.decode("ascii"))
+                        else:  # a directoryName, ...: still a partition, never matched
+                            other = True
                 elif ntag == 0xA1:
                     relative = True
                 else:
@@ -351,6 +354,7 @@ def parse_idp(value: bytes) -> IssuingDistributionPoint:
         indirect_crl=flags[4],
         only_contains_attribute_certs=flags[5],
         relative_name=relative,
+        other_names=other,
         der=value,
     )
 
@@ -375,27 +379,17 @@ def _read(data: object) -> bytes:
     return der_from(data, "X509 CRL")
 
 
+@dataclass(frozen=True, slots=True)
 class CRLFacts:
     """What :func:`parse_crl` sliced from the DER beyond the model: the signed TBSCertList,
     the outer and inner AlgorithmIdentifiers, the signature bits and the entry index."""
 
-    __slots__ = ("crl", "index", "inner_algorithm", "outer_algorithm", "signature", "tbs")
-
-    def __init__(
-        self,
-        tbs: bytes,
-        outer: bytes,
-        inner: bytes,
-        signature: bytes,
-        index: CRLIndex,
-        crl: CRL,
-    ) -> None:
-        self.tbs = tbs
-        self.outer_algorithm = outer
-        self.inner_algorithm = inner
-        self.signature = signature
-        self.index = index
-        self.crl = crl
+    tbs: bytes
+    outer_algorithm: bytes
+    inner_algorithm: bytes
+    signature: bytes
+    index: CRLIndex
+    crl: CRL
 
 
 _facts = BoundedCache[bytes, CRLFacts]("crl.facts", 16)

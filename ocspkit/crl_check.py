@@ -131,7 +131,7 @@ def _dp_problem(
             )
         if not any(same_url(a, b) for a in idp.full_names for b in dp.full_names):
             return CRLScopeError, (
-                f"the CRL covers {', '.join(idp.full_names) or 'a relative name'}, the "
+                f"the CRL covers {', '.join(idp.full_names) or 'a partition named by no URL'}, the "
                 f"certificate's distribution point is {', '.join(dp.full_names)}"
             )
     return None

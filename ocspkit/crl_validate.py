@@ -256,7 +256,7 @@ def check_url(crl: CRL, url: str | None) -> None:
     if url is None or idp is None or not idp.has_distribution_point:
         return
     if not any(same_url(url, name) for name in idp.full_names):
-        names = ", ".join(idp.full_names) or "a name relative to the issuer"
+        names = ", ".join(idp.full_names) or "no URL"
         raise CRLScopeError(
             f"the CRL's issuing distribution point names {names}, not {url}: "
             "a partition served in place of another"

@@ -208,7 +208,11 @@ def crl_rows(crl: CRL) -> list[tuple[str, str]]:
     if idp is None:
         rows.append(("scope", "everything the issuer issued (no issuing distribution point)"))
     else:
-        names = ", ".join(idp.full_names) or ("a name relative to the issuer" * idp.relative_name)
+        names = ", ".join(idp.full_names) or (
+            "a name relative to the issuer" if idp.relative_name else ""
+        )
+        if idp.other_names:
+            names = ", ".join(n for n in (names, "names that are not URLs") if n)
         flags = [
             label
             for label, on in (

@@ -384,6 +384,22 @@ def test_a_reencoded_certificate_issuer_entry_never_hides_a_listing(ca: CA) -> N
         assert crl_status(leaf.cert, ca.issuer, crl).revoked, upper
 
 
+def test_a_partition_named_by_a_directory_name_is_still_a_partition(ca: CA) -> None:
+    # issuingDistributionPoint { distributionPoint [0] { fullName [0] { directoryName } } }:
+    # a partition that names no URL must not pass for a CRL of everything (a GOOD for
+    # certificates of other partitions)
+    leaf = ca.issue(crl_url=A, ocsp_url="")
+    dir_name = _tlv(0xA4, ca.root.subject.public_bytes())
+    idp = _ext(bytes.fromhex("551d1c"), _tlv(0x30, _tlv(0xA0, _tlv(0xA0, dir_name))), True)
+    crl = parse_crl(craft(ca, extensions=_CRL_NUMBER_1 + idp))
+    got = crl.issuing_distribution_point
+    assert got is not None and got.other_names and got.has_distribution_point
+    with pytest.raises(CRLScopeError):
+        crl_status(leaf.cert, ca.issuer, crl)
+    with pytest.raises(CRLScopeError):
+        crl_status(leaf.cert, ca.issuer, crl, url=A)
+
+
 def test_differing_inner_signature_algorithm(ca: CA) -> None:
     ecdsa_sha384 = bytes.fromhex("300a06082a8648ce3d040303")
     with pytest.raises((MalformedCRLError, DecodeError)):
