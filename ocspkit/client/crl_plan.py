@@ -91,8 +91,9 @@ def crl_flow(
 
     Without ``issuer`` the CRL is fetched and parsed only: nothing is validated, so the cache
     is neither read nor written. With it: a cached CRL before its nextUpdate that still
-    validates is returned without a request; an expired one (still genuine at its own
-    thisUpdate) is asked for with ``If-None-Match`` / ``If-Modified-Since``, and a 304 gives
+    validates is returned without a request; one that fails only on the time (expired, or
+    too old for the policy) but is genuine at its own thisUpdate is asked for again with
+    ``If-None-Match`` / ``If-Modified-Since``, and a 304 gives
     that same CRL, validated at ``now`` — past its nextUpdate that raises
     :class:`~ocspkit.CRLExpiredError`, never a stale answer. A fetched CRL is validated
     against the URL asked for (the partition rule), refused with
