@@ -207,13 +207,15 @@ def _reason(entry: CRLEntry) -> RevocationReason | None:
 _STRING_TAGS = {0x0C: "utf-8", 0x13: "ascii", 0x16: "ascii", 0x14: "latin-1", 0x1E: "utf-16-be"}
 
 
-def canonical_name(der: bytes) -> tuple[frozenset[tuple[bytes, object]], ...] | None:
+def _canonical_name(der: bytes) -> tuple[frozenset[tuple[bytes, object]], ...] | None:
     """A Name's DER in a comparable form: the same for two encodings of one name (string
     type, case, spaces); None when it does not decode."""
     try:
         start, end = expect(der, 0, 0x30)
         rdns = []
         for tag, _, rstart, rend in children(der, start, end):
+            if tag != 0x31:
+                return None
             atvs = []
             for _, _, astart, aend in children(der, rstart, rend):
                 (otag, _, os_, oe), (vtag, _, vs, ve) = children(der, astart, aend)
@@ -221,7 +223,7 @@ def canonical_name(der: bytes) -> tuple[frozenset[tuple[bytes, object]], ...] | 
                 raw = der[vs:ve]
                 text = " ".join(raw.decode(codec).split()).casefold() if codec else (vtag, raw)
                 atvs.append((bytes([otag]) + der[os_:oe], text))
-            rdns.append(frozenset(atvs) if tag == 0x31 else frozenset())
+            rdns.append(frozenset(atvs))
         return tuple(rdns)
     except (DecodeError, ValueError):  # UnicodeDecodeError is a ValueError
         return None
@@ -232,17 +234,17 @@ def _issuer_keys(cert: x509.Certificate, crl: CRL) -> list[bytes | None]:
     entries): its issuer's DER, and every certificateIssuer that is the same name in another
     encoding, so that a re-encoded name never turns a listing into "not listed"."""
     cert_issuer = parts_of(cert).issuer_der
-    want = canonical_name(cert_issuer)
+    want = _canonical_name(cert_issuer)
     try:
         decoded: object = cert.issuer
     except Exception:  # undecodable: the encodings still compare
         decoded = None
     same = name_is(crl.issuer_der, crl.issuer, cert_issuer, decoded) or (
-        want is not None and want == canonical_name(crl.issuer_der)
+        want is not None and want == _canonical_name(crl.issuer_der)
     )
     keys: list[bytes | None] = [None if same else cert_issuer]
     for other in crl_facts(crl.der).index.certificate_issuers:
-        if other != cert_issuer and want is not None and canonical_name(other) == want:
+        if other != cert_issuer and want is not None and _canonical_name(other) == want:
             keys.append(other)
     return keys
 
