@@ -217,3 +217,18 @@ def test_url_partition_must_name_the_url_it_came_from(files: Files) -> None:
         swapped = ocspkit_cmd("crl", server.url_for("/b.crl"), "--issuer", str(files.issuer))
     assert ok.code == 0, ok.err
     assert swapped.code == 3 and "CRLScopeError" in swapped.one_line_error()
+
+
+def test_inspect_a_crl_for_a_certificate_out_of_its_scope_is_3(
+    files: Files, tmp_path: Path
+) -> None:
+    other_partition = tmp_path / "b.crl"
+    signed = files.ca.sign_crl(idp_url="http://crl.test/b.crl")
+    other_partition.write_bytes(signed.public_bytes(Encoding.DER))
+    run = ocspkit_cmd(
+        "inspect", str(other_partition), "--cert", str(files.leaf), "--issuer", str(files.issuer)
+    )
+    assert run.code == 3 and "CRLScopeError" in run.one_line_error()
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"neither")
+    assert ocspkit_cmd("inspect", str(junk)).code == 4
