@@ -10,11 +10,12 @@ See docs/testing.rst. The pytest plugin (``ocspkit.testing.pytest_plugin``) prov
 ``ocsp_ca``, ``ocsp_responder`` and ``ocsp_leaf`` fixtures.
 
 This package is an I/O edge on top of the core: it owns the test PKI (``keys``, ``profiles``,
-``leaf``, ``status``, ``ca``), the HTTP servers (``serving``: the OCSP responder ``responder``
-with ``faults``, the CRL server ``crlserver``) and the OpenSSL interop (``openssl``). Its names
-load on first use (PEP 562), so importing the package, or the pytest plugin inside it, costs
-nothing until a name is used. It must never be imported by the library's own non-testing
-modules, and it reaches the core only through its public modules.
+``leaf``, ``status``, ``crls``, ``ca``), the HTTP servers (``serving``: the OCSP responder
+``responder`` with ``faults``, the CRL server ``crlserver``) and the OpenSSL interop
+(``openssl``). Its names load on first use (PEP 562), so importing the package, or the
+pytest plugin inside it, costs nothing until a name is used. It must never be imported by
+the library's own non-testing modules, and it reaches the core only through its public
+modules.
 """
 
 from __future__ import annotations
