@@ -15,18 +15,21 @@ from .aio import AsyncClient, acheck
 from .bulk import CheckOutcome, acheck_many, check_many
 from .cache import ResponseCache
 from .config import ClientConfig
+from .crl_cache import CRLCache, MemoryCRLStore
 from .guard import METADATA_ADDRESSES, is_metadata_address, is_public_address
 from .sync import Client, check
 
 __all__ = [
     "METADATA_ADDRESSES",
     "AsyncClient",
+    "CRLCache",
     "CheckOutcome",
     "Client",
     "ClientConfig",
     "ContentEncodingError",
     "InvalidURLError",
     "IssuerFetchError",
+    "MemoryCRLStore",
     "ResponseCache",
     "UnexpectedError",
     "acheck",
