@@ -17,6 +17,8 @@ from .cache import ResponseCache
 from .config import ClientConfig
 from .crl_cache import CRLCache, MemoryCRLStore
 from .guard import METADATA_ADDRESSES, is_metadata_address, is_public_address
+from .revocation import acheck_revocation, check_revocation
+from .revocation_bulk import RevocationOutcome, acheck_revocation_many, check_revocation_many
 from .sync import Client, check
 
 __all__ = [
@@ -31,11 +33,16 @@ __all__ = [
     "IssuerFetchError",
     "MemoryCRLStore",
     "ResponseCache",
+    "RevocationOutcome",
     "UnexpectedError",
     "acheck",
     "acheck_many",
+    "acheck_revocation",
+    "acheck_revocation_many",
     "check",
     "check_many",
+    "check_revocation",
+    "check_revocation_many",
     "is_metadata_address",
     "is_public_address",
 ]
