@@ -226,3 +226,53 @@ def test_unknown_sources_are_refused(ca: CA) -> None:
     leaf = ca.issue("bad-sources.test")
     with pytest.raises(ValueError):
         ocspkit.check_revocation(leaf.cert, ca.issuer, sources=("crl", "carrier pigeon"))
+
+
+def test_bulk_fetches_one_crl_for_every_certificate_under_it(ca: CA, crls: CRLServer) -> None:
+    url = crls.url_for("/ca.crl")
+    leaves = [ca.issue(f"bulk{i}.test", ocsp_url="", crl_url=url) for i in range(60)]
+    ca.revoke(leaves[7].cert)
+    items = [(leaf.cert, ca.issuer) for leaf in leaves] + ["not a certificate"]
+    seen: list[int] = []
+    outcomes = list(
+        ocspkit.check_revocation_many(
+            items,  # type: ignore[arg-type]
+            config=FAST,
+            concurrency=20,
+            progress=lambda done, outcome: seen.append(done),
+        )
+    )
+    assert len(crls.requests) == 1  # 20 concurrent misses shared one GET; the rest hit the cache
+    assert seen == list(range(1, 62))
+    by_index = {o.index: o for o in outcomes}
+    assert by_index[7].status is CertStatus.REVOKED
+    assert all(by_index[i].status is CertStatus.GOOD for i in range(60) if i != 7)
+    assert by_index[60].error is not None and by_index[60].cert is None
+    rows = [o.to_dict() for o in outcomes]
+    assert len({tuple(r) for r in rows}) == 1  # the same keys on every row, error or not
+    good = by_index[0].to_dict()
+    assert good["source"] == "crl" and good["url"] == url and good["attempts"] == 1
+    assert set(by_index[0].result.to_dict()) <= set(good)  # type: ignore[union-attr]
+    assert by_index[60].to_dict()["error_type"] == "CertificateError"
+
+
+def test_async_bulk_keeps_the_per_host_limit_and_one_crl_get(ca: CA, crls: CRLServer) -> None:
+    url = crls.url_for("/ca.crl")
+    leaves = [ca.issue(f"abulk{i}.test", ocsp_url="", crl_url=url) for i in range(30)]
+
+    async def main() -> list[ocspkit.RevocationOutcome]:
+        out = []
+        batch = ocspkit.acheck_revocation_many(
+            (leaf.cert for leaf in leaves),
+            issuer=ca.issuer,
+            config=FAST,
+            concurrency=30,
+            per_host=2,
+        )
+        async for outcome in batch:
+            out.append(outcome)
+        return out
+
+    outcomes = asyncio.run(main())
+    assert len(outcomes) == 30 and all(o.status is CertStatus.GOOD for o in outcomes)
+    assert len(crls.requests) == 1
