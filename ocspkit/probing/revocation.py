@@ -10,14 +10,17 @@ raise for what a server or a CA sent: a failure is the report's ``revocation_err
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 
 from ..certs import crl_urls, ocsp_urls
-from ..client import AsyncClient, Client, ClientConfig
 from ..errors import OCSPError, UnexpectedError
 from ..models import RevocationResult, RevocationSource
 from ..policy import ValidationPolicy
+
+if TYPE_CHECKING:
+    from ..client import ClientConfig
 
 __all__ = ["arevocation_answer", "revocation_answer", "revocation_methods"]
 
@@ -39,6 +42,8 @@ def revocation_methods(leaf: x509.Certificate, stapled: bool) -> tuple[Revocatio
 
 
 def _config(timeout: float) -> ClientConfig:
+    from ..client import ClientConfig
+
     return ClientConfig(timeout=timeout, deadline=timeout)
 
 
@@ -52,6 +57,8 @@ def revocation_answer(
     policy: ValidationPolicy | None,
 ) -> tuple[RevocationResult | None, OCSPError | None]:
     """``check_revocation`` for the served leaf (blocking): the answer, or the error."""
+    from ..client import Client  # only when asked: a probe alone does not load httpx
+
     try:
         with Client(_config(timeout)) as client:
             return (
@@ -74,6 +81,8 @@ async def arevocation_answer(
     policy: ValidationPolicy | None,
 ) -> tuple[RevocationResult | None, OCSPError | None]:
     """The asyncio form of :func:`revocation_answer`."""
+    from ..client import AsyncClient
+
     try:
         async with AsyncClient(_config(timeout)) as client:
             result = await client.check_revocation(

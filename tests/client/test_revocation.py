@@ -276,3 +276,25 @@ def test_async_bulk_keeps_the_per_host_limit_and_one_crl_get(ca: CA, crls: CRLSe
     outcomes = asyncio.run(main())
     assert len(outcomes) == 30 and all(o.status is CertStatus.GOOD for o in outcomes)
     assert len(crls.requests) == 1
+
+
+def test_client_argument_and_hard_failure_rows_in_bulk(ca: CA, crls: CRLServer) -> None:
+    url = crls.url_for("/ca.crl")
+    leaf = ca.issue("client-arg.test", ocsp_url="", crl_url=url)
+    with Client(FAST) as client:
+        first = ocspkit.check_revocation(leaf.cert, ca.issuer, client=client)
+        second = ocspkit.check_revocation(leaf.cert, ca.issuer, client=client)
+        with pytest.raises(ValueError):
+            ocspkit.check_revocation(leaf.cert, ca.issuer, client=client, config=FAST)
+    assert first.good and second.good and len(crls.requests) == 1  # the client's CRL cache
+    lost = ca.issue("lost.test", ocsp_url=closed_url(), crl_url=closed_url("/x.crl"))
+    outcomes = list(
+        ocspkit.check_revocation_many([(lost.cert, ca.issuer)], require=True, config=FAST)
+    )
+    row = outcomes[0].to_dict()
+    assert outcomes[0].result is None
+    assert isinstance(outcomes[0].error, RevocationUnavailableError)
+    assert row["error_type"] == "RevocationUnavailableError" and row["attempts"] == 2
+    soft = next(iter(ocspkit.check_revocation_many([(lost.cert, ca.issuer)], config=FAST)))
+    assert soft.ok and soft.status is CertStatus.UNKNOWN
+    assert soft.to_dict()["error_type"] == "ConnectError" and soft.to_dict()["source"] is None

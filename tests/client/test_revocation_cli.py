@@ -12,6 +12,7 @@ import pytest
 
 from ocspkit import RevocationReason
 from ocspkit.testing import CA, CRLServer, Responder
+from tests._lab import pyopenssl_staple_server
 from tests.test_cli import closed_port, ocspkit_cmd
 
 pytestmark = pytest.mark.timeout(120)
@@ -96,3 +97,23 @@ def test_check_many_one_crl_for_all(ca: CA, crls: CRLServer, tmp_path: Path) -> 
     assert len(crls.requests) == 1
     doc = ocspkit_cmd("check-many", "--json", "--source", "crl", *names[:2]).json()
     assert doc["summary"]["good"] == 2 and doc["results"][0]["source"] == "crl"
+
+
+def test_probe_says_how_revocation_can_be_checked_and_answers_on_request(
+    ca: CA, crls: CRLServer, tmp_path: Path
+) -> None:
+    url = crls.url_for("/ca.crl")
+    leaf = ca.issue("localhost", ocsp_url="", crl_url=url)
+    ca.revoke(leaf.cert)
+    (tmp_path / "root.pem").write_bytes(ca.root_pem)
+    with pyopenssl_staple_server(leaf.chain, leaf.key, None) as server:
+        target = f"127.0.0.1:{server.port}"
+        common = ("--servername", "localhost", "--cafile", str(tmp_path / "root.pem"))
+        run = ocspkit_cmd("probe", target, *common)
+        assert "revocation via" in run.out and "crl" in run.out
+        assert crls.requests == ()  # no fetch without --revocation
+        doc = ocspkit_cmd("probe", target, *common, "--revocation", "--json").json()
+    assert doc["revocation_methods"] == ["crl"] and doc["crl_urls"] == [url]
+    assert doc["revocation"]["status"] == "revoked" and doc["revocation"]["source"] == "crl"
+    assert doc["exit_code"] == 3  # the exit code stays that of the staple (none was sent)
+    assert len(crls.requests) == 1
