@@ -26,7 +26,13 @@ from .._time import utc
 from ..crl import parse_crl
 from ..crl_validate import validate_crl
 from ..crlmodels import CRL
-from ..errors import OCSPError, StoreError
+from ..errors import (
+    CRLExpiredError,
+    CRLNotYetValidError,
+    CRLStaleError,
+    OCSPError,
+    StoreError,
+)
 from ..policy import ValidationPolicy
 
 __all__ = [
@@ -46,6 +52,8 @@ logger = logging.getLogger("ocspkit.client")
 KEEP_EXPIRED = 7 * 24 * 3600.0
 
 _MAGIC = b"ocspkit-crl 1\n"
+#: Failures that depend on the time asked about, not on the entry: it is kept.
+_TIME_ERRORS = (CRLExpiredError, CRLNotYetValidError, CRLStaleError)
 
 
 @dataclass(frozen=True)
@@ -209,7 +217,8 @@ class CRLCache:
     ) -> CRL | None:
         """The CRL of ``url`` if one is cached, before its nextUpdate, and validates now
         (``issuer``, ``policy``, ``extra_certs`` as for :func:`ocspkit.validate_crl`); else
-        None. An entry that fails validation for another reason than its age is dropped."""
+        None. An entry that fails validation for another reason than the time (expired,
+        not yet valid, too old for the policy) is dropped."""
         cached = self.lookup(url)
         if cached is None:
             return None
@@ -232,6 +241,8 @@ class CRLCache:
             return validate_crl(
                 cached.crl, issuer, url=url, now=now, policy=policy, extra_certs=extra_certs
             )
+        except _TIME_ERRORS:
+            return None
         except OCSPError as exc:
             logger.warning("CRL cache: dropping the entry of %s: %s", url, exc)
             self.delete(url)

@@ -18,10 +18,10 @@ from cryptography import x509
 from ..crl import parse_crl
 from ..crl_validate import validate_crl
 from ..crlmodels import CRL
-from ..errors import ContentTypeError, OCSPError
+from ..errors import ContentTypeError, CRLStaleError, OCSPError
 from ..policy import ValidationPolicy
 from .actions import Reply, media_type
-from .crl_cache import CachedCRL, CRLCache, is_fresh
+from .crl_cache import CachedCRL, CRLCache
 from .transfer import Context, Flow, check_scheme, fetch_reply, retrying
 
 __all__ = ["CRL_MEDIA_TYPES", "crl_body", "crl_flow", "looks_like_crl"]
@@ -91,11 +91,14 @@ def crl_flow(
 
     Without ``issuer`` the CRL is fetched and parsed only: nothing is validated, so the cache
     is neither read nor written. With it: a cached CRL before its nextUpdate that still
-    validates is returned without a request; an expired one (still genuine at its own
-    thisUpdate) is asked for with ``If-None-Match`` / ``If-Modified-Since``, and a 304 gives
+    validates is returned without a request; one that fails only on the time (expired, or
+    too old for the policy) but is genuine at its own thisUpdate is asked for again with
+    ``If-None-Match`` / ``If-Modified-Since``, and a 304 gives
     that same CRL, validated at ``now`` — past its nextUpdate that raises
     :class:`~ocspkit.CRLExpiredError`, never a stale answer. A fetched CRL is validated
-    against the URL asked for (the partition rule) and only then stored.
+    against the URL asked for (the partition rule), refused with
+    :class:`~ocspkit.CRLStaleError` if its CRL number is below the cached copy's (a
+    rollback), and only then stored.
     """
     check_scheme(url)
     cached: CachedCRL | None = None
@@ -107,8 +110,7 @@ def crl_flow(
             )
             if hit is not None:
                 return hit
-            fresh = is_fresh(cached.crl, now)  # fresh yet invalid: validated() dropped it
-            if fresh or not _genuine(cached.crl, issuer, url, policy, extra_certs):
+            if not _genuine(cached.crl, issuer, url, policy, extra_certs):
                 cache.delete(url)  # not a copy worth revalidating
                 cached = None
     headers = _HEADERS + _conditional(cached)
@@ -142,9 +144,23 @@ def crl_flow(
     if issuer is None:
         return crl
     crl = validate_crl(crl, issuer, url=url, now=now, policy=policy, extra_certs=extra_certs)
+    if cached is not None:
+        _no_rollback(crl, cached.crl, url)
     if cache is not None:
         cache.put(url, crl, etag=etag, last_modified=modified)
     return crl
+
+
+def _no_rollback(crl: CRL, seen: CRL, url: str) -> None:
+    """Refuse a CRL numbered below the copy already validated for ``url`` (RFC 5280 §5.2.3:
+    CRL numbers only increase): an older CRL served again, to hide a newer revocation."""
+    if crl.crl_number is None or seen.crl_number is None or crl.is_delta != seen.is_delta:
+        return
+    if crl.crl_number < seen.crl_number:
+        raise CRLStaleError(
+            f"CRL number {crl.crl_number} from {url} is lower than that of the copy already "
+            f"validated ({seen.crl_number}): an older CRL served again"
+        )
 
 
 def _genuine(

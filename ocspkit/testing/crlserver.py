@@ -13,13 +13,12 @@ library's non-testing modules.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import enum
 import hashlib
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -125,11 +124,8 @@ def _flip_signature_bit(der: bytes) -> bytes:
     return der[:-1] + bytes([der[-1] ^ 0x01]) if der else der
 
 
-def to_pem(der: bytes) -> bytes:
-    """``der`` in ``X509 CRL`` PEM armour."""
-    body = base64.encodebytes(der).replace(b"\n", b"")
-    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    return b"-----BEGIN X509 CRL-----\n" + b"\n".join(lines) + b"\n-----END X509 CRL-----\n"
+def _pem(der: bytes) -> bytes:
+    return x509.load_der_x509_crl(der).public_bytes(Encoding.PEM)
 
 
 def _not_modified(handler: QuietHandler, etag: str, modified: datetime | None) -> bool:
@@ -181,7 +177,8 @@ class CRLServer(ServerThread):
     revocation is recorded, so the CA's current revocations are served) and whatever
     :meth:`publish` adds, as ``application/pkix-crl`` with an ``ETag`` (a hash of the DER) and
     ``Last-Modified`` (the CRL's thisUpdate), answering ``If-None-Match`` and
-    ``If-Modified-Since`` with 304. Unknown paths get 404.
+    ``If-Modified-Since`` with 304. Unknown paths get 404; :meth:`redirect` makes a path
+    redirect elsewhere.
 
     :param validity: nextUpdate - thisUpdate of the live CRLs it signs.
     :param fault: the initial server-wide :class:`CRLFault` (:meth:`set_fault` sets one
@@ -214,7 +211,8 @@ class CRLServer(ServerThread):
         self._cond = threading.Condition(self._lock)
         self._fault = fault
         self._faults: dict[str, CRLFault] = {}
-        self._published: dict[str, tuple[CRLSource, str]] = {}
+        self._published: dict[str, tuple[CRLSource, str, dict[str, str]]] = {}
+        self._redirects: dict[str, tuple[int, str]] = {}
         self._records: list[CRLRequestRecord] = []
         self.publish("/ca.crl")
 
@@ -233,11 +231,13 @@ class CRLServer(ServerThread):
         *,
         partition: bool = False,
         content_type: str = CRL_TYPE,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         """Serve ``source`` at ``path``: a CRL's DER, or a callable returning fresh DER on
         every request. ``None`` serves the CA's live CRL — with ``partition=True`` the
         partition whose issuing distribution point names this path's URL (the server must be
-        started), listing the revocations of certificates that name it."""
+        started), listing the revocations of certificates that name it. ``headers`` are
+        sent with every 200 (a ``Content-Encoding`` the body does not have, say)."""
         path = "/" + path.lstrip("/")
         if source is None:
             idp = self.url_for(path) if partition else None
@@ -245,12 +245,20 @@ class CRLServer(ServerThread):
         elif not (isinstance(source, bytes) or callable(source)):
             raise TypeError("source must be DER bytes or a callable returning them")
         with self._lock:
-            self._published[path] = (source, content_type)
+            self._published[path] = (source, content_type, dict(headers or {}))
 
     def unpublish(self, path: str) -> None:
         """Stop serving ``path`` (404 from now on)."""
         with self._lock:
             self._published.pop("/" + path.lstrip("/"), None)
+            self._redirects.pop("/" + path.lstrip("/"), None)
+
+    def redirect(self, path: str, location: str, *, status: int = 302) -> None:
+        """Answer requests for ``path`` with a redirect to ``location`` (any URL)."""
+        if status not in (301, 302, 303, 307, 308):
+            raise ValueError(f"not a redirect status: {status}")
+        with self._lock:
+            self._redirects["/" + path.lstrip("/")] = (status, location)
 
     @property
     def fault(self) -> CRLFault:
@@ -284,7 +292,7 @@ class CRLServer(ServerThread):
     def current(self, path: str = "/ca.crl") -> bytes:
         """The DER ``path`` serves now (no fault applied)."""
         with self._lock:
-            source, _ = self._published["/" + path.lstrip("/")]
+            source, _, _ = self._published["/" + path.lstrip("/")]
         return source() if callable(source) else source
 
     # -- observation ---------------------------------------------------------------------------
@@ -313,6 +321,10 @@ class CRLServer(ServerThread):
         """The status of the answer to ``path`` and how to send it."""
         with self._lock:
             published = self._published.get(path)
+            moved = self._redirects.get(path)
+        if moved is not None:
+            code, location = moved
+            return code, lambda: h.send_body(code, b"", "text/plain", {"Location": location})
         if published is None:
             return 404, lambda: h.send_body(404, b"not found\n", "text/plain")
         if fault is CRLFault.HTTP_500:
@@ -323,10 +335,10 @@ class CRLServer(ServerThread):
             return 200, lambda: h.send_body(200, secrets.token_bytes(512), CRL_TYPE)
         if fault is CRLFault.HUGE:
             return 200, lambda: self._huge(h)
-        source, content_type = published
+        source, content_type, extra = published
         der = self._faulty(source() if callable(source) else source, path, fault)
         etag, modified = _etag(der), _this_update(der)
-        validators = {"ETag": etag}
+        validators = {**extra, "ETag": etag}
         if modified is not None:
             validators["Last-Modified"] = format_datetime(modified, usegmt=True)
         if fault is CRLFault.NOT_MODIFIED or _not_modified(h, etag, modified):
@@ -334,7 +346,7 @@ class CRLServer(ServerThread):
         if fault is CRLFault.SLOW:
             return 200, lambda: self._drip(h, der, content_type, validators)
         if fault is CRLFault.PEM:
-            return 200, lambda: h.send_body(200, to_pem(der), "application/x-pem-file", validators)
+            return 200, lambda: h.send_body(200, _pem(der), "application/x-pem-file", validators)
         return 200, lambda: h.send_body(200, der, content_type, validators)
 
     def _faulty(self, der: bytes, path: str, fault: CRLFault) -> bytes:
