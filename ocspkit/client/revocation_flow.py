@@ -191,14 +191,22 @@ def async_perform(
         if not isinstance(action, FetchCRL):
             return await perform(action)
         flow = action.flow
+        started = False
+
+        def start() -> Awaitable[CRL]:
+            nonlocal started
+            started = True  # adrive closes the flow when it ends, whoever waits for it
+            return adrive(flow, perform)
+
         try:
             if flights is None:
-                return await adrive(flow, perform)
-            return await flights.run(action.key, lambda: adrive(flow, perform))
+                return await start()
+            return await flights.run(action.key, start)
         except OCSPError as exc:
             return Failed(exc)
         finally:
-            flow.close()  # a flow that joined another run was never started
+            if not started:
+                flow.close()  # joined another run: this flow was never started
 
     return run
 

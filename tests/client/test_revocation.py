@@ -298,3 +298,29 @@ def test_client_argument_and_hard_failure_rows_in_bulk(ca: CA, crls: CRLServer) 
     soft = next(iter(ocspkit.check_revocation_many([(lost.cert, ca.issuer)], config=FAST)))
     assert soft.ok and soft.status is CertStatus.UNKNOWN
     assert soft.to_dict()["error_type"] == "ConnectError" and soft.to_dict()["source"] is None
+
+
+def test_a_cancelled_first_waiter_does_not_break_the_shared_fetch(ca: CA) -> None:
+    from ocspkit.client.revocation_flow import SingleFlight
+
+    with CRLServer(ca, fault=CRLFault.SLOW, drip_interval=0.003) as slow:
+        url = slow.url_for("/ca.crl")
+        first, second = (ca.issue(f"sf{i}.test", ocsp_url="", crl_url=url) for i in range(2))
+
+        async def main() -> ocspkit.RevocationResult:
+            flights: SingleFlight[object] = SingleFlight()
+            async with AsyncClient(FAST) as client:
+                a = asyncio.ensure_future(
+                    client.check_revocation(first.cert, ca.issuer, flights=flights)
+                )
+                await asyncio.sleep(0.05)  # a's fetch is under way
+                b = asyncio.ensure_future(
+                    client.check_revocation(second.cert, ca.issuer, flights=flights)
+                )
+                await asyncio.sleep(0.05)
+                a.cancel()
+                return await b
+
+        result = asyncio.run(main())
+        assert result.good and result.source is RevocationSource.CRL
+        assert len(slow.requests) == 1
