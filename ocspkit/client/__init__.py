@@ -19,6 +19,8 @@ from .config import ClientConfig
 from .crl_cache import CRLCache, CRLStore, MemoryCRLStore, StoredCRL
 from .crl_stores import DirectoryCRLStore, RedisCRLStore
 from .guard import METADATA_ADDRESSES, is_metadata_address, is_public_address
+from .revocation import acheck_revocation, check_revocation
+from .revocation_bulk import RevocationOutcome, acheck_revocation_many, check_revocation_many
 from .sync import Client, check
 
 __all__ = [
@@ -36,12 +38,17 @@ __all__ = [
     "MemoryCRLStore",
     "RedisCRLStore",
     "ResponseCache",
+    "RevocationOutcome",
     "StoredCRL",
     "UnexpectedError",
     "acheck",
     "acheck_many",
+    "acheck_revocation",
+    "acheck_revocation_many",
     "check",
     "check_many",
+    "check_revocation",
+    "check_revocation_many",
     "is_metadata_address",
     "is_public_address",
 ]

@@ -20,7 +20,7 @@ from cryptography import x509
 
 from ..crlmodels import CRL
 from ..errors import ConnectError, FetchError, FetchTimeoutError
-from ..models import OCSPRequest, OCSPResponse, ValidationResult
+from ..models import OCSPRequest, OCSPResponse, RevocationResult, ValidationResult
 from ..policy import ValidationPolicy
 from .actions import (
     Action,
@@ -34,11 +34,12 @@ from .actions import (
     transport_error,
 )
 from .backends import limits, resolve_within
-from .base import BundleInput, CertInput, ClientBase, new_http
+from .base import BundleInput, CertInput, ClientBase, coerce_inputs, new_http
 from .cache import ResponseCache
 from .config import ClientConfig
 from .guard import host_and_port
 from .issuer import issuer_flow
+from .revocation_flow import RevocationArgs, client_revocation_flow, sync_perform
 from .transfer import Flow
 
 __all__ = ["Client", "check", "drive"]
@@ -247,6 +248,29 @@ class Client(ClientBase[httpx.Client]):
         :class:`~ocspkit.client.IssuerFetchError` when the fetch failed in transport).
         """
         return drive(issuer_flow(self._context(), cert, tuple(bundle)), self._perform)
+
+    def check_revocation(
+        self,
+        cert: CertInput | Iterable[x509.Certificate],
+        issuer: CertInput | None = None,
+        *,
+        staple: OCSPResponse | bytes | None = None,
+        sources: Sequence[str] = ("ocsp", "crl"),
+        require: bool = False,
+        url: str | None = None,
+        bundle: BundleInput = (),
+        now: datetime | None = None,
+        hash_algorithm: str = "sha1",
+        nonce: bool | bytes = True,
+        policy: ValidationPolicy | None = None,
+    ) -> RevocationResult:
+        """The one answer to "is ``cert`` revoked?" (see :func:`ocspkit.check_revocation`):
+        the staple, then OCSP, then CRLs, within this client's deadline and limits."""
+        leaf, found, extra = coerce_inputs(cert, issuer, bundle)
+        args = RevocationArgs(staple, sources, url, require, now, hash_algorithm, nonce, policy)
+        ctx = self._context()
+        flow = client_revocation_flow(ctx, self.cache, self.crl_cache, leaf, found, extra, args)
+        return drive(flow, sync_perform(self._perform, drive))
 
     # -- the I/O edge ---------------------------------------------------------------------------
 
