@@ -144,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
             _import_prometheus()
         except MissingDependencyError as exc:
             raise UsageError(str(exc)) from exc
+    signals = _Signals() if not args.once else None  # a SIGHUP while adding must not kill it
     try:
         daemon = StaplerDaemon(config)
     except ConfigError as exc:
@@ -160,9 +161,8 @@ def run(args: argparse.Namespace) -> int:
             log.info("metrics: http://%s:%d/metrics", host, metrics.port)
         if args.once:
             return _once(daemon, args)
-        signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
-        signal.signal(signal.SIGINT, lambda *_: daemon.request_stop())
-        signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
+        assert signals is not None
+        signals.attach(daemon)
         daemon.run()
         return int(ExitCode.GOOD)
     finally:
@@ -170,6 +170,35 @@ def run(args: argparse.Namespace) -> int:
             metrics.close()
         if args.once:
             daemon.close()
+
+
+class _Signals:
+    """SIGTERM/SIGINT stop the daemon, SIGHUP reloads it; a signal that arrives while the
+    certificates are first added is kept until the daemon exists."""
+
+    def __init__(self) -> None:
+        self.daemon: StaplerDaemon | None = None
+        self.stop = self.hup = False
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        signal.signal(signal.SIGHUP, self._hup)
+
+    def _stop(self, *_: object) -> None:
+        self.stop = True
+        if self.daemon is not None:
+            self.daemon.request_stop()
+
+    def _hup(self, *_: object) -> None:
+        self.hup = True
+        if self.daemon is not None:
+            self.daemon.request_reload()
+
+    def attach(self, daemon: StaplerDaemon) -> None:
+        self.daemon = daemon
+        if self.stop:
+            daemon.request_stop()
+        if self.hup:
+            daemon.request_reload()
 
 
 def _once(daemon: StaplerDaemon, args: argparse.Namespace) -> int:
