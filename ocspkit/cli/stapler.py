@@ -22,7 +22,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
-from .common import ExitCode, SubParsers, UsageError, add_json_flag
+from .common import ExitCode, SubParsers, UsageError
 
 if TYPE_CHECKING:
     from ..stapling.daemon import CertificateStatus, StaplerDaemon
@@ -64,7 +64,12 @@ def register(sub: SubParsers) -> None:
         help="the least severe log lines shown (default info: one line per fetch, refresh, "
         "failure and write)",
     )
-    add_json_flag(p)
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="with --once: print one JSON document on stdout, one object per certificate "
+        "(schema in the ocspkit docs, 'Command line')",
+    )
     p.set_defaults(func=run)
 
 
@@ -89,22 +94,32 @@ class _FetchLines(logging.Filter):
         return True
 
 
-def _configure_logging(level: str) -> logging.Handler:
+_HANDLERS: list[tuple[logging.Logger, logging.Handler]] = []
+
+
+def _configure_logging(level: str) -> None:
+    """One line per event on stderr (journald adds the time); replaces what an earlier call
+    in this process set up."""
+    for log, old in _HANDLERS:
+        log.removeHandler(old)
+    _HANDLERS.clear()
+    formatter = logging.Formatter("ocspkit-stapler %(levelname)s %(message)s")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("ocspkit-stapler %(levelname)s %(message)s"))
+    handler.setFormatter(formatter)
     for name in ("ocspkit.stapler", "ocspkit.stapling"):
         log = logging.getLogger(name)
         log.setLevel(getattr(logging, level.upper()))
         log.addHandler(handler)
         log.propagate = False
+        _HANDLERS.append((log, handler))
     httpx = logging.getLogger("httpx")
     httpx.setLevel(logging.INFO if level in ("debug", "info") else logging.WARNING)
     fetches = logging.StreamHandler(sys.stderr)
-    fetches.setFormatter(handler.formatter)
+    fetches.setFormatter(formatter)
     fetches.addFilter(_FetchLines())
     httpx.addHandler(fetches)
     httpx.propagate = False
-    return handler
+    _HANDLERS.append((httpx, fetches))
 
 
 def _status_json(daemon: StaplerDaemon, s: CertificateStatus) -> dict[str, JSONValue]:

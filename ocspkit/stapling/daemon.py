@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, OCSPError, OutputError, StoreError
+from ..errors import ConfigError, MissingDependencyError, OCSPError, OutputError, StoreError
 from ..models import CertStatus
 from .config import CertificateConfig, DaemonConfig, OutputConfig, load_config
 from .events import MustStapleMissing, StapleExpired, StapleFailed, StapleRevoked, StapleUpdated
@@ -189,7 +189,10 @@ def open_store(setting: str | None) -> StapleStore:
     if setting is None:
         return MemoryStore()
     if "://" in setting:
-        return RedisStore(setting)
+        try:
+            return RedisStore(setting)
+        except (StoreError, MissingDependencyError) as exc:
+            raise ConfigError(str(exc), key="defaults.store") from exc
     try:
         Path(setting).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -269,10 +272,13 @@ class StaplerDaemon:
         return gen
 
     def _add(self, gen: _Running, index: int, cert: CertificateConfig) -> None:
-        outputs = [
-            build_output(cert.name if len(cert.outputs) == 1 else f"{cert.name} output[{j}]", o)
-            for j, o in enumerate(cert.outputs)
-        ]
+        outputs = []
+        for j, o in enumerate(cert.outputs):
+            name = cert.name if len(cert.outputs) == 1 else f"{cert.name} output[{j}]"
+            try:
+                outputs.append(build_output(name, o))
+            except (OutputError, MissingDependencyError, ValueError) as exc:
+                raise ConfigError(str(exc), key=f"certificate[{index}].output[{j}]") from exc
         key = gen.stapler.key_for(cert.certificates[0])
         with self._lock:
             self._names[key] = cert.name

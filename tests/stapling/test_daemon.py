@@ -280,6 +280,7 @@ def test_once_reload_failure_is_logged_and_exit_3(
         ({"max_age": "fifteen minutes"}, {}, "defaults.max_age"),
         ({"responder_timeout": "0s"}, {}, "defaults.responder_timeout"),
         ({"store": "ftp://cache/"}, {}, "defaults.store"),
+        ({"store": "redis://localhost:notaport/0"}, {}, "defaults.store"),
         ({"refresh_fraction": 2}, {}, "defaults.refresh_fraction"),
         ({"retry_initial": "1ms"}, {}, "defaults.retry_initial"),
         ({}, {"chain": "missing.pem"}, "certificate[0].chain"),
