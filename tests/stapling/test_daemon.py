@@ -95,6 +95,23 @@ def test_stapler_add_url_overrides_the_aia_url_for_that_certificate_only(ca: CA)
         assert forced.requests == 3 and aia.requests == 1
 
 
+def test_async_stapler_add_url(ca: CA) -> None:
+    import asyncio
+
+    from ocspkit.stapling import AsyncStapler
+
+    async def main(url: str, leaf: Leaf) -> bytes | None:
+        async with AsyncStapler() as stapler:
+            await stapler.add(leaf.chain, url=url)
+            return stapler.staple_for(leaf.cert)
+
+    with Responder(ca) as aia, Responder(ca) as forced:
+        leaf = ca.issue(ocsp_url=aia.url)
+        der = asyncio.run(main(forced.url, leaf))
+        assert der is not None and ocspkit.validate_response(der, leaf.cert, ca.issuer).good
+        assert (forced.requests, aia.requests) == (1, 0)
+
+
 def test_durations() -> None:
     assert parse_duration("15m", "k") == timedelta(minutes=15)
     assert parse_duration("1h30m", "k") == timedelta(hours=1, minutes=30)
