@@ -17,7 +17,7 @@ import pytest
 
 import ocspkit
 from ocspkit.stapling import Stapler, StaplerOptions
-from ocspkit.stapling.config import load_config, parse_duration
+from ocspkit.stapling.config import load_config, parse_config, parse_duration
 from ocspkit.testing import CA, Leaf
 from ocspkit.testing.responder import Responder
 from tests._lab import free_ports
@@ -153,6 +153,28 @@ force_url = "http://ocsp-proxy.internal/"    # SSLStaplingForceURL (optional)
     (out,) = cert.outputs
     assert out.type == "file" and out.path == tmp_path / "ocsp" / "site.der"
     assert out.reload == ("nginx", "-s", "reload")
+
+
+def test_the_how_to_pages_config_loads(tmp_path: Path, ca: CA) -> None:
+    """The TOML block of docs/howto-daemon.rst, with its two chains made real: every key is
+    known and every value accepted."""
+    import re
+
+    page = Path(__file__).parents[2] / "docs" / "howto-daemon.rst"
+    block = re.search(r"\.\. code-block:: toml\n\n((?:    .*\n|\n)+)", page.read_text())
+    assert block is not None
+    text = "\n".join(ln[4:] for ln in block.group(1).splitlines())
+    for path in ("/etc/ssl/site.chain.pem", "/etc/haproxy/certs/shop.chain.pem"):
+        assert path in text
+        real = chain_file(
+            ca.issue(ocsp_url="http://127.0.0.1:9/"), tmp_path, Path(path).name.split(".")[0]
+        )
+        text = text.replace(path, str(real))
+    cfg = parse_config(text, base=tmp_path)
+    assert [c.name for c in cfg.certificates] == ["site", "shop"]
+    assert [o.type for o in cfg.certificates[1].outputs] == ["haproxy", "redis"]
+    assert cfg.certificates[1].outputs[0].socket == "/run/haproxy/admin.sock"
+    assert cfg.options.policy.max_age == timedelta(days=4)
 
 
 # -- --once ------------------------------------------------------------------------------------
