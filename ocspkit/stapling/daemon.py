@@ -26,7 +26,13 @@ from ..errors import ConfigError, MissingDependencyError, OCSPError, OutputError
 from ..models import CertStatus
 from .config import CertificateConfig, DaemonConfig, OutputConfig, load_config
 from .events import MustStapleMissing, StapleExpired, StapleFailed, StapleRevoked, StapleUpdated
-from .outputs import HAProxyOCSPFile, HAProxyRuntime, StapleFile, StapleOutput
+from .outputs import (
+    HAProxyOCSPFile,
+    HAProxyRuntime,
+    StapleFile,
+    StapleOutput,
+    try_later_response,
+)
 from .redis_store import RedisStore, _import_redis
 from .stapler import Stapler
 from .state import StapleState
@@ -113,8 +119,8 @@ class RedisOutput:
 class DaemonOutput:
     """One configured output: its parts (files, sockets, Redis), then its reload command.
 
-    A file that already holds exactly the staple is not rewritten (a cron ``--once`` run or a
-    restart with nothing new reloads no server); the reload runs only after something was
+    A file that already holds what would be written is not rewritten (a cron ``--once`` run or
+    a restart with nothing new reloads no server); the reload runs only after something was
     written. ``ok`` says whether the last update succeeded.
     """
 
@@ -132,7 +138,7 @@ class DaemonOutput:
         wrote = []
         try:
             for part in self.parts:
-                if der is not None and isinstance(part, StapleFile) and _holds(part.path, der):
+                if isinstance(part, StapleFile) and _unchanged(part, der):
                     continue
                 part.update(der)
                 wrote.append(str(part.path) if isinstance(part, StapleFile) else repr(part))
@@ -161,6 +167,17 @@ def _holds(path: Path, der: bytes) -> bool:
         return path.read_bytes() == der
     except OSError:
         return False
+
+
+def _unchanged(part: StapleFile, der: bytes | None) -> bool:
+    """True if writing ``der`` (None: no valid staple) would leave ``part``'s file as it is."""
+    if der is not None:
+        return _holds(part.path, der)
+    if part.missing == "keep":
+        return True
+    if part.missing == "remove":
+        return not part.path.exists()
+    return _holds(part.path, try_later_response() if part.missing == "trylater" else b"")
 
 
 def build_output(name: str, cfg: OutputConfig) -> DaemonOutput:

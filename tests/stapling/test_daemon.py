@@ -264,6 +264,8 @@ def test_once_outage_keeps_the_last_good_staple_and_exits_3_without_one(
     assert nothing.returncode == 3, nothing.stderr
     assert "not ok: site" in nothing.stderr
     assert (tmp_path / "new.der").read_bytes() == ocspkit.stapling.try_later_response()
+    again = run_once(fresh)  # the file already says tryLater: not rewritten
+    assert again.returncode == 3 and "write: " not in again.stderr, again.stderr
 
 
 def test_once_writes_a_revocation_and_runs_the_reload(
