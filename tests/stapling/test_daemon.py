@@ -437,7 +437,34 @@ def test_sigterm_in_the_middle_of_writes_leaves_complete_files(
             assert staple_status(tmp_path / f"h{i}.der", leaf, ca.issuer) is GOOD
 
 
+def test_metrics_without_prometheus_client_is_a_usage_error(ca: CA, tmp_path: Path) -> None:
+    """As if the ``daemon`` extra were not installed: one line naming it, exit 4."""
+    import os
+    import subprocess
+
+    from tests.stapling._daemon import STAPLER
+
+    blocked = tmp_path / "blocked" / "prometheus_client"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text("raise ImportError('not installed')\n")
+    chain = chain_file(ca.issue(ocsp_url="http://127.0.0.1:9/"), tmp_path, "site")
+    config = write_config(tmp_path / "stapler.toml", {}, [{"chain": str(chain)}])
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(blocked.parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+        ),
+    }
+    res = subprocess.run(
+        [*STAPLER, "--config", str(config), "--metrics", "127.0.0.1:1"],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )  # fmt: skip
+    assert res.returncode == 4, res.stderr
+    assert "pip install 'ocspkit[daemon]'" in res.stderr and res.stderr.count("\n") == 1
+
+
 def test_metrics_endpoint(ca: CA, responder: Responder, tmp_path: Path) -> None:
+    pytest.importorskip("prometheus_client")  # the test extra installs it
     good = ca.issue("good.test", ocsp_url=responder.url)
     dead = ca.issue("dead.test", ocsp_url="http://127.0.0.1:9/")
     config = write_config(
