@@ -1,6 +1,7 @@
 """Querying OCSP responders: sync and async clients, one-shot checks, bulk checks.
 
-What this package owns: every network exchange with OCSP responders and caIssuers servers.
+What this package owns: every network exchange with OCSP responders, caIssuers and CRL
+servers, and the CRL cache with its stores.
 What it must never do: decide a verdict (the core's ``validate_response`` does), use a
 private attribute or module of httpx or httpcore, or import another edge's internals.
 
@@ -15,19 +16,27 @@ from .aio import AsyncClient, acheck
 from .bulk import CheckOutcome, acheck_many, check_many
 from .cache import ResponseCache
 from .config import ClientConfig
+from .crl_cache import CRLCache, CRLStore, MemoryCRLStore, StoredCRL
+from .crl_stores import DirectoryCRLStore, RedisCRLStore
 from .guard import METADATA_ADDRESSES, is_metadata_address, is_public_address
 from .sync import Client, check
 
 __all__ = [
     "METADATA_ADDRESSES",
     "AsyncClient",
+    "CRLCache",
+    "CRLStore",
     "CheckOutcome",
     "Client",
     "ClientConfig",
     "ContentEncodingError",
+    "DirectoryCRLStore",
     "InvalidURLError",
     "IssuerFetchError",
+    "MemoryCRLStore",
+    "RedisCRLStore",
     "ResponseCache",
+    "StoredCRL",
     "UnexpectedError",
     "acheck",
     "acheck_many",

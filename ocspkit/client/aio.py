@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import httpx
 from cryptography import x509
 
+from ..crlmodels import CRL
 from ..errors import ConnectError, FetchError, FetchTimeoutError
 from ..models import OCSPRequest, OCSPResponse, ValidationResult
 from ..policy import ValidationPolicy
@@ -160,6 +161,19 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
             nonce=nonce,
             policy=policy,
         )
+        return await adrive(flow, self._perform)
+
+    async def fetch_crl(
+        self,
+        url: str,
+        *,
+        issuer: CertInput | None = None,
+        extra_certs: BundleInput = (),
+        now: datetime | None = None,
+        policy: ValidationPolicy | None = None,
+    ) -> CRL:
+        """Like :meth:`ocspkit.Client.fetch_crl`."""
+        flow = self._crl_flow(url, issuer=issuer, extra_certs=extra_certs, now=now, policy=policy)
         return await adrive(flow, self._perform)
 
     async def fetch_issuer(

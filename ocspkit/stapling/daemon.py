@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..client.storage import import_redis
 from ..errors import ConfigError, MissingDependencyError, OCSPError, OutputError, StoreError
 from ..models import CertStatus
 from .config import CertificateConfig, DaemonConfig, OutputConfig, load_config
@@ -33,7 +34,7 @@ from .outputs import (
     StapleOutput,
     try_later_response,
 )
-from .redis_store import RedisStore, _import_redis
+from .redis_store import RedisStore
 from .stapler import Stapler
 from .state import StapleState
 from .stores import DirectoryStore, MemoryStore, StapleStore
@@ -88,7 +89,7 @@ class RedisOutput:
     servers that read staples from Redis (OpenResty, custom terminators)."""
 
     def __init__(self, url: str, key: str, *, timeout: float = 5.0) -> None:
-        redis = _import_redis()
+        redis = import_redis("a redis output")
         self.url, self.key = url, key
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         try:
