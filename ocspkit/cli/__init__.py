@@ -1,7 +1,7 @@
 """The ``ocspkit`` command (also ``python -m ocspkit``).
 
 Subcommands: ``demo``, ``uris``, ``check``, ``probe``, ``staple-file``, ``check-many``,
-``inspect``, ``crl``. Every one takes ``--json``. Exit codes
+``inspect``, ``crl``, ``stapler`` (the stapling daemon). Every one takes ``--json``. Exit codes
 (:class:`~ocspkit.cli.common.ExitCode`): 0 good, 1 revoked, 2 unknown, 3 no valid answer,
 4 usage (``staple-file``: 0 whenever a staple was written, whatever it says; ``crl``: 0 not
 listed, 1 listed, 3 invalid CRL). Errors are one line on stderr, never a traceback. This
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from .. import __version__
-from . import check, check_many, crl, demo, inspect, probe, staple_file, uris
+from . import check, check_many, crl, demo, inspect, probe, staple_file, stapler, uris
 from .common import CLIError, ExitCode, describe_error, exit_for_error
 
 __all__ = ["ExitCode", "build_parser", "main"]
@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     check_many.register(sub)
     inspect.register(sub)
     crl.register(sub)
+    stapler.register(sub)
     return parser
 
 

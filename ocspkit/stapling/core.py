@@ -179,8 +179,15 @@ class StaplerCore(Generic[C]):
 
     # -- certificates ------------------------------------------------------------------------
 
-    def register(self, chain: ChainInput, issuer: x509.Certificate | None) -> tuple[Entry, bool]:
-        """The record of ``chain[0]``, and True if it was created (born claimed) now."""
+    def register(
+        self, chain: ChainInput, issuer: x509.Certificate | None, url: str | None = None
+    ) -> tuple[Entry, bool]:
+        """The record of ``chain[0]``, and True if it was created (born claimed) now. ``url``:
+        its own responder, instead of ``options.force_url`` and the AIA URLs."""
+        if url is not None and not (
+            isinstance(url, str) and url.startswith(("http://", "https://"))
+        ):
+            raise ValueError(f"url must be an http(s) URL, not {url!r}")
         certs = load_certificates(chain)
         leaf = certs[0]
         if issuer is None:
@@ -191,7 +198,7 @@ class StaplerCore(Generic[C]):
             issuer = find_issuer(leaf, certs[1:])
         elif not isinstance(issuer, x509.Certificate):
             raise CertificateError("issuer must be an x509.Certificate")
-        if self.options.force_url is None and not ocsp_urls(leaf):
+        if url is None and self.options.force_url is None and not ocsp_urls(leaf):
             raise NoOCSPURLError(
                 f"{describe(leaf)} names no OCSP responder and no force_url is set"
             )
@@ -201,9 +208,8 @@ class StaplerCore(Generic[C]):
             if existing is not None:
                 return existing, False
             # born claimed: a runner must not fetch it while add() is loading or fetching it
-            entry = Entry(
-                key=key, cert=leaf, issuer=issuer, must_staple=is_must_staple(leaf), busy=True
-            )
+            must = is_must_staple(leaf)
+            entry = Entry(key=key, cert=leaf, issuer=issuer, must_staple=must, url=url, busy=True)
             self._entries[key] = entry
             self._key_of[leaf] = key
         return entry, True

@@ -131,9 +131,8 @@ def _fetch(core: StaplerCore[C], entry: Entry, now: datetime) -> Plan[Validation
     """Ask the responder, then re-validate here: the outcome, or the error to report."""
     options = core.options
     try:
-        got = yield Fetch(
-            entry.cert, entry.issuer, options.force_url, now, options.nonce, options.policy
-        )
+        url = entry.url if entry.url is not None else options.force_url
+        got = yield Fetch(entry.cert, entry.issuer, url, now, options.nonce, options.policy)
     except Exception as exc:  # every failure is reported and retried, never raised
         return exc
     if not isinstance(got, ValidationResult):

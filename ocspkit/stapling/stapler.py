@@ -99,6 +99,7 @@ class Stapler(StaplerCore["Client"]):
         issuer: x509.Certificate | None = None,
         outputs: Iterable[StapleOutput] = (),
         fetch: bool = True,
+        url: str | None = None,
     ) -> str:
         """Staple ``chain[0]`` (issued by ``chain[1]``, or ``issuer``); return its key.
 
@@ -106,12 +107,14 @@ class Stapler(StaplerCore["Client"]):
         fetched now, so a staple exists before this returns — unless the fetch fails, which is
         reported to ``on_error`` (and ``on_must_staple_missing``) and retried on schedule.
         When another process holds the fetch lease of a shared store, waits for its result.
-        ``outputs`` (staple files, HAProxy runtime API...) receive each new staple.
+        ``outputs`` (staple files, HAProxy runtime API...) receive each new staple. ``url``
+        is this certificate's responder (Apache's ``SSLStaplingForceURL`` per virtual host):
+        it replaces ``options.force_url`` and the AIA URLs for this certificate only.
 
         Raises :class:`~ocspkit.CertificateError`, :class:`~ocspkit.IssuerNotFoundError` or
         :class:`~ocspkit.NoOCSPURLError` for a chain that cannot be stapled.
         """
-        entry, new = self.register(chain, issuer)
+        entry, new = self.register(chain, issuer, url)
         self.add_outputs(entry, outputs)
         if new:
             drive(add_plan(self, entry, fetch=fetch), self._perform)
@@ -185,9 +188,10 @@ class AsyncStapler(StaplerCore["AsyncClient"]):
         issuer: x509.Certificate | None = None,
         outputs: Iterable[StapleOutput] = (),
         fetch: bool = True,
+        url: str | None = None,
     ) -> str:
         """:meth:`Stapler.add`, awaiting the fetch instead of blocking."""
-        entry, new = self.register(chain, issuer)
+        entry, new = self.register(chain, issuer, url)
         self.add_outputs(entry, outputs)
         if new:
             await adrive(add_plan(self, entry, fetch=fetch), self._perform)

@@ -93,6 +93,7 @@ class Entry:
     cert: x509.Certificate
     issuer: x509.Certificate
     must_staple: bool
+    url: str | None = None  # this certificate's responder (overrides options.force_url)
     outputs: list[StapleOutput] = field(default_factory=list)
     result: ValidationResult | None = None
     times: StapleTimes | None = None
