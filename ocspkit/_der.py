@@ -73,8 +73,16 @@ def children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int
     out = []
     pos = start
     while pos < end:
-        tag, cstart, stop = read_tlv(data, pos, end)
-        out.append((tag, pos, cstart, stop))
+        # the common case inline (a low tag, a short-form length); the rest via read_tlv
+        if pos + 2 <= end and data[pos + 1] < 0x80 and data[pos] & 0x1F != 0x1F:
+            cstart = pos + 2
+            stop = cstart + data[pos + 1]
+            if stop > end:
+                raise DecodeError("truncated DER")
+            out.append((data[pos], pos, cstart, stop))
+        else:
+            tag, cstart, stop = read_tlv(data, pos, end)
+            out.append((tag, pos, cstart, stop))
         pos = stop
     return out
 
@@ -118,12 +126,19 @@ def decode_integer(body: bytes, *, max_octets: int = 1024) -> int:
     return int.from_bytes(body, "big", signed=True)
 
 
+_time_cache: dict[bytes, datetime] = {}
+
+
 def decode_generalized_time(body: bytes) -> datetime:
     """GeneralizedTime ``YYYYMMDDHHMMSS[.f+]Z`` as an aware UTC datetime.
 
     Fractional seconds are accepted (real responders send them; DER forbids only trailing
     zeros) and kept to the microsecond; a time without seconds or without ``Z`` is refused.
+    Memoised by the bytes (the SingleResponses of one response usually share their times).
     """
+    hit = _time_cache.get(body)
+    if hit is not None:
+        return hit
     if len(body) < 15 or body[-1:] != b"Z" or not body[:14].isdigit():
         raise DecodeError("malformed GeneralizedTime")
     frac = body[14:-1]
@@ -133,7 +148,7 @@ def decode_generalized_time(body: bytes) -> datetime:
             raise DecodeError("malformed GeneralizedTime fraction")
         micro = int((frac[1:] + b"000000")[:6])
     try:
-        return datetime(
+        value = datetime(
             int(body[0:4]),
             int(body[4:6]),
             int(body[6:8]),
@@ -145,6 +160,11 @@ def decode_generalized_time(body: bytes) -> datetime:
         )
     except ValueError:
         raise DecodeError("GeneralizedTime out of range") from None
+    if len(body) <= 32:  # a time of sensible length; a hostile giant is never kept
+        if len(_time_cache) >= 4096:
+            _time_cache.clear()
+        _time_cache[body] = value
+    return value
 
 
 def spki_bit_string(spki: bytes) -> bytes:

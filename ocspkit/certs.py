@@ -104,6 +104,12 @@ class CertParts(NamedTuple):
 
 
 _parts = BoundedCache[bytes, CertParts]("certs.parts", 2048)
+# A front for _parts that needs no DER: the signature value (which cryptography hands out as
+# stored, while ``public_bytes`` re-encodes the whole certificate, ~7 µs) names a candidate,
+# and cryptography's equality of the two certificate objects (a comparison of their parsed
+# contents, which re-encode to exactly their DER) confirms it. A fresh object for a known
+# certificate so costs one comparison (~2 µs), the same object nothing.
+_by_signature = BoundedCache[bytes, CertParts]("certs.by_signature", 2048)
 _keys = BoundedCache[bytes, CertificatePublicKeyTypes]("certs.keys", 1024)
 
 
@@ -122,10 +128,26 @@ def parts_of(cert: Cert) -> CertParts:
     if type(cert) is CertParts:
         return cert
     assert isinstance(cert, x509.Certificate)
-    der = cert_der(cert)
+    signature = cert.signature
+    hit = _by_signature.get(signature)
+    if hit is not None and (hit.cert is cert or hit.cert == cert):
+        return hit
+    hit = parts_of_der(cert_der(cert), cert)
+    return _by_signature.put(signature, hit)
+
+
+def parts_of_der(der: bytes, cert: x509.Certificate | None = None) -> CertParts:
+    """The :class:`CertParts` of a certificate's DER, cached by it; ``cert`` is its loaded
+    object when the caller has one (else it is loaded: :class:`~ocspkit.CertificateError` for
+    bytes cryptography refuses)."""
     hit = _parts.get(der)
     if hit is not None:
         return hit
+    if cert is None:
+        try:  # a guarded call into cryptography's loader, as in load_certificates
+            cert = x509.load_der_x509_certificate(der)
+        except Exception as exc:
+            raise CertificateError(f"not a certificate ({type(exc).__name__})") from None
     try:
         tbs, outer = cert_parts(der)
         inner = tbs_signature_algorithm(tbs)
