@@ -45,15 +45,13 @@ from .models import (
 )
 from .policy import MAX_EMBEDDED_CERTIFICATES, MAX_EXTENSIONS, MAX_SINGLE_RESPONSES
 
-__all__ = ["Facts", "decode_extensions", "decode_response", "response_status"]
+__all__ = ["Facts", "decode_extensions", "decode_response", "response_status", "slot_setters"]
 
 _REASONS = {r.value: r for r in RevocationReason}
 _STATUSES = {s.value: s for s in ResponseStatus}
 
 
-def _slot_setters(
-    cls: type, names: tuple[str, ...]
-) -> tuple[Callable[[object, object], None], ...]:
+def slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Callable[[object, object], None], ...]:
     """The slot setters of a frozen slots dataclass with exactly the fields ``names`` and no
     ``__post_init__``, so that setting them is all its generated ``__init__`` does; a model
     that changes shape fails here, at import, not silently."""
@@ -67,10 +65,10 @@ def _slot_setters(
 # their slots are set directly, at half the cost of the frozen dataclass __init__ (which
 # goes through object.__setattr__ for every field). Same values, same class, same equality.
 _NEW = object.__new__
-_CID = _slot_setters(
+_CID = slot_setters(
     CertID, ("hash_algorithm", "issuer_name_hash", "issuer_key_hash", "serial_number")
 )
-_SR = _slot_setters(
+_SR = slot_setters(
     SingleResponse,
     (
         "cert_id",

@@ -52,7 +52,12 @@ def read_tlv(data: bytes, pos: int, end: int | None = None) -> tuple[int, int, i
             raise DecodeError("indefinite lengths are not DER")
         if n > _MAX_LENGTH_OCTETS or pos + n > limit:
             raise DecodeError("truncated or oversized DER length")
-        length = int.from_bytes(data[pos : pos + n], "big")
+        if n == 1:
+            length = data[pos]
+        elif n == 2:
+            length = (data[pos] << 8) | data[pos + 1]
+        else:
+            length = int.from_bytes(data[pos : pos + n], "big")
         pos += n
     stop = pos + length
     if stop > limit:
@@ -126,19 +131,12 @@ def decode_integer(body: bytes, *, max_octets: int = 1024) -> int:
     return int.from_bytes(body, "big", signed=True)
 
 
-_time_cache: dict[bytes, datetime] = {}
-
-
 def decode_generalized_time(body: bytes) -> datetime:
     """GeneralizedTime ``YYYYMMDDHHMMSS[.f+]Z`` as an aware UTC datetime.
 
     Fractional seconds are accepted (real responders send them; DER forbids only trailing
     zeros) and kept to the microsecond; a time without seconds or without ``Z`` is refused.
-    Memoised by the bytes (the SingleResponses of one response usually share their times).
     """
-    hit = _time_cache.get(body)
-    if hit is not None:
-        return hit
     if len(body) < 15 or body[-1:] != b"Z" or not body[:14].isdigit():
         raise DecodeError("malformed GeneralizedTime")
     frac = body[14:-1]
@@ -147,24 +145,16 @@ def decode_generalized_time(body: bytes) -> datetime:
         if frac[:1] != b"." or len(frac) < 2 or not frac[1:].isdigit():
             raise DecodeError("malformed GeneralizedTime fraction")
         micro = int((frac[1:] + b"000000")[:6])
+    value = int(body[:14])  # one parse of the fourteen digits, then split arithmetically
+    value, second = divmod(value, 100)
+    value, minute = divmod(value, 100)
+    value, hour = divmod(value, 100)
+    value, day = divmod(value, 100)
+    year, month = divmod(value, 100)
     try:
-        value = datetime(
-            int(body[0:4]),
-            int(body[4:6]),
-            int(body[6:8]),
-            int(body[8:10]),
-            int(body[10:12]),
-            int(body[12:14]),
-            micro,
-            tzinfo=timezone.utc,
-        )
+        return datetime(year, month, day, hour, minute, second, micro, tzinfo=timezone.utc)
     except ValueError:
         raise DecodeError("GeneralizedTime out of range") from None
-    if len(body) <= 32:  # a time of sensible length; a hostile giant is never kept
-        if len(_time_cache) >= 4096:
-            _time_cache.clear()
-        _time_cache[body] = value
-    return value
 
 
 def spki_bit_string(spki: bytes) -> bytes:

@@ -125,15 +125,21 @@ Cert = x509.Certificate | CertParts
 
 def parts_of(cert: Cert) -> CertParts:
     """The certificate's :class:`CertParts`, cached by its DER."""
-    if type(cert) is CertParts:
+    if isinstance(cert, CertParts):
         return cert
-    assert isinstance(cert, x509.Certificate)
     signature = cert.signature
     hit = _by_signature.get(signature)
     if hit is not None and (hit.cert is cert or hit.cert == cert):
         return hit
     hit = parts_of_der(cert_der(cert), cert)
     return _by_signature.put(signature, hit)
+
+
+def known_certificate(der: bytes) -> x509.Certificate | None:
+    """The certificate object already read for this DER, if any (certificates are immutable
+    and equal by DER, so one object serves every later sight of the same bytes)."""
+    hit = _parts.get(der)
+    return hit.cert if hit is not None else None
 
 
 def parts_of_der(der: bytes, cert: x509.Certificate | None = None) -> CertParts:
