@@ -139,22 +139,40 @@ def decode_generalized_time(body: bytes) -> datetime:
     """
     if len(body) < 15 or body[-1:] != b"Z" or not body[:14].isdigit():
         raise DecodeError("malformed GeneralizedTime")
-    frac = body[14:-1]
     micro = 0
-    if frac:
+    if len(body) > 15:
+        frac = body[14:-1]
         if frac[:1] != b"." or len(frac) < 2 or not frac[1:].isdigit():
             raise DecodeError("malformed GeneralizedTime fraction")
         micro = int((frac[1:] + b"000000")[:6])
-    value = int(body[:14])  # one parse of the fourteen digits, then split arithmetically
-    value, second = divmod(value, 100)
-    value, minute = divmod(value, 100)
-    value, hour = divmod(value, 100)
-    value, day = divmod(value, 100)
-    year, month = divmod(value, 100)
     try:
-        return datetime(year, month, day, hour, minute, second, micro, tzinfo=timezone.utc)
-    except ValueError:
+        if _ISO_BASIC:  # ISO 8601 basic format, read in C
+            value = datetime.fromisoformat((body[:8] + b"T" + body[8:14] + b"Z").decode("ascii"))
+        else:
+            value = _from_digits(int(body[:14]))
+    except ValueError:  # a month 13, an hour 24, a year 0
         raise DecodeError("GeneralizedTime out of range") from None
+    return value.replace(microsecond=micro) if micro else value
+
+
+def _from_digits(v: int) -> datetime:
+    v, second = divmod(v, 100)
+    v, minute = divmod(v, 100)
+    v, hour = divmod(v, 100)
+    v, day = divmod(v, 100)
+    year, month = divmod(v, 100)
+    return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+
+
+def _iso_basic() -> bool:
+    """Whether ``datetime.fromisoformat`` reads "YYYYMMDDTHHMMSSZ" (Python 3.11 and later)."""
+    try:
+        return datetime.fromisoformat("20000102T030405Z") == _from_digits(20000102030405)
+    except ValueError:
+        return False
+
+
+_ISO_BASIC = _iso_basic()
 
 
 def spki_bit_string(spki: bytes) -> bytes:
