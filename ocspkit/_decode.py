@@ -219,6 +219,14 @@ _Tail = tuple[
 ]
 
 
+def _expect(der: bytes, pos: int, end: int, tag: int) -> tuple[int, int]:
+    """:func:`~ocspkit._der.expect` through :func:`_tlv`."""
+    got, start, stop = _tlv(der, pos, end)
+    if got != tag:
+        raise DecodeError(f"expected DER tag 0x{tag:02x}, found 0x{got:02x}")
+    return start, stop
+
+
 def _cert_id(der: bytes, start: int, end: int, memo: _Memo) -> CertID:
     prefix = memo.prefix
     if prefix and der.startswith(prefix, start):
@@ -345,21 +353,40 @@ def _tail(der: bytes, pos: int, end: int) -> _Tail:
 
 def decode_response(der: bytes, start: int, end: int) -> Facts:
     """The facts of a successful response whose responseBytes contents are ``der[start:end]``."""
-    rb_start, rb_end = expect(der, start, 0x30, end)
+    # read in order with _tlv, no lists: responseBytes { responseType, response OCTET STRING
+    # { BasicOCSPResponse { tbsResponseData, signatureAlgorithm, signature, [0] certs } } }
+    rb_start, rb_end = _expect(der, start, end, 0x30)
     if rb_end != end:
         raise DecodeError("trailing data after responseBytes")
-    rb = children(der, rb_start, rb_end)
-    if len(rb) != 2 or rb[0][0] != 0x06 or rb[1][0] != 0x04:
+    if rb_start >= rb_end:
         raise DecodeError("malformed responseBytes")
-    rtype = decode_oid(der[rb[0][2] : rb[0][3]])
+    tag, oid_start, oid_end = _tlv(der, rb_start, rb_end)
+    if tag != 0x06 or oid_end >= rb_end:
+        raise DecodeError("malformed responseBytes")
+    tag, os_start, os_end = _tlv(der, oid_end, rb_end)
+    if tag != 0x04 or os_end != rb_end:
+        raise DecodeError("malformed responseBytes")
+    rtype = decode_oid(der[oid_start:oid_end])
     if rtype != OID_BASIC:
         raise DecodeError(f"unsupported responseType {rtype}")
-    b_start, b_end = expect(der, rb[1][2], 0x30, rb[1][3])
-    if b_end != rb[1][3]:
+    b_start, b_end = _expect(der, os_start, os_end, 0x30)
+    if b_end != os_end:
         raise DecodeError("trailing data after BasicOCSPResponse")
-    basic = children(der, b_start, b_end)
-    if len(basic) not in (3, 4) or [p[0] for p in basic[:3]] != [0x30, 0x30, 0x03]:
-        raise DecodeError("malformed BasicOCSPResponse")
+    basic: list[tuple[int, int, int, int]] = []
+    pos = b_start
+    for want in (0x30, 0x30, 0x03):
+        if pos >= b_end:
+            raise DecodeError("malformed BasicOCSPResponse")
+        tag, cstart, stop = _tlv(der, pos, b_end)
+        if tag != want:
+            raise DecodeError("malformed BasicOCSPResponse")
+        basic.append((tag, pos, cstart, stop))
+        pos = stop
+    if pos < b_end:
+        tag, cstart, stop = _tlv(der, pos, b_end)
+        if stop != b_end:
+            raise DecodeError("malformed BasicOCSPResponse")
+        basic.append((tag, pos, cstart, stop))
     tbs_tlv, alg_tlv, sig_tlv = basic[:3]
 
     alg = children(der, alg_tlv[2], alg_tlv[3])
@@ -428,7 +455,7 @@ def decode_response(der: bytes, start: int, end: int) -> Facts:
                 f"more than {MAX_SINGLE_RESPONSES} SingleResponses",
                 limit=MAX_SINGLE_RESPONSES,
             )
-        s_start, s_end = expect(der, pos, 0x30, stop)
+        s_start, s_end = _expect(der, pos, stop, 0x30)
         singles.append(_single(der, s_start, s_end, memo))
         pos = s_end
     if not singles:
