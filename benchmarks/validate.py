@@ -23,7 +23,7 @@ Rows:
   and a responder never seen before; ocspkit then also verifies the issuer's signature on the
   leaf (and on the responder certificate), which naive never does.
 
-Run: python benchmarks/validate.py [--rounds 21] [--only RSA]. Exits 0 either way.
+Run: python benchmarks/validate.py [--rounds 41] [--only RSA]. Exits 0 either way.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class Case:
         self.issuer_der = ca.issuer.public_bytes(Encoding.DER)
         self.resp, self.leaf, self.issuer = resp, leaf.cert, ca.issuer
         self.naive_resp = x509.ocsp.load_der_ocsp_response(self.der)
-        self.n = max(10, 400 // singles)
+        self.n = max(5, 200 // singles)
         for fn in (self.ocspkit_fresh, self.ocspkit_reused, self.ocspkit_cold):
             if fn() is not CertStatus.GOOD:
                 raise SystemExit(f"{label}: ocspkit did not say GOOD")
@@ -119,7 +119,7 @@ def interleaved(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=21)
+    parser.add_argument("--rounds", type=int, default=41)
     parser.add_argument("--only", default="", help="run only cases whose label contains this")
     args = parser.parse_args()
     rsa, ecdsa = CA("rsa"), CA("ecdsa")
