@@ -51,12 +51,16 @@ _REASONS = {r.value: r for r in RevocationReason}
 _STATUSES = {s.value: s for s in ResponseStatus}
 
 
-def slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Callable[[object, object], None], ...]:
-    """The slot setters of a frozen slots dataclass with exactly the fields ``names`` and no
-    ``__post_init__``, so that setting them is all its generated ``__init__`` does; a model
-    that changes shape fails here, at import, not silently."""
-    fields = tuple(f.name for f in dataclasses.fields(cls))
-    if fields != names or getattr(cls, "__slots__", ()) != names or hasattr(cls, "__post_init__"):
+def slot_setters(cls: type, fields: str) -> tuple[Callable[[object, object], None], ...]:
+    """The slot setters of a frozen slots dataclass whose fields are exactly ``fields`` (names
+    separated by spaces, in order) and which has no ``__post_init__``, so that setting them is
+    all its generated ``__init__`` does; a model that changes shape fails here, at import."""
+    names = tuple(fields.split())
+    if (
+        tuple(f.name for f in dataclasses.fields(cls)) != names
+        or getattr(cls, "__slots__", ()) != names
+        or hasattr(cls, "__post_init__")
+    ):
         raise TypeError(f"{cls.__name__} changed shape; update ocspkit._decode")
     return tuple(getattr(cls, n).__set__ for n in names)
 
@@ -65,20 +69,10 @@ def slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Callable[[object, o
 # their slots are set directly, at half the cost of the frozen dataclass __init__ (which
 # goes through object.__setattr__ for every field). Same values, same class, same equality.
 _NEW = object.__new__
-_CID = slot_setters(
-    CertID, ("hash_algorithm", "issuer_name_hash", "issuer_key_hash", "serial_number")
-)
+_CID = slot_setters(CertID, "hash_algorithm issuer_name_hash issuer_key_hash serial_number")
 _SR = slot_setters(
     SingleResponse,
-    (
-        "cert_id",
-        "status",
-        "this_update",
-        "next_update",
-        "revocation_time",
-        "revocation_reason",
-        "extensions",
-    ),
+    "cert_id status this_update next_update revocation_time revocation_reason extensions",
 )
 
 
@@ -101,22 +95,24 @@ class Facts(NamedTuple):
 
 def response_status(der: bytes) -> tuple[ResponseStatus, int, int]:
     """(responseStatus, start and end of the responseBytes contents or (0, 0))."""
-    start, end = expect(der, 0, 0x30)
+    start, end = _expect(der, 0, len(der), 0x30)
     if end != len(der):
         raise DecodeError("trailing data after the OCSP response")
-    parts = children(der, start, end)
-    if not parts or parts[0][0] != 0x0A:
+    if start >= end or der[start] != 0x0A:
+        if start < end:
+            _tlv(der, start, end)  # a truncated element is reported as such
         raise DecodeError("not an OCSP response (no responseStatus)")
-    raw = der[parts[0][2] : parts[0][3]]
-    value = decode_integer(raw, max_octets=4)
+    _, vstart, pos = _tlv(der, start, end)
+    value = decode_integer(der[vstart:pos], max_octets=4)
     status = _STATUSES.get(value)
     if status is None:
         raise DecodeError(f"unknown responseStatus {value}")
-    if len(parts) > 2 or (len(parts) == 2 and parts[1][0] != 0xA0):
+    if pos == end:
+        return status, 0, 0
+    tag, rstart, rend = _tlv(der, pos, end)
+    if tag != 0xA0 or rend != end:
         raise DecodeError("malformed OCSPResponse")
-    if len(parts) == 2:
-        return status, parts[1][2], parts[1][3]
-    return status, 0, 0
+    return status, rstart, rend
 
 
 def _time(der: bytes, tlv: tuple[int, int, int, int], what: str) -> datetime:
@@ -209,14 +205,8 @@ class _Memo:
         self.tails: dict[bytes, _Tail] = {}
 
 
-_Tail = tuple[
-    CertStatus,
-    "datetime | None",
-    "RevocationReason | None",
-    datetime,
-    "datetime | None",
-    tuple[Extension, ...],
-]
+_Time = datetime | None
+_Tail = tuple[CertStatus, _Time, "RevocationReason | None", datetime, _Time, tuple[Extension, ...]]
 
 
 def _expect(der: bytes, pos: int, end: int, tag: int) -> tuple[int, int]:
@@ -225,6 +215,27 @@ def _expect(der: bytes, pos: int, end: int, tag: int) -> tuple[int, int]:
     if got != tag:
         raise DecodeError(f"expected DER tag 0x{tag:02x}, found 0x{got:02x}")
     return start, stop
+
+
+# signatureAlgorithm TLV bytes -> (OID, parameters DER or None): one responder uses one or two.
+_sig_algs: dict[bytes, tuple[str, bytes | None]] = {}
+
+
+def _signature_algorithm(alg_tlv: bytes) -> tuple[str, bytes | None]:
+    hit = _sig_algs.get(alg_tlv)
+    if hit is not None:
+        return hit
+    start, end = expect(alg_tlv, 0, 0x30)
+    alg = children(alg_tlv, start, end)
+    if not alg or alg[0][0] != 0x06 or len(alg) > 2:
+        raise DecodeError("malformed signatureAlgorithm")
+    value = (
+        decode_oid(alg_tlv[alg[0][2] : alg[0][3]]),
+        alg_tlv[alg[1][1] : alg[1][3]] if len(alg) == 2 else None,
+    )
+    if len(_sig_algs) < 256 and len(alg_tlv) <= 128:
+        _sig_algs[alg_tlv] = value
+    return value
 
 
 def _cert_id(der: bytes, start: int, end: int, memo: _Memo) -> CertID:
@@ -389,11 +400,7 @@ def decode_response(der: bytes, start: int, end: int) -> Facts:
         basic.append((tag, pos, cstart, stop))
     tbs_tlv, alg_tlv, sig_tlv = basic[:3]
 
-    alg = children(der, alg_tlv[2], alg_tlv[3])
-    if not alg or alg[0][0] != 0x06 or len(alg) > 2:
-        raise DecodeError("malformed signatureAlgorithm")
-    sig_oid = decode_oid(der[alg[0][2] : alg[0][3]])
-    sig_params = der[alg[1][1] : alg[1][3]] if len(alg) == 2 else None
+    sig_oid, sig_params = _signature_algorithm(der[alg_tlv[1] : alg_tlv[3]])
     if sig_tlv[3] == sig_tlv[2] or der[sig_tlv[2]] != 0:
         raise DecodeError("malformed signature BIT STRING")
     signature = der[sig_tlv[2] + 1 : sig_tlv[3]]
@@ -467,7 +474,9 @@ def decode_response(der: bytes, start: int, end: int) -> Facts:
         rest = rest[1:]
     if rest:
         raise DecodeError("unexpected element in ResponseData")
-    nonce = next((nonce_value(e.value) for e in extensions if e.oid == OID_NONCE), None)
+    nonce = None
+    if extensions:
+        nonce = next((nonce_value(e.value) for e in extensions if e.oid == OID_NONCE), None)
     return Facts(
         tuple(singles),
         key_hash,
