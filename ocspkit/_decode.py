@@ -182,13 +182,18 @@ def _hash_algorithm(alg_tlv: bytes) -> str:
 
 
 def _tlv(der: bytes, pos: int, end: int) -> tuple[int, int, int]:
-    """:func:`~ocspkit._der.read_tlv`, with its common case (a low tag, a short-form length)
-    inline: the per-SingleResponse loop is the decoder's hot path."""
-    if pos + 2 <= end:
+    """:func:`~ocspkit._der.read_tlv`, with its common cases (a low tag, a short-form or a
+    two-octet length) inline: the per-SingleResponse loop is the decoder's hot path."""
+    if pos + 4 <= end and der[pos] & 0x1F != 0x1F:
         n = der[pos + 1]
-        stop = pos + 2 + n
-        if n < 0x80 and stop <= end and der[pos] & 0x1F != 0x1F:
-            return der[pos], pos + 2, stop
+        if n < 0x80:
+            stop = pos + 2 + n
+            if stop <= end:
+                return der[pos], pos + 2, stop
+        elif n == 0x82:  # the top structures of a response: two length octets
+            stop = pos + 4 + ((der[pos + 2] << 8) | der[pos + 3])
+            if stop <= end:
+                return der[pos], pos + 4, stop
     return read_tlv(der, pos, end)
 
 
