@@ -124,14 +124,15 @@ Cert = x509.Certificate | CertParts
 
 
 def parts_of(cert: Cert) -> CertParts:
-    """The certificate's :class:`CertParts`, cached by its DER."""
+    """The certificate's :class:`CertParts`, cached by its DER (a fresh object for known bytes
+    is found by its signature value and confirmed by comparing the two certificates)."""
     if isinstance(cert, CertParts):
         return cert
     signature = cert.signature
     hit = _by_signature.get(signature)
     if hit is not None and (hit.cert is cert or hit.cert == cert):
         return hit
-    hit = parts_of_der(cert_der(cert), cert)
+    hit = _parts_by_der(cert_der(cert), cert)
     return _by_signature.put(signature, hit)
 
 
@@ -142,18 +143,11 @@ def known_certificate(der: bytes) -> x509.Certificate | None:
     return hit.cert if hit is not None else None
 
 
-def parts_of_der(der: bytes, cert: x509.Certificate | None = None) -> CertParts:
-    """The :class:`CertParts` of a certificate's DER, cached by it; ``cert`` is its loaded
-    object when the caller has one (else it is loaded: :class:`~ocspkit.CertificateError` for
-    bytes cryptography refuses)."""
+def _parts_by_der(der: bytes, cert: x509.Certificate) -> CertParts:
+    """The :class:`CertParts` of ``cert``, whose DER is ``der``, cached by the DER."""
     hit = _parts.get(der)
     if hit is not None:
         return hit
-    if cert is None:
-        try:  # a guarded call into cryptography's loader, as in load_certificates
-            cert = x509.load_der_x509_certificate(der)
-        except Exception as exc:
-            raise CertificateError(f"not a certificate ({type(exc).__name__})") from None
     try:
         tbs, outer = cert_parts(der)
         inner = tbs_signature_algorithm(tbs)
