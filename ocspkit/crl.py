@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_right
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -125,6 +126,8 @@ class CRLIndex:
                     remove = remove or der[tend + 13] == 8
                 else:
                     found = _scan_entry_extensions(der, tend, cend)
+                    if found.lax_issuer and not problems:  # a reader skipping it misreads
+                        problems.append("a non-critical certificateIssuer (RFC 5280 §5.3.3)")
                     if found.issuer is not None:
                         current = None if found.issuer == crl_issuer else found.issuer
                         issuer_at.append(pos)
@@ -173,12 +176,12 @@ class CRLIndex:
 
 
 class _EntryExts:
-    __slots__ = ("issuer", "remove", "unknown")
+    __slots__ = ("issuer", "lax_issuer", "remove", "unknown")
 
     def __init__(self) -> None:
         self.issuer: bytes | None = None
         self.unknown: str | None = None
-        self.remove = False
+        self.remove = self.lax_issuer = False
 
 
 def _scan_entry_extensions(der: bytes, pos: int, end: int) -> _EntryExts:
@@ -203,6 +206,7 @@ def _scan_entry_extensions(der: bytes, pos: int, end: int) -> _EntryExts:
             found.remove = found.remove or value == _REMOVE_FROM_CRL
         elif oid == OID_CERTIFICATE_ISSUER:
             found.issuer = _directory_name(value)
+            found.lax_issuer = found.lax_issuer or not critical
     return found
 
 
@@ -290,18 +294,20 @@ def _entry_at(der: bytes, offset: int, issuer: bytes | None) -> CRLEntry:
 _REASONS = frozenset(int(r) for r in RevocationReason)
 
 
-def _booleans(value: bytes, start: int, end: int) -> bool:
-    body = value[start:end]
-    if len(body) != 1:
-        raise DecodeError("malformed BOOLEAN")
-    return body != b"\x00"
+# ReasonFlags bit → CRLReason code: bits 1-6 are codes 1-6, bit 7 privilegeWithdrawn (9),
+# bit 8 aACompromise (10); bit 0 is unused and later bits name no reason
+_BIT_REASON = (0, 1, 2, 3, 4, 5, 6, 9, 10)
+#: Every reason a ReasonFlags can name, as CRLReason codes (RFC 5280 §6.3.3 "all-reasons").
+ALL_REASONS = frozenset(_BIT_REASON[1:])
 
 
-def _reason_flags(body: bytes) -> frozenset[int]:
+def reason_flags(body: bytes) -> frozenset[int]:
+    """A ReasonFlags BIT STRING's contents as the CRLReason codes it names."""
     if not body or body[0] > 7:
         raise DecodeError("malformed ReasonFlags")
     bits = body[1:]
-    return frozenset(i for i in range(len(bits) * 8) if bits[i // 8] & (0x80 >> (i % 8)) and i != 0)
+    top = min(len(bits) * 8, len(_BIT_REASON))
+    return frozenset(_BIT_REASON[i] for i in range(1, top) if bits[i // 8] & (0x80 >> (i % 8)))
 
 
 def parse_idp(value: bytes) -> IssuingDistributionPoint:
@@ -312,7 +318,7 @@ def parse_idp(value: bytes) -> IssuingDistributionPoint:
     names: list[str] = []
     flags = {1: False, 2: False, 4: False, 5: False}
     reasons: frozenset[int] | None = None
-    relative = False
+    relative = other = False
     last = -1
     for tag, _, cstart, cend in children(value, start, end):
         number = tag & 0x1F
@@ -326,14 +332,18 @@ def parse_idp(value: bytes) -> IssuingDistributionPoint:
                         uri = value[gstart:gend]
                         if gtag == 0x86 and uri.isascii():
                             names.append(uri.decode("ascii"))
+                        else:  # a directoryName, ...: still a partition, never matched
+                            other = True
                 elif ntag == 0xA1:
                     relative = True
                 else:
                     raise DecodeError("malformed DistributionPointName")
         elif tag in (0x81, 0x82, 0x84, 0x85):
-            flags[number] = _booleans(value, cstart, cend)
+            if cend - cstart != 1:
+                raise DecodeError("malformed BOOLEAN")
+            flags[number] = value[cstart] != 0
         elif tag == 0x83:
-            reasons = _reason_flags(value[cstart:cend])
+            reasons = reason_flags(value[cstart:cend])
         else:
             raise DecodeError("unexpected field in issuingDistributionPoint")
     return IssuingDistributionPoint(
@@ -344,6 +354,7 @@ def parse_idp(value: bytes) -> IssuingDistributionPoint:
         indirect_crl=flags[4],
         only_contains_attribute_certs=flags[5],
         relative_name=relative,
+        other_names=other,
         der=value,
     )
 
@@ -368,27 +379,17 @@ def _read(data: object) -> bytes:
     return der_from(data, "X509 CRL")
 
 
+@dataclass(frozen=True, slots=True)
 class CRLFacts:
     """What :func:`parse_crl` sliced from the DER beyond the model: the signed TBSCertList,
     the outer and inner AlgorithmIdentifiers, the signature bits and the entry index."""
 
-    __slots__ = ("crl", "index", "inner_algorithm", "outer_algorithm", "signature", "tbs")
-
-    def __init__(
-        self,
-        tbs: bytes,
-        outer: bytes,
-        inner: bytes,
-        signature: bytes,
-        index: CRLIndex,
-        crl: CRL,
-    ) -> None:
-        self.tbs = tbs
-        self.outer_algorithm = outer
-        self.inner_algorithm = inner
-        self.signature = signature
-        self.index = index
-        self.crl = crl
+    tbs: bytes
+    outer_algorithm: bytes
+    inner_algorithm: bytes
+    signature: bytes
+    index: CRLIndex
+    crl: CRL
 
 
 _facts = BoundedCache[bytes, CRLFacts]("crl.facts", 16)

@@ -27,12 +27,14 @@ from .certs import (
     ocsp_urls,
     parts_of,
 )
+from .crl import ALL_REASONS, crl_facts, reason_flags
 from .crl_validate import name_is, same_url, validate_crl
 from .crlmodels import CRL, CRLEntry
 from .errors import (
     CRLIssuerMismatchError,
     CRLScopeError,
     CRLValidationError,
+    DecodeError,
     DeltaCRLError,
     MalformedCRLError,
 )
@@ -58,6 +60,7 @@ class _DistributionPoint:
     full_names: tuple[str, ...]
     relative: bool
     crl_issuers: tuple[bytes, ...]  # directoryName DERs of cRLIssuer
+    reasons: frozenset[int] | None  # the reasons this point's CRLs cover (None: all)
 
 
 def _distribution_points(cert: x509.Certificate) -> tuple[_DistributionPoint, ...]:
@@ -73,6 +76,7 @@ def _distribution_points(cert: x509.Certificate) -> tuple[_DistributionPoint, ..
         names: list[str] = []
         issuers: list[bytes] = []
         relative = False
+        reasons: frozenset[int] | None = None
         for ptag, _, pstart, pend in children(value, dstart, dend):
             if ptag == 0xA0:  # distributionPoint
                 for ntag, _, nstart, nend in children(value, pstart, pend):
@@ -84,11 +88,13 @@ def _distribution_points(cert: x509.Certificate) -> tuple[_DistributionPoint, ..
                             for g in children(value, nstart, nend)
                             if g[0] == 0x86 and value[g[2] : g[3]].isascii()
                         )
+            elif ptag == 0x81:  # reasons
+                reasons = reason_flags(value[pstart:pend])
             elif ptag == 0xA2:  # cRLIssuer GeneralNames, directoryName [4] EXPLICIT
                 issuers.extend(
                     value[g[2] : g[3]] for g in children(value, pstart, pend) if g[0] == 0xA4
                 )
-        out.append(_DistributionPoint(tuple(names), relative, tuple(issuers)))
+        out.append(_DistributionPoint(tuple(names), relative, tuple(issuers), reasons))
     return tuple(out)
 
 
@@ -125,13 +131,15 @@ def _dp_problem(
             )
         if not any(same_url(a, b) for a in idp.full_names for b in dp.full_names):
             return CRLScopeError, (
-                f"the CRL covers {', '.join(idp.full_names) or 'a relative name'}, the "
+                f"the CRL covers {', '.join(idp.full_names) or 'a partition named by no URL'}, the "
                 f"certificate's distribution point is {', '.join(dp.full_names)}"
             )
     return None
 
 
-def _check_scope(cert: x509.Certificate, crl: CRL, url: str | None) -> None:
+def _check_scope(cert: x509.Certificate, crl: CRL, url: str | None) -> frozenset[int]:
+    """Refuse a CRL that does not cover ``cert`` (§6.3.3 (b)); the reasons it covers for
+    ``cert`` otherwise: onlySomeReasons ∩ the served distribution points' reasons (§6.3.3 (d))."""
     cert_issuer_der = parts_of(cert).issuer_der
     try:
         cert_issuer: object = cert.issuer
@@ -142,14 +150,19 @@ def _check_scope(cert: x509.Certificate, crl: CRL, url: str | None) -> None:
     if url is not None and any(any(same_url(url, n) for n in p.full_names) for p in points):
         points = tuple(p for p in points if any(same_url(url, n) for n in p.full_names))
     candidates = points or (None,)
-    problems = [p for p in (_dp_problem(dp, crl, crl_is_cert_issuer) for dp in candidates) if p]
-    if len(problems) == len(candidates):  # no distribution point is served by this CRL
+    verdicts = [(dp, _dp_problem(dp, crl, crl_is_cert_issuer)) for dp in candidates]
+    served = [dp for dp, problem in verdicts if problem is None]
+    if not served:  # no distribution point is served by this CRL
+        problems = [p for _, p in verdicts if p is not None]
         issuer_problem = [p for p in problems if p[0] is CRLIssuerMismatchError]
         kind, message = (issuer_problem or problems)[0]
         raise kind(message)
+    reasons = frozenset[int]().union(
+        *(dp.reasons if dp is not None and dp.reasons is not None else ALL_REASONS for dp in served)
+    )
     idp = crl.issuing_distribution_point
     if idp is None:
-        return
+        return reasons
     is_ca = _is_ca(cert)
     if idp.only_contains_user_certs and (is_ca or cert.version is x509.Version.v1):
         raise CRLScopeError(
@@ -159,6 +172,7 @@ def _check_scope(cert: x509.Certificate, crl: CRL, url: str | None) -> None:
         raise CRLScopeError(f"the CRL covers CA certificates only; {describe(cert)} is not one")
     if idp.only_contains_attribute_certs:
         raise CRLScopeError("the CRL covers attribute certificates only")
+    return reasons if idp.only_some_reasons is None else reasons & idp.only_some_reasons
 
 
 def _check_delta(base: CRL, delta: CRL) -> None:
@@ -189,6 +203,56 @@ def _reason(entry: CRLEntry) -> RevocationReason | None:
     return reason if isinstance(reason, RevocationReason) else None
 
 
+# string types compared as text (RFC 5280 §7.1, simplified: case and spaces folded)
+_STRING_TAGS = {0x0C: "utf-8", 0x13: "ascii", 0x16: "ascii", 0x14: "latin-1", 0x1E: "utf-16-be"}
+
+
+def _canonical_name(der: bytes) -> tuple[frozenset[tuple[bytes, object]], ...] | None:
+    """A Name's DER in a comparable form: the same for two encodings of one name (string
+    type, case, spaces); None when it does not decode."""
+    try:
+        start, end = expect(der, 0, 0x30)
+        rdns = []
+        for tag, _, rstart, rend in children(der, start, end):
+            if tag != 0x31:
+                return None
+            atvs = []
+            for _, _, astart, aend in children(der, rstart, rend):
+                (otag, _, os_, oe), (vtag, _, vs, ve) = children(der, astart, aend)
+                codec = _STRING_TAGS.get(vtag)
+                raw = der[vs:ve]
+                text = " ".join(raw.decode(codec).split()).casefold() if codec else (vtag, raw)
+                atvs.append((bytes([otag]) + der[os_:oe], text))
+            rdns.append(frozenset(atvs))
+        return tuple(rdns)
+    except (DecodeError, ValueError):  # UnicodeDecodeError is a ValueError
+        return None
+
+
+def _issuer_keys(cert: x509.Certificate, crl: CRL) -> list[bytes | None]:
+    """The index keys under which ``crl`` may list ``cert`` (None: the CRL issuer's own
+    entries): its issuer's DER, and every certificateIssuer that is the same name in another
+    encoding, so that a re-encoded name never turns a listing into "not listed"."""
+    cert_issuer = parts_of(cert).issuer_der
+    want = _canonical_name(cert_issuer)
+    try:
+        decoded: object = cert.issuer
+    except Exception:  # undecodable: the encodings still compare
+        decoded = None
+    same = name_is(crl.issuer_der, crl.issuer, cert_issuer, decoded) or (
+        want is not None and want == _canonical_name(crl.issuer_der)
+    )
+    keys: list[bytes | None] = [None if same else cert_issuer]
+    for other in crl_facts(crl.der).index.certificate_issuers:
+        if other != cert_issuer and want is not None and _canonical_name(other) == want:
+            keys.append(other)
+    return keys
+
+
+def _reason_names(codes: frozenset[int]) -> str:
+    return ", ".join(RevocationReason(c).name.lower() for c in sorted(codes))
+
+
 @typed_errors(MalformedCRLError, "crl_status")
 def crl_status(
     cert: x509.Certificate,
@@ -200,6 +264,7 @@ def crl_status(
     delta: CRL | bytes | None = None,
     policy: ValidationPolicy | None = None,
     extra_certs: Sequence[x509.Certificate] = (),
+    more_crls: Sequence[tuple[CRL | bytes, str | None]] = (),
 ) -> RevocationResult:
     """Whether ``cert`` (issued by ``issuer``) is listed on ``crl``, fetched from ``url``.
 
@@ -210,37 +275,60 @@ def crl_status(
     scope, BaseCRLNumber ≤ the complete CRL's number, not older than it; its entries override
     the complete CRL's, and removeFromCRL un-revokes.
 
+    Reasons (§6.3.3 (d), (e)): a CRL covers, for ``cert``, the reasons of its
+    onlySomeReasons intersected with those of the certificate's distribution point. A CRL
+    covering only some reasons can say REVOKED, never GOOD by itself: pass the CRLs for the
+    other reasons as ``more_crls`` (complete CRLs, each with the URL it was fetched from,
+    each validated and scope-checked like ``crl``); GOOD needs the union of the reasons
+    covered to be every reason, else :class:`~ocspkit.CRLScopeError` (not UNKNOWN: no CA
+    said "unknown", the CRLs given are not enough).
+
     Returns a :class:`~ocspkit.RevocationResult` with source CRL: REVOKED when listed
-    (certificateHold included) with the time and reason, GOOD when not. A CRL that covers
-    only some reasons cannot say GOOD (:class:`~ocspkit.CRLScopeError`).
+    (certificateHold included) with the time and reason and, as ``crl`` and ``url``, the
+    CRL that lists it; GOOD when no CRL lists it.
     """
     policy = policy or _DEFAULT_POLICY
     at = utc(now)
     prove_issuer(cert, issuer, policy)
-    base = validate_crl(crl, issuer, now=at, url=url, policy=policy, extra_certs=extra_certs)
-    if base.is_delta:
-        raise DeltaCRLError("a delta CRL was given as the complete CRL")
-    _check_scope(cert, base, url)
+
+    def consult(given: CRL | bytes, where: str | None) -> tuple[CRL, frozenset[int]]:
+        checked = validate_crl(
+            given, issuer, now=at, url=where, policy=policy, extra_certs=extra_certs
+        )
+        if checked.is_delta:
+            raise DeltaCRLError("a delta CRL was given as a complete CRL")
+        return checked, _check_scope(cert, checked, where)
+
+    def listed(on: CRL) -> CRLEntry | None:
+        for key in _issuer_keys(cert, on):
+            if (hit := on.lookup(cert.serial_number, key)) is not None:
+                return hit
+        return None
+
+    base, covered = consult(crl, url)
+    entry = listed(base)
     applied: CRL | None = None
     if delta is not None:
         applied = validate_crl(delta, issuer, now=at, policy=policy, extra_certs=extra_certs)
         _check_delta(base, applied)
-    cert_issuer = parts_of(cert).issuer_der
-    key = None if cert_issuer == base.issuer_der else cert_issuer
-    entry = base.lookup(cert.serial_number, key)
-    if applied is not None:
-        newer = applied.lookup(cert.serial_number, key)
+        newer = listed(applied)
         if newer is not None:
-            removed = newer.reason == RevocationReason.REMOVE_FROM_CRL
-            entry = None if removed else newer
-    fresh = applied or base
+            entry = None if newer.reason == RevocationReason.REMOVE_FROM_CRL else newer
+    evidence, where = base, url
     nexts = [c.next_update for c in (base, applied) if c is not None and c.next_update]
+    for other, other_url in more_crls:
+        checked, reasons = consult(other, other_url)
+        covered |= reasons
+        if checked.next_update is not None:
+            nexts.append(checked.next_update)
+        if entry is None and (entry := listed(checked)) is not None:
+            evidence, where = checked, other_url
     common = {
         "source": RevocationSource.CRL,
-        "this_update": fresh.this_update,
+        "this_update": (applied or evidence).this_update,
         "next_update": min(nexts) if nexts else None,
-        "url": url,
-        "crl": base,
+        "url": where,
+        "crl": evidence,
         "delta": applied,
     }
     if entry is not None:
@@ -250,9 +338,11 @@ def crl_status(
             revocation_reason=_reason(entry),
             **common,  # type: ignore[arg-type]
         )
-    idp = base.issuing_distribution_point
-    if idp is not None and idp.only_some_reasons is not None:
-        raise CRLScopeError("the CRL covers only some reasons: it cannot say 'not revoked'")
+    if covered != ALL_REASONS:
+        raise CRLScopeError(
+            "the CRLs given cover only some reasons, so they cannot say 'not revoked' "
+            f"(missing: {_reason_names(ALL_REASONS - covered)})"
+        )
     return RevocationResult(status=CertStatus.GOOD, **common)  # type: ignore[arg-type]
 
 

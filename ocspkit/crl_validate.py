@@ -159,6 +159,8 @@ def check_structure(facts: CRLFacts) -> None:
     crl, index = facts.crl, facts.index
     if index.problems:
         raise MalformedCRLError(index.problems[0])
+    if crl.issuer_der == b"\x30\x00":
+        raise MalformedCRLError("an empty issuer name (RFC 5280 §5.1.2.3)")
     if crl.version not in (1, 2):
         raise MalformedCRLError(f"CRL version {crl.version} (only v1 and v2 exist)")
     if crl.version == 1 and (crl.extensions or index.entry_extensions):
@@ -254,7 +256,7 @@ def check_url(crl: CRL, url: str | None) -> None:
     if url is None or idp is None or not idp.has_distribution_point:
         return
     if not any(same_url(url, name) for name in idp.full_names):
-        names = ", ".join(idp.full_names) or "a name relative to the issuer"
+        names = ", ".join(idp.full_names) or "no URL"
         raise CRLScopeError(
             f"the CRL's issuing distribution point names {names}, not {url}: "
             "a partition served in place of another"

@@ -77,7 +77,10 @@ class IssuingDistributionPoint:
 
     :ivar full_names: the URIs of distributionPoint fullName, in order.
     :ivar relative_name: True when distributionPoint is a nameRelativeToCRLIssuer.
-    :ivar only_some_reasons: the CRLReason codes covered, or None for all of them.
+    :ivar other_names: True when fullName holds names that are not URIs (a directoryName,
+        ...): the CRL is still a partition, one that ocspkit never matches to a URL.
+    :ivar only_some_reasons: the reasons covered (onlySomeReasons' ReasonFlags, as CRLReason
+        codes: privilegeWithdrawn is 9, aACompromise 10), or None for all of them.
     :ivar der: the extnValue, as encoded (two CRLs have the same scope when these match).
     """
 
@@ -88,12 +91,13 @@ class IssuingDistributionPoint:
     indirect_crl: bool = False
     only_contains_attribute_certs: bool = False
     relative_name: bool = False
+    other_names: bool = False
     der: bytes = field(default=b"", repr=False)
 
     @property
     def has_distribution_point(self) -> bool:
         """True when the extension names a distribution point (the CRL is a partition)."""
-        return bool(self.full_names) or self.relative_name
+        return bool(self.full_names) or self.relative_name or self.other_names
 
 
 class EntryIndex(Protocol):

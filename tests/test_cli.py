@@ -325,8 +325,12 @@ def test_probe_revoked_staple_exits_1(ca: CA, responder: Responder, tmp_path: Pa
     (tmp_path / "root.pem").write_bytes(ca.root_pem)
     with StaplingTLSServer(leaf.cert, leaf.key, leaf.chain[1:], staple=lambda: staple) as server:
         run = ocspkit_cmd(
-            "probe", f"127.0.0.1:{server.port}", "--servername", "localhost",
-            "--cafile", str(tmp_path / "root.pem"),
+            "probe",
+            f"127.0.0.1:{server.port}",
+            "--servername",
+            "localhost",
+            "--cafile",
+            str(tmp_path / "root.pem"),
         )
     assert run.code == 1, run.err
     assert "REVOKED" in run.out
@@ -337,7 +341,9 @@ def test_probe_untrusted_chain_exits_3(ca: CA, responder: Responder) -> None:
     leaf = ca.issue("localhost", ocsp_url=responder.url)
     staple = check(leaf.cert, ca.issuer).response.der
     with StaplingTLSServer(leaf.cert, leaf.key, leaf.chain[1:], staple=lambda: staple) as server:
-        run = ocspkit_cmd("probe", f"127.0.0.1:{server.port}", "--servername", "localhost", "--json")
+        run = ocspkit_cmd(
+            "probe", f"127.0.0.1:{server.port}", "--servername", "localhost", "--json"
+        )
     assert run.code == 3, run.err
     doc = run.json()
     assert doc["chain_valid"] is False and doc["staple_status"] == "good"
@@ -356,8 +362,13 @@ def test_probe_without_staple_exits_3(ca: CA, responder: Responder, tmp_path: Pa
     (tmp_path / "root.pem").write_bytes(ca.root_pem)
     with StaplingTLSServer(leaf.cert, leaf.key, leaf.chain[1:]) as server:
         run = ocspkit_cmd(
-            "probe", f"127.0.0.1:{server.port}", "--json", "--servername", "localhost",
-            "--cafile", str(tmp_path / "root.pem"),
+            "probe",
+            f"127.0.0.1:{server.port}",
+            "--json",
+            "--servername",
+            "localhost",
+            "--cafile",
+            str(tmp_path / "root.pem"),
         )
     assert run.code == 3
     doc = run.json()
@@ -454,15 +465,23 @@ def test_check_many_missing_file_is_an_error_row(tmp_path: Path) -> None:
 def test_demo_ignores_a_configured_proxy() -> None:
     """The demo is offline: a proxy in the environment (here a closed port) must not matter."""
     env = {
-        **os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT),
-        "HTTP_PROXY": f"http://127.0.0.1:{closed_port()}", "HTTPS_PROXY": "http://127.0.0.1:9",
+        **os.environ,
+        "NO_COLOR": "1",
+        "PYTHONPATH": str(ROOT),
+        "HTTP_PROXY": f"http://127.0.0.1:{closed_port()}",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
         "ALL_PROXY": "http://127.0.0.1:9",
     }
     env.pop("NO_PROXY", None)
     env.pop("no_proxy", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "ocspkit", "demo"], capture_output=True, text=True, timeout=60,
-        env=env, stdin=subprocess.DEVNULL, check=False,
+        [sys.executable, "-m", "ocspkit", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert "REVOKED" in proc.stdout

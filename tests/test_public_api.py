@@ -24,6 +24,19 @@ NOT_EXPORTED: dict[str, set[str]] = {
     "ocspkit.crl": {"crl_facts"},
     # structural protocols of the CRL models, not values a caller builds
     "ocspkit.crlmodels": {"EntryIndex", "RawExtension"},
+    # the verdict flow's protocol and helpers, driven by the clients' runners
+    "ocspkit.revocation": {
+        "SOURCES",
+        "AskCRL",
+        "AskOCSP",
+        "NeedIssuer",
+        "Request",
+        "VerdictFlow",
+        "check_sources",
+        "from_validation",
+        "revocation_flow",
+        "staple_answer",
+    },
     # the SSRF guard's address classification, for callers who build their own policy
     "ocspkit.client": {"METADATA_ADDRESSES", "is_metadata_address", "is_public_address"},
 }

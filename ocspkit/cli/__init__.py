@@ -1,10 +1,11 @@
 """The ``ocspkit`` command (also ``python -m ocspkit``).
 
 Subcommands: ``demo``, ``uris``, ``check``, ``probe``, ``staple-file``, ``check-many``,
-``inspect``. Every one takes ``--json``. Exit codes (:class:`~ocspkit.cli.common.ExitCode`):
-0 good, 1 revoked, 2 unknown, 3 no valid answer, 4 usage (``staple-file``: 0 whenever a staple
-was written, whatever it says). Errors are one line on stderr, never a traceback. This package
-must never print a traceback or write anything but the documented output to stdout.
+``inspect``, ``crl``. Every one takes ``--json``. Exit codes
+(:class:`~ocspkit.cli.common.ExitCode`): 0 good, 1 revoked, 2 unknown, 3 no valid answer,
+4 usage (``staple-file``: 0 whenever a staple was written, whatever it says; ``crl``: 0 not
+listed, 1 listed, 3 invalid CRL). Errors are one line on stderr, never a traceback. This
+package must never print a traceback or write anything but the documented output to stdout.
 
 The library pieces each subcommand needs are imported when it runs, so ``ocspkit --help``
 works whatever is installed.
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from .. import __version__
-from . import check, check_many, demo, inspect, probe, staple_file, uris
+from . import check, check_many, crl, demo, inspect, probe, staple_file, uris
 from .common import CLIError, ExitCode, describe_error, exit_for_error
 
 __all__ = ["ExitCode", "build_parser", "main"]
@@ -28,7 +29,8 @@ EPILOG = """\
 exit codes: 0 good, 1 revoked, 2 unknown, 3 no valid answer (no OCSP URL, responder down,
 invalid response, unreachable host, no staple), 4 usage (bad arguments, missing file,
 not a certificate). staple-file: 0 a staple was written (good, revoked or unknown: reload
-the server), 3 nothing was written, 4 usage. Every subcommand takes --json; see
+the server), 3 nothing was written, 4 usage. crl: 0 not listed, 1 listed, 3 invalid or
+unusable CRL, 4 usage. Every subcommand takes --json; see
 'ocspkit COMMAND --help'."""
 
 
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     staple_file.register(sub)
     check_many.register(sub)
     inspect.register(sub)
+    crl.register(sub)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""``ocspkit check``: query a certificate's responders and validate the answer.
+"""``ocspkit check``: is the certificate revoked? The one answer of ``check_revocation``.
 
 Also owns what ``check-many`` and ``inspect`` share with it: the common options and reading a
 certificate with its issuer. Must never print a result it did not validate.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from cryptography import x509
 
 from ..errors import IssuerNotFoundError
-from ..models import ValidationResult
+from ..models import RevocationResult
 from .common import (
     SubParsers,
     UsageError,
@@ -28,16 +28,18 @@ from .common import (
 )
 from .output import (
     Style,
+    attempts_json,
     cert_json,
     emit_json,
     envelope,
     error_json,
-    result_json,
-    result_rows,
+    revocation_json,
+    revocation_rows,
     subject,
 )
 
-__all__ = ["common_options", "inputs", "issuer_bundle", "register", "run"]
+__all__ = ["add_source_option", "common_options", "inputs", "issuer_bundle", "register", "run",
+           "sources_of"]  # fmt: skip
 
 _ISSUER_HELP = (
     "the issuer's certificate (PEM/DER; a bundle works, the issuer is found in it by signature). "
@@ -64,14 +66,33 @@ def common_options(
     add_json_flag(p)
 
 
+def add_source_option(p: argparse.ArgumentParser) -> None:
+    """``--source ocsp|crl``: ask only that source (default: OCSP, then the CRLs)."""
+    p.add_argument(
+        "--source",
+        choices=("ocsp", "crl"),
+        help="ask only this source: 'ocsp' (the AIA OCSP responders, or --url) or 'crl' (the "
+        "CRL distribution points). Default: OCSP first, then the CRLs when OCSP gives no answer",
+    )
+
+
+def sources_of(args: argparse.Namespace) -> tuple[str, ...]:
+    """The ``sources`` of ``check_revocation`` for ``--source``."""
+    return (args.source,) if args.source else ("ocsp", "crl")
+
+
 def register(sub: SubParsers) -> None:
     """Add ``check`` to the subcommands."""
     p = sub.add_parser(
         "check",
-        help="check one certificate (like openssl ocsp, but fully validated)",
-        description="Ask the certificate's OCSP responder (or --url) about it and validate the "
-        "answer completely: CertID, signature, responder authorisation, freshness, nonce. "
-        "Exit code: 0 good, 1 revoked, 2 unknown, 3 no valid answer, 4 usage.",
+        help="is a certificate revoked? OCSP, then CRLs, fully validated (like openssl ocsp "
+        "and openssl verify -crl_check)",
+        description="Answer from whichever source the CA publishes: the certificate's OCSP "
+        "responders (or --url), then, when none answers, its CRL distribution points. Every "
+        "answer is validated completely (OCSP: CertID, signature, responder authorisation, "
+        "freshness, nonce; CRL: signature, issuer, freshness, scope). Certificates that need "
+        "no answer (noRevAvail, short-lived) are good without a request. The source is "
+        "printed. Exit code: 0 good, 1 revoked, 2 unknown, 3 no valid answer, 4 usage.",
     )
     p.add_argument(
         "--cert",
@@ -79,6 +100,7 @@ def register(sub: SubParsers) -> None:
         metavar="FILE",
         help="the certificate to check (PEM or DER; in a PEM chain, the first one)",
     )
+    add_source_option(p)
     common_options(p)
     p.set_defaults(func=run)
 
@@ -116,25 +138,24 @@ def issuer_bundle(args: argparse.Namespace) -> list[x509.Certificate]:
 
 def run(args: argparse.Namespace) -> int:
     """``ocspkit check``."""
-    from ..client import ClientConfig, check
+    from ..certs import crl_urls, ocsp_urls
+    from ..client import ClientConfig, check_revocation
 
     extra = issuer_bundle(args)
     item = inputs(args.cert, extra)
     if args.issuer and item.issuer is None:
         raise UsageError(f"{args.issuer} holds no certificate that issued {subject(item.cert)}")
-    urls: list[str] = [args.url] if args.url else []
-    if not urls:
-        from ..certs import ocsp_urls
-
-        urls = list(ocsp_urls(item.cert))
-    result: ValidationResult | None = None
+    urls: list[str] = [args.url] if args.url else list(ocsp_urls(item.cert))
+    result: RevocationResult | None = None
     error: BaseException | None = None
     try:
-        result = check(
+        result = check_revocation(
             item.cert,
             item.issuer,
             url=args.url,
             bundle=item.bundle,
+            sources=sources_of(args),
+            require=True,
             hash_algorithm="sha256" if args.sha256 else "sha1",
             nonce=not args.no_nonce,
             config=ClientConfig(timeout=args.timeout, deadline=args.timeout),
@@ -154,16 +175,22 @@ def run(args: argparse.Namespace) -> int:
                 certificate=cert_json(item.cert),
                 issuer=cert_json(item.issuer) if item.issuer is not None else None,
                 ocsp_urls=urls,
+                crl_urls=list(crl_urls(item.cert)),
                 status=result.status.value if result is not None else None,
-                result=result_json(result) if result is not None else None,
+                source=result.source.value if result and result.source else None,
+                result=revocation_json(result) if result is not None else None,
+                attempts=attempts_json(result if result is not None else error),
                 error=error_json(error, message or "") if error is not None else None,
             )
         )
     else:
         style = Style()
         style.line(f"{style.paint(subject(item.cert), 'bold')}  serial {item.cert.serial_number:x}")
-        rows = [("responder", ", ".join(urls) or "(none)")]
-        style.table(rows + (result_rows(result, style) if result is not None else []))
+        rows = [
+            ("responder", ", ".join(urls) or "(none)"),
+            ("crl", ", ".join(crl_urls(item.cert)) or "(none)"),
+        ]
+        style.table(rows + (revocation_rows(result, style) if result is not None else []))
     if message is not None:
         sys.stderr.write(f"ocspkit check: error: {message}\n")
     return int(code)

@@ -15,8 +15,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from ..models import CertStatus, ValidationResult
-from .check import _Input, common_options, inputs, issuer_bundle
+from ..models import CertStatus, RevocationResult
+from .check import _Input, add_source_option, common_options, inputs, issuer_bundle, sources_of
 from .common import (
     CLIError,
     ExitCode,
@@ -24,16 +24,27 @@ from .common import (
     UsageError,
     describe_error,
 )
-from .output import JSONValue, Style, cert_json, emit_json, envelope, error_json, result_json
+from .output import (
+    JSONValue,
+    Style,
+    attempts_json,
+    cert_json,
+    emit_json,
+    envelope,
+    error_json,
+    revocation_json,
+)
 
 __all__ = ["ROW_KEYS", "register", "run"]
 
 #: The columns of ``--csv`` and the keys of each ``--jsonl`` line, in order: ``file``, then
-#: those of :meth:`ocspkit.client.CheckOutcome.to_dict` (``index`` is the file's position).
+#: those of :meth:`ocspkit.RevocationOutcome.to_dict` (``index`` is the file's position;
+#: ``source`` is ``ocsp``, ``crl``, ``staple``, ``short_lived`` or ``no_revocation_info``),
+#: then, for an OCSP answer, those of :meth:`ocspkit.ValidationResult.to_dict`.
 ROW_KEYS = (
     "file", "index", "subject", "serial", "status", "source", "this_update", "next_update",
     "produced_at", "revocation_time", "reason", "url", "error", "error_type", "signer",
-    "delegated", "contradicted", "hash_algorithm", "nonce",
+    "delegated", "contradicted", "hash_algorithm", "nonce", "attempts",
 )  # fmt: skip
 
 
@@ -42,8 +53,10 @@ def register(sub: SubParsers) -> None:
     p = sub.add_parser(
         "check-many",
         help="check many certificates concurrently (progress bar on a terminal)",
-        description="Check every FILE (a certificate, or a chain with its issuer after it; "
-        "'-' reads file names from standard input, one a line). A file that cannot be read "
+        description="Check every FILE as 'check' does (OCSP, then CRLs; each CRL is fetched "
+        "once for all the certificates it covers). A FILE is a certificate, or a chain with "
+        "its issuer after it; "
+        "'-' reads file names from standard input, one a line. A file that cannot be read "
         "is an error row; the run goes on. Exit code: 1 if any is revoked, else 3 if any got "
         "no valid answer (or could not be read), else 2 if any is unknown, else 0; 4 for a "
         "usage error.",
@@ -59,6 +72,7 @@ def register(sub: SubParsers) -> None:
         "--jsonl", action="store_true", help="one flat JSON object per file and line, as each ends"
     )
     form.add_argument("--csv", action="store_true", help="CSV with a header row, as each ends")
+    add_source_option(p)
     common_options(p, "each certificate", "each FILE")
     p.set_defaults(func=run)
 
@@ -111,7 +125,7 @@ def _error_row(index: int, exc: BaseException, message: str) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """``ocspkit check-many``."""
-    from ..client import ClientConfig, check_many
+    from ..client import ClientConfig, check_revocation_many
 
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
@@ -121,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("no certificate file named (on the command line or standard input)")
     writer = _Writer(args)
     loaded: dict[int, _Input] = {}
-    got: dict[int, ValidationResult | BaseException] = {}
+    got: dict[int, RevocationResult | BaseException] = {}
     for index, path in enumerate(names):
         try:
             loaded[index] = inputs(path, extra)
@@ -131,9 +145,11 @@ def run(args: argparse.Namespace) -> int:
     order = list(loaded)
     progress = _progress(len(order))
     try:
-        outcomes = check_many(
+        outcomes = check_revocation_many(
             [(loaded[i].cert, *loaded[i].bundle) for i in order],
             url=args.url,
+            sources=sources_of(args),
+            require=True,
             concurrency=args.concurrency,
             hash_algorithm="sha256" if args.sha256 else "sha1",
             nonce=not args.no_nonce,
@@ -141,7 +157,12 @@ def run(args: argparse.Namespace) -> int:
         )
         for outcome in outcomes:
             index = order[outcome.index]
-            flat: dict[str, Any] = {**outcome.to_dict(), "index": index}
+            ocsp = outcome.result.ocsp if outcome.result is not None else None
+            flat: dict[str, Any] = {
+                **(ocsp.to_dict() if ocsp is not None else {}),
+                **outcome.to_dict(),
+                "index": index,
+            }
             if outcome.result is not None:
                 got[index] = outcome.result
             else:
@@ -161,7 +182,7 @@ def _report(
     args: argparse.Namespace,
     names: list[str],
     loaded: dict[int, _Input],
-    got: dict[int, ValidationResult | BaseException],
+    got: dict[int, RevocationResult | BaseException],
 ) -> int:
     style = Style()
     width = max(len(n) for n in names)
@@ -172,14 +193,16 @@ def _report(
         item = loaded.get(index)
         value = got.get(index, RuntimeError("no outcome reported"))
         certificate = cert_json(item.cert) if item is not None else None
-        if isinstance(value, ValidationResult):
+        if isinstance(value, RevocationResult):
             statuses.append(value.status)
             rows.append(
                 {
                     "file": path,
                     "certificate": certificate,
                     "status": value.status.value,
-                    "result": result_json(value),
+                    "source": value.source.value if value.source else None,
+                    "result": revocation_json(value),
+                    "attempts": attempts_json(value),
                     "error": None,
                 }
             )
@@ -189,8 +212,9 @@ def _report(
                 )
                 if value.revocation_time is not None:
                     detail = f"revoked at {value.revocation_time:%Y-%m-%d %H:%M}Z"
+                source = (value.source.value if value.source else "-").ljust(4)
                 label = style.status(value.status, value.status.value.upper().ljust(7))
-                style.line(f"{path.ljust(width)}  {label}  {detail}")
+                style.line(f"{path.ljust(width)}  {label}  {source}  {detail}".rstrip())
         else:
             statuses.append(None)
             message = describe_error(value)
@@ -199,7 +223,9 @@ def _report(
                     "file": path,
                     "certificate": certificate,
                     "status": None,
+                    "source": None,
                     "result": None,
+                    "attempts": attempts_json(value),
                     "error": error_json(value, message),
                 }
             )

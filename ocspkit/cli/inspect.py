@@ -1,10 +1,11 @@
-"""``ocspkit inspect FILE``: show a saved OCSP response or request; validate it on request.
+"""``ocspkit inspect FILE``: show a saved OCSP response, request or CRL; validate it on request.
 
-Like ``openssl ocsp -respin FILE -resp_text`` (and ``-reqin FILE -req_text``), DER or PEM.
-With ``--cert`` (and ``--issuer``) a response is validated for that certificate and the exit
-code is that of ``check``. What this module must never do: call a verdict on a response it
-has not validated (without ``--cert`` the output says "not validated" and exits 0), or touch
-the network.
+Like ``openssl ocsp -respin FILE -resp_text`` (and ``-reqin FILE -req_text``, ``openssl crl
+-text``), DER or PEM. With ``--cert`` (and ``--issuer``) a response or CRL is validated for
+that certificate and the exit code is that of ``check`` (the CRL side is
+:func:`ocspkit.cli.crl.inspect_crl`). What this module must never do: call a verdict on a
+response it has not validated (without ``--cert`` the output says "not validated" and exits
+0), or touch the network.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..crlmodels import CRL
 from ..models import CertID, Extension, OCSPRequest, OCSPResponse, ResponseStatus
 from .common import (
     ExitCode,
@@ -57,14 +59,15 @@ def register(sub: SubParsers) -> None:
     """Add ``inspect`` to the subcommands."""
     p = sub.add_parser(
         "inspect",
-        help="show a saved OCSP response or request (DER or PEM); validate it with --cert",
-        description="Print what an OCSP response or request file holds (like openssl ocsp "
-        "-respin FILE -resp_text). With --cert (and --issuer, unless --cert holds the chain) "
-        "validate the response for that certificate, now. Exit code without --cert: 0 the "
-        "file decodes, 4 it does not; with --cert as 'check': 0 good, 1 revoked, 2 unknown, "
-        "3 the response does not validate (or is unsuccessful), 4 usage.",
+        help="show a saved OCSP response, request or CRL (DER or PEM); validate it with --cert",
+        description="Print what an OCSP response, request or CRL file holds (like openssl "
+        "ocsp -respin FILE -resp_text, openssl crl -text). With --cert (and --issuer, unless "
+        "--cert holds the chain) validate the response or CRL for that certificate, now. "
+        "Exit code without --cert: 0 the file decodes, 4 it does not; with --cert as "
+        "'check': 0 good, 1 revoked, 2 unknown, 3 the response or CRL does not validate (or "
+        "is unsuccessful, or does not cover the certificate), 4 usage.",
     )
-    p.add_argument("file", metavar="FILE", help="an OCSP response or request, DER or PEM")
+    p.add_argument("file", metavar="FILE", help="an OCSP response or request or a CRL, DER or PEM")
     p.add_argument("--cert", metavar="FILE", help="validate the response for this certificate")
     p.add_argument(
         "--issuer", metavar="FILE", help="the certificate's issuer (default: after it in --cert)"
@@ -88,13 +91,16 @@ def _read(path: str) -> bytes:
     return data
 
 
-def _decode(data: bytes, path: str) -> OCSPResponse | OCSPRequest:
+def _decode(data: bytes, path: str) -> OCSPResponse | OCSPRequest | CRL:
+    from ..crl import parse_crl
     from ..errors import DecodeError
     from ..request import parse_request
     from ..response import parse_response
 
     head = data.lstrip()[:40]
     try:
+        if head.startswith(b"-----BEGIN X509 CRL"):
+            return parse_crl(data)
         if head.startswith(b"-----BEGIN OCSP REQUEST"):
             return parse_request(data)
         try:
@@ -102,9 +108,14 @@ def _decode(data: bytes, path: str) -> OCSPResponse | OCSPRequest:
         except DecodeError:
             if head.startswith(b"-----BEGIN OCSP RESPONSE"):
                 raise
-            return parse_request(data)
+            try:
+                return parse_request(data)
+            except DecodeError:
+                return parse_crl(data)
     except DecodeError as exc:
-        raise UsageError(f"neither an OCSP response nor an OCSP request: {path} ({exc})") from None
+        raise UsageError(
+            f"neither an OCSP response, an OCSP request nor a CRL: {path} ({exc})"
+        ) from None
 
 
 def _cert_id_json(cid: CertID) -> dict[str, JSONValue]:
@@ -251,6 +262,10 @@ def run(args: argparse.Namespace) -> int:
     from .check import inputs, issuer_bundle
 
     value = _decode(_read(args.file), args.file)
+    if isinstance(value, CRL):
+        from .crl import inspect_crl
+
+        return inspect_crl(args, value)
     is_response = isinstance(value, OCSPResponse)
     if args.issuer and not args.cert:
         raise UsageError("--issuer needs --cert")

@@ -17,18 +17,21 @@ from cryptography.hazmat.primitives import hashes
 
 from .. import __version__
 from .._sigalgs import algorithm_name
-from ..certs import is_must_staple, ocsp_urls, subject_text
-from ..models import CertStatus, ValidationResult
+from ..certs import crl_urls, is_must_staple, ocsp_urls, subject_text
+from ..models import CertStatus, RevocationResult, ValidationResult
 
 __all__ = [
     "JSONValue",
     "Style",
+    "attempts_json",
     "cert_json",
     "emit_json",
     "envelope",
     "error_json",
     "iso",
     "result_json",
+    "revocation_json",
+    "revocation_rows",
     "subject",
 ]
 
@@ -58,6 +61,7 @@ def cert_json(cert: x509.Certificate) -> dict[str, JSONValue]:
         "not_after": iso(cert.not_valid_after_utc),
         "sha256_fingerprint": cert.fingerprint(hashes.SHA256()).hex(),
         "ocsp_urls": list(ocsp_urls(cert)),
+        "crl_urls": list(crl_urls(cert)),
         "must_staple": is_must_staple(cert),
     }
 
@@ -71,6 +75,34 @@ def result_json(result: ValidationResult) -> dict[str, JSONValue]:
     row["signer"] = subject(result.signer)
     row["signature_algorithm"] = algorithm_name(result.response.signature_algorithm_oid)
     return row
+
+
+def revocation_json(result: RevocationResult) -> dict[str, JSONValue]:
+    """The ``result`` object of ``check``: :meth:`RevocationResult.to_dict
+    <ocspkit.RevocationResult.to_dict>`; for an OCSP answer (sources ``ocsp`` and ``staple``)
+    also the keys of :func:`result_json`, so that earlier readers find theirs; for a CRL
+    answer ``crl_number``."""
+    row: dict[str, JSONValue] = {}
+    if result.ocsp is not None:
+        row.update(result_json(result.ocsp))
+    row.update(result.to_dict())
+    row["revocation_reason"] = row["reason"]
+    if result.crl is not None:
+        row["crl_number"] = result.crl.crl_number
+    return row
+
+
+def attempts_json(result_or_error: object) -> list[dict[str, JSONValue]]:
+    """The ``attempts`` list: each source tried before the answer, with its error."""
+    attempts = getattr(result_or_error, "attempts", ()) or ()
+    return [
+        {
+            "source": a.source.value,
+            "url": a.url,
+            "error": error_json(a.error, " ".join(str(a.error).split())),
+        }
+        for a in attempts
+    ]
 
 
 def error_json(exc: BaseException, message: str) -> dict[str, JSONValue]:
@@ -126,6 +158,36 @@ class Style:
         width = max((len(k) for k, _ in rows), default=0)
         for key, value in rows:
             self.line(f"{indent}{key.ljust(width)}  {value}")
+
+
+def revocation_rows(result: RevocationResult, style: Style) -> list[tuple[str, str]]:
+    """The text rows describing the one answer: its source and, by source, its evidence."""
+    source = result.source.value if result.source is not None else "(none)"
+    where = f" {result.url}" if result.url else ""
+    rows = [("source", f"{source}{where}")]
+    if result.ocsp is not None:
+        rows += result_rows(result.ocsp, style)
+    else:
+        rows.append(("status", style.status(result.status)))
+        if result.revocation_time is not None:
+            reason = result.revocation_reason
+            rows.append(
+                (
+                    "revoked at",
+                    f"{iso(result.revocation_time)}"
+                    + (f" ({reason.name.lower()})" if reason is not None else ""),
+                )
+            )
+        rows += [
+            ("this update", iso(result.this_update) or "-"),
+            ("next update", iso(result.next_update) or "(none)"),
+        ]
+        if result.crl is not None and result.crl.crl_number is not None:
+            rows.append(("crl number", str(result.crl.crl_number)))
+    for attempt in result.attempts:
+        label = f"{attempt.source.value} {attempt.url or ''}".strip()
+        rows.append(("tried", f"{label}: " + " ".join(str(attempt.error).split())))
+    return rows
 
 
 def result_rows(result: ValidationResult, style: Style) -> list[tuple[str, str]]:

@@ -24,6 +24,7 @@ from .common import (
 from .output import (
     JSONValue,
     Style,
+    attempts_json,
     cert_json,
     emit_json,
     envelope,
@@ -31,6 +32,8 @@ from .output import (
     iso,
     result_json,
     result_rows,
+    revocation_json,
+    revocation_rows,
     subject,
 )
 
@@ -74,6 +77,12 @@ def register(sub: SubParsers) -> None:
     )
     p.add_argument(
         "--timeout", type=seconds, default=10.0, metavar="SECONDS", help="overall (default 10)"
+    )
+    p.add_argument(
+        "--revocation",
+        action="store_true",
+        help="also answer 'is the served certificate revoked?' as 'check' does (a valid "
+        "staple answers; else OCSP, then CRLs), within a further --timeout",
     )
     add_json_flag(p)
     p.set_defaults(func=run, tls_version=None)
@@ -121,6 +130,15 @@ def probe_json(report: ProbeReport) -> dict[str, JSONValue]:
         "staple": result_json(report.staple_result) if report.staple_result else None,
         "staple_error": error_json(error, " ".join(str(error).split())) if error else None,
         "checked_at": iso(report.checked_at),
+        "revocation_methods": [m.value for m in report.revocation_methods],
+        "crl_urls": list(report.crl_urls),
+        "revocation": revocation_json(report.revocation) if report.revocation else None,
+        "revocation_attempts": attempts_json(report.revocation or report.revocation_error),
+        "revocation_error": (
+            error_json(report.revocation_error, " ".join(str(report.revocation_error).split()))
+            if report.revocation_error
+            else None
+        ),
     }
 
 
@@ -154,6 +172,13 @@ def print_probe(report: ProbeReport, style: Style) -> None:
         style.table([("staple error", style.paint(str(report.staple_error), "red"))])
     if report.must_staple_violation:
         style.line(style.paint("  Must-Staple violation: no valid staple", "red"))
+    methods = ", ".join(m.value for m in report.revocation_methods) or "none"
+    style.table([("revocation via", methods)])
+    if report.revocation is not None:
+        style.table(revocation_rows(report.revocation, style), indent="    ")
+    elif report.revocation_error is not None:
+        problem = " ".join(str(report.revocation_error).split())
+        style.table([("revocation", style.paint(f"no answer: {problem}", "red"))], indent="    ")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -175,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             trust_roots=roots if args.no_system_store else None,
             extra_roots=None if args.no_system_store else roots,
+            revocation=args.revocation,
         )
     except OCSPError as exc:
         raise CLIError(f"cannot probe {target}: {exc}") from None

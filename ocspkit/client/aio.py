@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 import httpx
 from cryptography import x509
 
+from ..crlmodels import CRL
 from ..errors import ConnectError, FetchError, FetchTimeoutError
-from ..models import OCSPRequest, OCSPResponse, ValidationResult
+from ..models import OCSPRequest, OCSPResponse, RevocationResult, ValidationResult
 from ..policy import ValidationPolicy
 from .actions import (
     Action,
@@ -35,11 +36,12 @@ from .actions import (
     transport_error,
 )
 from .backends import limits
-from .base import BundleInput, CertInput, ClientBase, new_async_http
+from .base import BundleInput, CertInput, ClientBase, coerce_inputs, new_async_http
 from .cache import ResponseCache
 from .config import ClientConfig
 from .guard import host_and_port
 from .issuer import issuer_flow
+from .revocation_flow import RevocationArgs, SingleFlight, async_perform, client_revocation_flow
 from .sync import _peer
 from .transfer import Flow
 
@@ -162,11 +164,49 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
         )
         return await adrive(flow, self._perform)
 
+    async def fetch_crl(
+        self,
+        url: str,
+        *,
+        issuer: CertInput | None = None,
+        extra_certs: BundleInput = (),
+        now: datetime | None = None,
+        policy: ValidationPolicy | None = None,
+    ) -> CRL:
+        """Like :meth:`ocspkit.Client.fetch_crl`."""
+        flow = self._crl_flow(url, issuer=issuer, extra_certs=extra_certs, now=now, policy=policy)
+        return await adrive(flow, self._perform)
+
     async def fetch_issuer(
         self, cert: x509.Certificate, bundle: Sequence[x509.Certificate] = ()
     ) -> x509.Certificate:
         """Like :meth:`ocspkit.Client.fetch_issuer`."""
         return await adrive(issuer_flow(self._context(), cert, tuple(bundle)), self._perform)
+
+    async def check_revocation(
+        self,
+        cert: CertInput | Iterable[x509.Certificate],
+        issuer: CertInput | None = None,
+        *,
+        staple: OCSPResponse | bytes | None = None,
+        sources: Sequence[str] = ("ocsp", "crl"),
+        require: bool = False,
+        url: str | None = None,
+        bundle: BundleInput = (),
+        now: datetime | None = None,
+        hash_algorithm: str = "sha1",
+        nonce: bool | bytes = True,
+        policy: ValidationPolicy | None = None,
+        flights: SingleFlight[Any] | None = None,
+    ) -> RevocationResult:
+        """Like :meth:`ocspkit.Client.check_revocation`. Calls given one
+        :class:`~ocspkit.client.revocation_flow.SingleFlight` as ``flights`` share each
+        concurrent CRL fetch of one URL (the bulk check does)."""
+        leaf, found, extra = coerce_inputs(cert, issuer, bundle)
+        args = RevocationArgs(staple, sources, url, require, now, hash_algorithm, nonce, policy)
+        ctx = self._context()
+        flow = client_revocation_flow(ctx, self.cache, self.crl_cache, leaf, found, extra, args)
+        return await adrive(flow, async_perform(self._perform, adrive, flights))
 
     # -- the I/O edge ---------------------------------------------------------------------------
 

@@ -21,10 +21,13 @@ import httpx
 from cryptography import x509
 
 from ..certs import load_certificate, load_certificates
+from ..crlmodels import CRL
 from ..models import OCSPRequest, OCSPResponse, ValidationResult
 from ..policy import ValidationPolicy
 from .cache import ResponseCache
 from .config import ClientConfig
+from .crl_cache import CRLCache
+from .crl_plan import crl_flow
 from .plan import check_flow, query_flow
 from .transfer import Context, Flow
 from .transport import AsyncDeadlineTransport, DeadlineTransport
@@ -107,6 +110,7 @@ class ClientBase(Generic[H]):
         *,
         cache: bool | ResponseCache = False,
         http_client: H | None = None,
+        crl_cache: CRLCache | None = None,
     ) -> None:
         config = ClientConfig() if config is None else config
         if not isinstance(config, ClientConfig):
@@ -121,6 +125,10 @@ class ClientBase(Generic[H]):
             self.cache = cache
         elif cache:
             self.cache = ResponseCache()
+        if crl_cache is not None and not isinstance(crl_cache, CRLCache):
+            raise TypeError(f"crl_cache must be a CRLCache, not {type(crl_cache).__name__}")
+        #: The CRL cache of ``fetch_crl`` (a fresh in-memory one unless given).
+        self.crl_cache: CRLCache = crl_cache if crl_cache is not None else CRLCache()
         self._rng = random.Random()
         self._owns_http = http_client is None
         self._http: H = self._open(http_client)
@@ -134,6 +142,27 @@ class ClientBase(Generic[H]):
 
     def _query_flow(self, request: OCSPRequest, url: str) -> Flow[OCSPResponse]:
         return query_flow(self._context(), request, url)
+
+    def _crl_flow(
+        self,
+        url: str,
+        *,
+        issuer: CertInput | None,
+        extra_certs: BundleInput,
+        now: datetime | None,
+        policy: ValidationPolicy | None,
+    ) -> Flow[CRL]:
+        found = load_certificate(issuer) if issuer is not None else None
+        extra = tuple(load_certificates(extra_certs)) if extra_certs else ()
+        return crl_flow(
+            self._context(),
+            self.crl_cache,
+            url,
+            issuer=found,
+            extra_certs=extra,
+            now=now,
+            policy=policy or self.config.policy or ValidationPolicy(),
+        )
 
     def _check_flow(
         self,

@@ -22,7 +22,7 @@ from collections.abc import (
 )
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Union
+from typing import Any, Protocol, TypeVar, Union
 
 import httpx
 from cryptography import x509
@@ -35,7 +35,10 @@ from .aio import AsyncClient
 from .base import BundleInput, CertInput, new_async_http
 from .config import ClientConfig
 
-__all__ = ["CheckOutcome", "Item", "acheck_many", "check_many"]
+__all__ = ["BatchJob", "CheckOutcome", "Item", "acheck_many", "check_many", "run_batch"]
+
+OutcomeT = TypeVar("OutcomeT")
+OutcomeT_co = TypeVar("OutcomeT_co", covariant=True)
 
 #: One item of a bulk check: a certificate, a ``(certificate, issuer)`` pair (any sequence of
 #: two), or a longer chain (leaf first; the issuer is found among the rest, else fetched from
@@ -55,6 +58,48 @@ class _Args:
     hash_algorithm: str
     nonce: bool | bytes
     policy: ValidationPolicy | None
+
+    async def run(
+        self,
+        client: AsyncClient,
+        index: int,
+        item: object,
+        issuer: x509.Certificate | None,
+        bundle: tuple[x509.Certificate, ...],
+    ) -> CheckOutcome:
+        """Check one item: its :class:`CheckOutcome`, whatever happens."""
+        cert: x509.Certificate | None = None
+        try:
+            cert, found_issuer, found_bundle = _split(item, issuer, bundle)
+            result = await client.check(
+                cert,
+                found_issuer,
+                bundle=found_bundle,
+                url=self.url,
+                now=self.now,
+                hash_algorithm=self.hash_algorithm,
+                nonce=self.nonce,
+                policy=self.policy,
+            )
+        except OCSPError as exc:
+            return CheckOutcome(index, item, cert, None, exc)
+        except Exception as exc:  # one hostile item must not abort the batch
+            return CheckOutcome(index, item, cert, None, UnexpectedError.wrap(exc))
+        return CheckOutcome(index, item, cert, result, None)
+
+
+class BatchJob(Protocol[OutcomeT_co]):
+    """What a batch does with each item (:func:`run_batch`): turn every failure into the
+    item's outcome; only cancellation may escape."""
+
+    async def run(
+        self,
+        client: AsyncClient,
+        index: int,
+        item: object,
+        issuer: x509.Certificate | None,
+        bundle: tuple[x509.Certificate, ...],
+    ) -> OutcomeT_co: ...
 
 
 @dataclass(frozen=True)
@@ -135,34 +180,6 @@ def _split(
     )
 
 
-async def _one(
-    client: AsyncClient,
-    index: int,
-    item: object,
-    issuer: x509.Certificate | None,
-    bundle: tuple[x509.Certificate, ...],
-    args: _Args,
-) -> CheckOutcome:
-    cert: x509.Certificate | None = None
-    try:
-        cert, found_issuer, found_bundle = _split(item, issuer, bundle)
-        result = await client.check(
-            cert,
-            found_issuer,
-            bundle=found_bundle,
-            url=args.url,
-            now=args.now,
-            hash_algorithm=args.hash_algorithm,
-            nonce=args.nonce,
-            policy=args.policy,
-        )
-    except OCSPError as exc:
-        return CheckOutcome(index, item, cert, None, exc)
-    except Exception as exc:  # one hostile item must not abort the batch
-        return CheckOutcome(index, item, cert, None, UnexpectedError.wrap(exc))
-    return CheckOutcome(index, item, cert, result, None)
-
-
 async def _aiter(items: Iterable[Item] | AsyncIterable[Item]) -> AsyncGenerator[object, None]:
     if isinstance(items, AsyncIterable):
         async for item in items:
@@ -184,7 +201,7 @@ def _prepare(
     return found_issuer, found_bundle
 
 
-async def acheck_many(
+def acheck_many(
     items: Iterable[Item] | AsyncIterable[Item],
     *,
     issuer: CertInput | None = None,
@@ -214,8 +231,36 @@ async def acheck_many(
     own config and per-host limit then apply). Close the generator
     (``contextlib.aclosing``) if you stop early, to cancel the checks in flight.
     """
-    found_issuer, found_bundle = _prepare(concurrency, per_host, issuer, bundle)
     args = _Args(url, now, hash_algorithm, nonce, policy)
+    return run_batch(
+        items,
+        args,
+        issuer=issuer,
+        bundle=bundle,
+        config=config,
+        concurrency=concurrency,
+        per_host=per_host,
+        progress=progress,
+        client=client,
+    )
+
+
+async def run_batch(
+    items: Iterable[Item] | AsyncIterable[Item],
+    job: BatchJob[OutcomeT],
+    *,
+    issuer: CertInput | None,
+    bundle: BundleInput,
+    config: ClientConfig | None,
+    concurrency: int,
+    per_host: int | None,
+    progress: Callable[[int, OutcomeT], None] | None,
+    client: AsyncClient | None,
+) -> AsyncGenerator[OutcomeT, None]:
+    """The batch machinery of :func:`acheck_many`, for any per-item ``job``: items read
+    lazily, at most ``concurrency`` held at once, a client of the batch's own (or
+    ``client``), outcomes yielded as they complete."""
+    found_issuer, found_bundle = _prepare(concurrency, per_host, issuer, bundle)
     http: httpx.AsyncClient | None = None
     if client is None:
         settings = replace(config or ClientConfig(), per_host=per_host)
@@ -228,7 +273,7 @@ async def acheck_many(
     # the caller has received the outcome, so at most `concurrency` items are held at once.
     slots = asyncio.Semaphore(concurrency)
     pull = asyncio.Lock()
-    results: asyncio.Queue[CheckOutcome | _Stop] = asyncio.Queue()
+    results: asyncio.Queue[OutcomeT | _Stop] = asyncio.Queue()
     counter = iter(range(sys.maxsize))
 
     async def worker() -> None:
@@ -243,8 +288,8 @@ async def acheck_many(
                     results.put_nowait(_Stop(exc))
                     return
                 index = next(counter)
-            # _one turns every Exception into the item's outcome; only cancellation escapes
-            results.put_nowait(await _one(client, index, item, found_issuer, found_bundle, args))
+            # the job turns every Exception into the item's outcome; only cancellation escapes
+            results.put_nowait(await job.run(client, index, item, found_issuer, found_bundle))
         results.put_nowait(_Stop(None))
 
     workers = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
@@ -322,10 +367,10 @@ def check_many(
 
 
 def _iterate(
-    make_batch: Callable[[], AsyncGenerator[CheckOutcome, None]],
+    make_batch: Callable[[], AsyncGenerator[OutcomeT, None]],
     concurrency: int,
-    progress: Progress | None,
-) -> Generator[CheckOutcome, None, None]:
+    progress: Callable[[int, OutcomeT], None] | None,
+) -> Generator[OutcomeT, None, None]:
     handoff: queue.Queue[tuple[str, Any]] = queue.Queue()
     loop = asyncio.new_event_loop()
     started = threading.Event()

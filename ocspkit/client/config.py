@@ -42,6 +42,8 @@ class ClientConfig:
         URLs (like Apache's ``SSLStaplingForceURL``).
     :ivar proxy: an HTTP(S) proxy URL for requests (passed to httpx).
     :ivar max_response_size: the largest body accepted, in bytes; enforced while streaming.
+    :ivar max_crl_size: the largest CRL body ``fetch_crl`` accepts, in bytes (64 MiB by
+        default: real CRLs reach tens of MB); enforced the same way.
     :ivar max_redirects: redirects followed per request (http and https only; loops refused).
     :ivar retries: extra attempts per URL after tryLater, HTTP 429/5xx or a connection error.
     :ivar backoff: the wait before the first retry, in seconds; each further retry doubles
@@ -69,6 +71,7 @@ class ClientConfig:
     force_url: str | None = None
     proxy: str | None = None
     max_response_size: int = 65536
+    max_crl_size: int = 64 * 1024 * 1024
     max_redirects: int = 3
     retries: int = 2
     backoff: float = 0.5
@@ -87,12 +90,13 @@ class ClientConfig:
             raise ValueError(f"method must be one of {_METHODS}, not {self.method!r}")
         if not isinstance(self.backoff, (int, float)) or not 0 <= self.backoff < math.inf:
             raise ValueError(f"backoff must be a non-negative number, not {self.backoff!r}")
-        for name in ("max_response_size", "max_redirects", "retries"):
+        for name in ("max_response_size", "max_crl_size", "max_redirects", "retries"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
-        if self.max_response_size == 0:
-            raise ValueError("max_response_size must be positive")
+        for name in ("max_response_size", "max_crl_size"):
+            if getattr(self, name) == 0:
+                raise ValueError(f"{name} must be positive")
         if self.per_host is not None and (not isinstance(self.per_host, int) or self.per_host < 1):
             raise ValueError(f"per_host must be a positive integer or None, not {self.per_host!r}")
         if not callable(self.is_public):

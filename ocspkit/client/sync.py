@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 import httpx
 from cryptography import x509
 
+from ..crlmodels import CRL
 from ..errors import ConnectError, FetchError, FetchTimeoutError
-from ..models import OCSPRequest, OCSPResponse, ValidationResult
+from ..models import OCSPRequest, OCSPResponse, RevocationResult, ValidationResult
 from ..policy import ValidationPolicy
 from .actions import (
     Action,
@@ -33,11 +34,12 @@ from .actions import (
     transport_error,
 )
 from .backends import limits, resolve_within
-from .base import BundleInput, CertInput, ClientBase, new_http
+from .base import BundleInput, CertInput, ClientBase, coerce_inputs, new_http
 from .cache import ResponseCache
 from .config import ClientConfig
 from .guard import host_and_port
 from .issuer import issuer_flow
+from .revocation_flow import RevocationArgs, client_revocation_flow, sync_perform
 from .transfer import Flow
 
 __all__ = ["Client", "check", "drive"]
@@ -122,6 +124,8 @@ class Client(ClientBase[httpx.Client]):
     :param cache: ``True`` or a :class:`~ocspkit.client.ResponseCache` to reuse verified
         responses while they are valid.
     :param http_client: your own :class:`httpx.Client` (not closed by this one).
+    :param crl_cache: the :class:`~ocspkit.CRLCache` of :meth:`fetch_crl` (default: a new
+        in-memory one for this client); share one, or give it a persistent store.
 
     The config's deadline caps every socket operation of the httpx client this one creates
     (connect, each read and write, the whole TLS handshake, name lookups), so a server that
@@ -200,6 +204,40 @@ class Client(ClientBase[httpx.Client]):
         )
         return drive(flow, self._perform)
 
+    def fetch_crl(
+        self,
+        url: str,
+        *,
+        issuer: CertInput | None = None,
+        extra_certs: BundleInput = (),
+        now: datetime | None = None,
+        policy: ValidationPolicy | None = None,
+    ) -> CRL:
+        """Fetch the CRL at ``url`` (GET) and, when ``issuer`` is given, validate it.
+
+        The fetch keeps every rule of an OCSP request: the config's deadline, redirects,
+        the address rules and the refusal of compressed bodies, with the size cap
+        ``max_crl_size``. Bodies labelled ``application/pkix-crl`` (or another CRL type,
+        see :data:`~ocspkit.client.crl_plan.CRL_MEDIA_TYPES`) are parsed as DER or PEM; a
+        body of another type is taken only if it starts like a CRL.
+
+        :param issuer: the CA that publishes the CRL. With it the CRL is validated with
+            :func:`ocspkit.validate_crl` (against ``url``: a partition must name it) and
+            kept in :attr:`crl_cache` until its nextUpdate; a cached CRL that is still
+            valid is returned without a request, and an expired one is revalidated with a
+            conditional GET. Without it the CRL is only parsed (and never cached).
+        :param extra_certs: certificates that may have signed the CRL for the issuer (a
+            CRL signer, a rolled-over key), as for :func:`ocspkit.validate_crl`.
+        :param now: the time to validate at (default: now).
+        :param policy: overrides the client's default policy for this call.
+        :returns: the :class:`~ocspkit.CRL`.
+        :raises OCSPError: a :class:`~ocspkit.FetchError` (:class:`~ocspkit.ContentTypeError`
+            for a body that is no CRL, :class:`~ocspkit.ResponseTooLargeError`, ...),
+            :class:`~ocspkit.DecodeError` or a :class:`~ocspkit.CRLValidationError`.
+        """
+        flow = self._crl_flow(url, issuer=issuer, extra_certs=extra_certs, now=now, policy=policy)
+        return drive(flow, self._perform)
+
     def fetch_issuer(
         self, cert: x509.Certificate, bundle: Sequence[x509.Certificate] = ()
     ) -> x509.Certificate:
@@ -210,6 +248,29 @@ class Client(ClientBase[httpx.Client]):
         :class:`~ocspkit.client.IssuerFetchError` when the fetch failed in transport).
         """
         return drive(issuer_flow(self._context(), cert, tuple(bundle)), self._perform)
+
+    def check_revocation(
+        self,
+        cert: CertInput | Iterable[x509.Certificate],
+        issuer: CertInput | None = None,
+        *,
+        staple: OCSPResponse | bytes | None = None,
+        sources: Sequence[str] = ("ocsp", "crl"),
+        require: bool = False,
+        url: str | None = None,
+        bundle: BundleInput = (),
+        now: datetime | None = None,
+        hash_algorithm: str = "sha1",
+        nonce: bool | bytes = True,
+        policy: ValidationPolicy | None = None,
+    ) -> RevocationResult:
+        """The one answer to "is ``cert`` revoked?" (see :func:`ocspkit.check_revocation`):
+        the staple, then OCSP, then CRLs, within this client's deadline and limits."""
+        leaf, found, extra = coerce_inputs(cert, issuer, bundle)
+        args = RevocationArgs(staple, sources, url, require, now, hash_algorithm, nonce, policy)
+        ctx = self._context()
+        flow = client_revocation_flow(ctx, self.cache, self.crl_cache, leaf, found, extra, args)
+        return drive(flow, sync_perform(self._perform, drive))
 
     # -- the I/O edge ---------------------------------------------------------------------------
 

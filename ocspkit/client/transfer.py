@@ -43,6 +43,7 @@ __all__ = [
     "Flow",
     "check_scheme",
     "fetch",
+    "fetch_reply",
     "is_retryable",
     "retry_schedule",
     "retry_wait",
@@ -167,6 +168,34 @@ def fetch(
 ) -> Flow[tuple[bytes, str]]:
     """One HTTP request with redirects followed by hand: ``(body, final URL)``.
 
+    :func:`fetch_reply` with the config's ``max_response_size`` and only 200 accepted.
+    """
+    reply, current = yield from fetch_reply(
+        ctx, method, url, body=body, headers=headers, content_type=content_type
+    )
+    return reply.body, current
+
+
+_OK = frozenset({200})
+
+
+def fetch_reply(
+    ctx: Context,
+    method: str,
+    url: str,
+    *,
+    body: bytes | None = None,
+    headers: tuple[tuple[str, str], ...] = (),
+    content_type: str | None = None,
+    max_size: int | None = None,
+    statuses: frozenset[int] = _OK,
+) -> Flow[tuple[Reply, str]]:
+    """One HTTP request with redirects followed by hand: ``(reply, final URL)``.
+
+    ``max_size`` caps the body (default: the config's ``max_response_size``); ``statuses``
+    are the final status codes accepted (a 304 answering a conditional GET, for instance;
+    only a 200's body is read).
+
     The method and body are kept across redirects (an OCSP request means the same wherever it
     is sent). Raises :class:`~ocspkit.RedirectError` for a non-http(s) target, a loop or more
     than ``max_redirects``; :class:`~ocspkit.HTTPStatusError` for anything but 200;
@@ -195,7 +224,7 @@ def fetch(
             body=body,
             timeout=min(config.timeout, remaining),
             deadline=ctx.deadline,
-            max_size=config.max_response_size,
+            max_size=config.max_response_size if max_size is None else max_size,
             content_type=content_type,
             addresses=checked,
         )
@@ -222,19 +251,23 @@ def fetch(
                 guard_next = yield from _is_public_host(ctx, current)
             current = target
             continue
-        if reply.status_code != 200:
+        if reply.status_code not in statuses:
             raise HTTPStatusError(
                 f"HTTP status {reply.status_code}",
                 url=current,
                 status_code=reply.status_code,
                 retry_after=parse_retry_after(reply.headers.get("retry-after")),
             )
-        if content_type is not None and media_type(reply.headers) != content_type:
+        if (
+            content_type is not None
+            and reply.status_code == 200
+            and media_type(reply.headers) != content_type
+        ):
             got = reply.headers.get("content-type", "(none)")
             raise ContentTypeError(
                 f"Content-Type is {got!r}, expected {content_type!r}", url=current
             )
-        return reply.body, current
+        return reply, current
 
 
 def is_retryable(exc: OCSPError) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import os
 from collections.abc import Generator, Iterable, Sequence
 from datetime import datetime, timezone
@@ -19,7 +20,7 @@ from typing import Union
 
 from cryptography import x509
 
-from ..certs import is_must_staple, load_certificates, ocsp_urls
+from ..certs import crl_urls, is_must_staple, load_certificates, ocsp_urls
 from ..errors import (
     DecodeError,
     IssuerNotFoundError,
@@ -34,6 +35,7 @@ from ..response import parse_response
 from ..validate import validate_response
 from .chain import validate_chain
 from .report import ProbeOutcome, ProbeReport, ProbeTarget
+from .revocation import arevocation_answer, revocation_answer, revocation_methods
 from .roots import default_trust_roots
 from .tls import HandshakeResult, atls_handshake, default_servername, tls_handshake
 
@@ -182,7 +184,16 @@ def _make_report(
         chain_valid=chain_error is None,
         chain_error=chain_error,
         checked_at=now,
+        revocation_methods=revocation_methods(leaf, hs.staple is not None),
+        crl_urls=_crl_urls(leaf),
     )
+
+
+def _crl_urls(leaf: x509.Certificate) -> tuple[str, ...]:
+    try:
+        return crl_urls(leaf)
+    except Exception:  # an extension that does not decode names no URL
+        return ()
 
 
 def _check_chain(
@@ -208,6 +219,7 @@ def probe(
     extra_roots: TrustRoots = None,
     now: datetime | None = None,
     policy: ValidationPolicy | None = None,
+    revocation: bool = False,
 ) -> ProbeReport:
     """Connect to a TLS server, ask for a staple (status_request), and check what it sends.
 
@@ -222,6 +234,11 @@ def probe(
         store), in the same forms; e.g. a private CA.
     :param now: the time to check the staple and the chain at (default: after the handshake).
     :param policy: the staple's :class:`~ocspkit.ValidationPolicy` (default: nonces ignored).
+    :param revocation: also answer "is the served certificate revoked?" with
+        :func:`ocspkit.check_revocation` (:attr:`ProbeReport.revocation`): a valid staple
+        answers without any fetch; without one, the leaf's OCSP responders, then its CRLs,
+        are asked, within a further ``timeout`` seconds. Off by default: a probe then makes
+        no request beyond the TLS handshake.
     :returns: a :class:`ProbeReport`; a bad or missing staple or chain is reported there.
     :raises ProbeError: (``ProbeRefusedError``, ``ProbeConnectionError``, ``ProbeTimeoutError``,
         ``TLSHandshakeError``, ``NotTLSError``, ``NoCertificateError``) when there is
@@ -233,7 +250,7 @@ def probe(
     hs = tls_handshake(host, port, servername=sni, timeout=timeout, tls_version=tls_version)
     at = now if now is not None else datetime.now(timezone.utc)
     chain_error = _check_chain(hs, roots, trust_roots, sni or host, at)
-    return _make_report(
+    report = _make_report(
         hs,
         host=host,
         port=port,
@@ -243,6 +260,12 @@ def probe(
         policy=policy,
         chain_error=chain_error,
     )
+    if not revocation:
+        return report
+    answer, error = revocation_answer(
+        report.leaf, report.issuer, hs.staple, timeout=timeout, now=at, policy=policy
+    )
+    return dataclasses.replace(report, revocation=answer, revocation_error=error)
 
 
 async def aprobe(
@@ -256,6 +279,7 @@ async def aprobe(
     extra_roots: TrustRoots = None,
     now: datetime | None = None,
     policy: ValidationPolicy | None = None,
+    revocation: bool = False,
 ) -> ProbeReport:
     """The asyncio form of :func:`probe`: same parameters, same report, same errors.
 
@@ -267,7 +291,7 @@ async def aprobe(
     hs = await atls_handshake(host, port, servername=sni, timeout=timeout, tls_version=tls_version)
     at = now if now is not None else datetime.now(timezone.utc)
     chain_error = _check_chain(hs, roots, trust_roots, sni or host, at)
-    return _make_report(
+    report = _make_report(
         hs,
         host=host,
         port=port,
@@ -277,6 +301,12 @@ async def aprobe(
         policy=policy,
         chain_error=chain_error,
     )
+    if not revocation:
+        return report
+    answer, error = await arevocation_answer(
+        report.leaf, report.issuer, hs.staple, timeout=timeout, now=at, policy=policy
+    )
+    return dataclasses.replace(report, revocation=answer, revocation_error=error)
 
 
 def _target(item: TargetLike) -> ProbeTarget:
@@ -303,6 +333,7 @@ def probe_many(
     extra_roots: TrustRoots = None,
     now: datetime | None = None,
     policy: ValidationPolicy | None = None,
+    revocation: bool = False,
 ) -> Generator[ProbeOutcome, None, None]:
     """Probe many servers, ``concurrency`` at a time; yield a :class:`ProbeOutcome` for each as
     it finishes (``outcome.index`` is its position in ``targets``).
@@ -330,6 +361,7 @@ def probe_many(
                 trust_roots=shared_roots,
                 now=now,
                 policy=policy,
+                revocation=revocation,
             )
         except OCSPError as exc:
             return ProbeOutcome(target, index, error=exc)

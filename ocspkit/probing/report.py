@@ -5,13 +5,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Union
 
 from cryptography import x509
 
 from ..errors import OCSPError
-from ..models import CertStatus, HTMLRepr, OCSPResponse, ValidationResult
+from ..models import (
+    CertStatus,
+    HTMLRepr,
+    OCSPResponse,
+    RevocationResult,
+    RevocationSource,
+    ValidationResult,
+)
 
-__all__ = ["ProbeOutcome", "ProbeReport", "ProbeTarget"]
+#: A value of :meth:`ProbeReport.to_dict` and :meth:`ProbeOutcome.to_dict`.
+FlatValue = Union[str, int, bool, None]  # noqa: UP007 - a runtime alias
+
+#: The keys of :meth:`ProbeReport.to_dict`, in order.
+REPORT_KEYS = (
+    "status", "source", "this_update", "next_update", "revocation_time", "reason", "url",
+    "error", "host", "port", "address", "servername", "tls_version", "cipher", "subject",
+    "serial", "ocsp_urls", "crl_urls", "revocation_methods", "must_staple", "stapled",
+    "staple_status", "staple_error", "must_staple_violation", "chain_valid", "chain_error",
+    "checked_at", "ok",
+)  # fmt: skip
+
+__all__ = ["REPORT_KEYS", "ProbeOutcome", "ProbeReport", "ProbeTarget"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +108,14 @@ class ProbeReport(HTMLRepr):
         and names the server (:attr:`servername`, else :attr:`host`).
     :ivar chain_error: why it is not valid, else ``None``.
     :ivar checked_at: the time the staple and the chain were checked against.
+    :ivar revocation_methods: how the leaf's revocation can be checked: STAPLE (one was
+        sent), OCSP (it names an OCSP URL), CRL (a CRL distribution point); empty: by none.
+    :ivar crl_urls: the leaf's CRL distribution points.
+    :ivar revocation: with ``probe(..., revocation=True)``, the answer of
+        :func:`ocspkit.check_revocation` for the leaf (the staple first: a valid one answers
+        without any fetch; else OCSP, then CRLs); ``None`` when not asked or on error.
+    :ivar revocation_error: why there is no :attr:`revocation` answer when one was asked for
+        (e.g. :class:`~ocspkit.IssuerNotFoundError`).
     """
 
     host: str
@@ -109,6 +137,10 @@ class ProbeReport(HTMLRepr):
     chain_valid: bool
     chain_error: str | None
     checked_at: datetime
+    revocation_methods: tuple[RevocationSource, ...] = ()
+    crl_urls: tuple[str, ...] = ()
+    revocation: RevocationResult | None = field(default=None, repr=False)
+    revocation_error: OCSPError | None = None
 
     @property
     def leaf(self) -> x509.Certificate:
@@ -130,6 +162,59 @@ class ProbeReport(HTMLRepr):
             return True
         return self.staple_status is CertStatus.GOOD
 
+    def to_dict(self) -> dict[str, FlatValue]:
+        """A flat, JSON-serialisable row, the same keys for every report (stable: keys are
+        only ever added). The revocation answer's keys are those of
+        :meth:`ocspkit.RevocationResult.to_dict` (``status``, ``source``, ``this_update``,
+        ``next_update``, ``revocation_time``, ``reason``, ``url``, ``error``): from
+        :attr:`revocation` when it was asked for, else from a valid staple, else ``None``
+        (``error`` then says why the staple is unusable). Then the server: ``host``, ``port``,
+        ``address``, ``servername``, ``tls_version``, ``cipher``; the leaf: ``subject``,
+        ``serial`` (hex), ``ocsp_urls`` and ``crl_urls`` (space-separated),
+        ``revocation_methods`` (``"staple ocsp crl"``, or ``"none"``), ``must_staple``; the
+        staple: ``stapled``, ``staple_status``, ``staple_error``, ``must_staple_violation``;
+        the chain: ``chain_valid``, ``chain_error``; ``checked_at`` and ``ok``.
+        """
+        from ..certs import subject_text
+        from ..revocation import from_validation
+
+        answer = self.revocation
+        if answer is None and self.staple_result is not None:
+            answer = from_validation(self.staple_result, RevocationSource.STAPLE, None)
+        row: dict[str, FlatValue] = dict.fromkeys(REPORT_KEYS[:8])
+        if answer is not None:
+            row.update(answer.to_dict())
+        problem = self.revocation_error or (self.staple_error if answer is None else None)
+        if problem is not None and row["error"] is None:
+            row["error"] = " ".join(str(problem).split()) or type(problem).__name__
+        methods = " ".join(m.value for m in self.revocation_methods) or "none"
+        staple_error = self.staple_error
+        row.update(
+            {
+                "host": self.host,
+                "port": self.port,
+                "address": self.address,
+                "servername": self.servername,
+                "tls_version": self.tls_version,
+                "cipher": self.cipher,
+                "subject": subject_text(self.leaf),
+                "serial": format(self.leaf.serial_number, "x"),
+                "ocsp_urls": " ".join(self.ocsp_urls[0]) if self.ocsp_urls else "",
+                "crl_urls": " ".join(self.crl_urls),
+                "revocation_methods": methods,
+                "must_staple": self.must_staple,
+                "stapled": self.stapled,
+                "staple_status": self.staple_status.value if self.staple_status else None,
+                "staple_error": " ".join(str(staple_error).split()) if staple_error else None,
+                "must_staple_violation": self.must_staple_violation,
+                "chain_valid": self.chain_valid,
+                "chain_error": self.chain_error,
+                "checked_at": self.checked_at.isoformat(),
+                "ok": self.ok,
+            }
+        )
+        return row
+
 
 @dataclass(frozen=True)
 class ProbeOutcome:
@@ -147,3 +232,19 @@ class ProbeOutcome:
     def ok(self) -> bool:
         """True when a report was made and it is :attr:`ProbeReport.ok`."""
         return self.report is not None and self.report.ok
+
+    def to_dict(self) -> dict[str, FlatValue]:
+        """A flat, JSON-serialisable row: ``index``, ``target`` (``host:port``), the keys of
+        :meth:`ProbeReport.to_dict` (``None`` when there is no report), ``error`` and
+        ``error_type`` when the probe failed."""
+        row: dict[str, FlatValue] = {"index": self.index, "target": str(self.target)}
+        row.update(dict.fromkeys(REPORT_KEYS))
+        row["error_type"] = None
+        if self.report is not None:
+            row.update(self.report.to_dict())
+            return row
+        row["host"], row["port"] = self.target.host, self.target.port
+        if self.error is not None:
+            row["error"] = " ".join(str(self.error).split()) or type(self.error).__name__
+            row["error_type"] = type(self.error).__name__
+        return row

@@ -12,7 +12,8 @@ import secrets
 import threading
 from typing import Any
 
-from ..errors import MissingDependencyError, StoreError
+from ..client.storage import import_redis
+from ..errors import StoreError
 from .stores import check_key
 
 __all__ = ["RedisStore"]
@@ -37,16 +38,6 @@ def _holder() -> tuple[int, int]:
     return threading.get_ident(), 0 if task is None else id(task)
 
 
-def _import_redis() -> Any:
-    try:
-        import redis
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "RedisStore needs the 'redis' package: pip install 'ocspkit[redis]'"
-        ) from exc
-    return redis
-
-
 class RedisStore:
     """Staples in Redis under ``<prefix><key>``; leases under ``<prefix>lease:<key>``.
 
@@ -68,7 +59,7 @@ class RedisStore:
         prefix: str = "ocspkit:staple:",
         timeout: float = 5.0,
     ) -> None:
-        redis = _import_redis()
+        redis = import_redis("RedisStore")
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         if client is None:
             try:

@@ -18,6 +18,9 @@ import time
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from ..client.storage import NOFOLLOW as _NOFOLLOW
+from ..client.storage import READ_FLAGS as _READ_FLAGS
+from ..client.storage import clean_temps, read_capped
 from ..errors import StoreError
 from ._files import TEMP_PREFIX, atomic_write
 from .events import logger
@@ -27,23 +30,6 @@ __all__ = ["MAX_STAPLE_SIZE", "DirectoryStore", "MemoryStore", "StapleStore", "c
 #: The largest staple file :class:`DirectoryStore` reads (bytes); larger files are ignored.
 #: Real OCSP responses are a few KiB (with an embedded responder certificate).
 MAX_STAPLE_SIZE = 64 * 1024
-
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | _NOFOLLOW
-
-
-def _read_capped(fd: int, limit: int) -> bytes | None:
-    """Read ``fd`` to EOF; None if it holds more than ``limit`` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = os.read(fd, min(65536, limit + 1 - size))
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return None
 
 
 _KEY = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,199}")
@@ -159,13 +145,7 @@ class DirectoryStore:
         self._clean_temps(stale_temp_age)
 
     def _clean_temps(self, age: float) -> None:
-        cutoff = time.time() - age
-        with contextlib.suppress(OSError):
-            for entry in self.path.iterdir():
-                if entry.name.startswith(TEMP_PREFIX):
-                    with contextlib.suppress(OSError):
-                        if entry.stat().st_mtime < cutoff:
-                            entry.unlink()
+        clean_temps(self.path, age)
 
     def _file(self, key: str) -> Path:
         return self.path / f"{check_key(key)}.der"
@@ -192,7 +172,7 @@ class DirectoryStore:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 logger.warning("ignoring staple file %s: not a regular file", path)
                 return None
-            data = _read_capped(fd, MAX_STAPLE_SIZE)
+            data = read_capped(fd, MAX_STAPLE_SIZE)
         except OSError as exc:
             raise StoreError(f"cannot read staple {key!r} from {str(self.path)!r}: {exc}") from exc
         finally:

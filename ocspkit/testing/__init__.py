@@ -10,10 +10,12 @@ See docs/testing.rst. The pytest plugin (``ocspkit.testing.pytest_plugin``) prov
 ``ocsp_ca``, ``ocsp_responder`` and ``ocsp_leaf`` fixtures.
 
 This package is an I/O edge on top of the core: it owns the test PKI (``keys``, ``profiles``,
-``leaf``, ``status``, ``ca``), the HTTP responder (``responder``, ``faults``) and the OpenSSL
-interop (``openssl``). Its names load on first use (PEP 562), so importing the package, or the
-pytest plugin inside it, costs nothing until a name is used. It must never be imported by the
-library's own non-testing modules, and it reaches the core only through its public modules.
+``leaf``, ``status``, ``crls``, ``ca``), the HTTP servers (``serving``: the OCSP responder
+``responder`` with ``faults``, the CRL server ``crlserver``) and the OpenSSL interop
+(``openssl``). Its names load on first use (PEP 562), so importing the package, or the
+pytest plugin inside it, costs nothing until a name is used. It must never be imported by
+the library's own non-testing modules, and it reaches the core only through its public
+modules.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .ca import CA, Signer
+    from .crlserver import CRLFault, CRLRequestRecord, CRLServer
     from .faults import Fault
     from .keys import KeyType, generate_key
     from .leaf import Leaf, LeafFiles
@@ -33,6 +36,9 @@ if TYPE_CHECKING:
 
 _LAZY: dict[str, str] = {
     "CA": "ca",
+    "CRLFault": "crlserver",
+    "CRLRequestRecord": "crlserver",
+    "CRLServer": "crlserver",
     "Fault": "faults",
     "IndexFile": "openssl",
     "KeyType": "keys",
@@ -65,6 +71,9 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "CA",
+    "CRLFault",
+    "CRLRequestRecord",
+    "CRLServer",
     "Fault",
     "IndexFile",
     "KeyType",

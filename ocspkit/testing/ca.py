@@ -4,9 +4,10 @@ This module owns :class:`CA`: its keys and certificates, the status table it kee
 (:mod:`ocspkit.testing.status`), and the signing of what it publishes about that table. Today
 that is OCSP responses (:meth:`CA.sign_response`, read by :class:`~ocspkit.testing.Responder`
 on every request), the OpenSSL ``index.txt`` export (:meth:`CA.write_index`) and CRLs
-(:meth:`CA.sign_crl`: complete, partitioned, delta, from the same table's
-:meth:`~ocspkit.testing.status.StatusTable.revoked`, with the intermediate's key, which
-carries cRLSign, or a dedicated CRL signer from :meth:`CA.issue_crl_signer`).
+(:meth:`CA.sign_crl`: complete, partitioned, delta, from the same table, with the
+intermediate's key, which carries cRLSign, or a dedicated CRL signer from
+:meth:`CA.issue_crl_signer`; the choice of entries and the CRL numbers are
+:mod:`ocspkit.testing.crls`).
 
 It must never build certificates itself (profiles live in :mod:`ocspkit.testing.profiles`),
 serve HTTP, or be imported by the library's own non-testing modules: ``ocspkit.testing`` sits
@@ -33,6 +34,7 @@ from ..models import (
     RevocationReason,
     SingleResponse,
 )
+from .crls import CRLNumbers, sign_crl
 from .keys import (
     KEY_TYPES,
     KeyType,
@@ -48,7 +50,6 @@ from .keys import (
 from .leaf import Leaf, LeafFiles
 from .profiles import (
     CRLEntrySpec,
-    build_crl,
     crl_signer_certificate,
     intermediate_certificate,
     responder_certificate,
@@ -83,6 +84,8 @@ class CA:
         the CA keys and, by default, for leaves.
     :param ocsp_url: the AIA OCSP URL put in leaves issued afterwards (settable later; a
         :class:`~ocspkit.testing.Responder` sets it to its own URL when it is still ``None``).
+    :param crl_url: the crlDistributionPoints URI put in leaves issued afterwards (settable
+        later); with ``ocsp_url=""`` leaves have the Let's Encrypt shape of 2025 (CRL only).
     :param name: the organisation name in every subject.
     :param not_before: start of the root's and intermediate's validity (default: a day ago);
         set it, with ``not_after``, to test at a fixed time in the past.
@@ -94,6 +97,7 @@ class CA:
         key_type: KeyType = "rsa",
         *,
         ocsp_url: str | None = None,
+        crl_url: str | None = None,
         name: str = "ocspkit test",
         not_before: datetime | None = None,
         not_after: datetime | None = None,
@@ -103,7 +107,10 @@ class CA:
         self.key_type: KeyType = key_type
         self.name = name
         self.ocsp_url: str | None = ocsp_url
+        self.crl_url: str | None = crl_url
         self._table = StatusTable()
+        #: this CA's CRL numbers (:meth:`sign_crl`)
+        self.crl_numbers = CRLNumbers()
         self._lock = threading.Lock()  # guards _delegated
         self._delegated: Leaf | None = None
         now = utcnow()
@@ -170,14 +177,17 @@ class CA:
         not_before: datetime | None = None,
         not_after: datetime | None = None,
         ca_issuers_url: str | None = None,
-        crl_url: str | Sequence[str] = (),
+        crl_url: str | Sequence[str] | None = None,
         no_rev_avail: bool = False,
+        lifetime: timedelta | None = None,
     ) -> Leaf:
         """Issue a TLS server/client leaf certificate.
 
-        :param crl_url: crlDistributionPoints URI(s) (``ocsp_url=""`` too: the Let's Encrypt
-            shape of 2025).
+        :param crl_url: crlDistributionPoints URI(s); ``None`` uses :attr:`crl_url`, ``()``
+            or ``""`` omits the extension (``ocsp_url=""`` too: the Let's Encrypt shape).
         :param no_rev_avail: add the RFC 9608 noRevAvail extension.
+        :param lifetime: notAfter - notBefore (e.g. ``timedelta(days=6)`` with
+            ``ocsp_url=""`` and ``crl_url=""``: a short-lived certificate); ``not_after`` wins.
 
         :param sans: DNS names and IP addresses for the subjectAltName.
         :param ocsp_url: AIA OCSP URL; ``None`` uses :attr:`ocsp_url`, ``""`` omits it.
@@ -186,6 +196,10 @@ class CA:
         """
         key = generate_key(key_type or self.key_type)
         nb, na = self._validity(not_before, not_after, 90)
+        if lifetime is not None and not_after is None:
+            na = nb + lifetime
+        crls = self.crl_url if crl_url is None else crl_url
+        urls = tuple(u for u in ((crls,) if isinstance(crls, str) else crls or ()) if u)
         cert = tls_leaf_certificate(
             key,
             subject_name(common_name, self.name),
@@ -197,7 +211,7 @@ class CA:
             ocsp_url=self.ocsp_url if ocsp_url is None else ocsp_url,
             ca_issuers_url=ca_issuers_url,
             must_staple=must_staple,
-            crl_urls=(crl_url,) if isinstance(crl_url, str) else tuple(crl_url),
+            crl_urls=urls,
             no_rev_avail=no_rev_avail,
         )
         return self._record(cert, key)
@@ -286,6 +300,11 @@ class CA:
     ) -> tuple[CertStatus, datetime | None, RevocationReason | None]:
         """``(status, revocation_time, reason)``; UNKNOWN for a serial this CA never issued."""
         return self._table.lookup(_serial_of(cert_or_serial))
+
+    @property
+    def status_table(self) -> StatusTable:
+        """The live status table (what :meth:`sign_response` and :meth:`sign_crl` read)."""
+        return self._table
 
     @property
     def issued(self) -> tuple[x509.Certificate, ...]:
@@ -420,68 +439,45 @@ class CA:
         *,
         now: datetime | None = None,
         validity: timedelta = timedelta(days=1),
-        crl_number: int = 1,
+        crl_number: int | None = None,
         idp_url: str | None = None,
         delta_base: int | None = None,
+        since: datetime | None = None,
         entries: Iterable[CRLEntrySpec] | None = None,
         signer: Leaf | None = None,
         **options: object,
     ) -> x509.CertificateRevocationList:
         """A signed CRL of the intermediate from the live status table (DER:
-        ``crl.public_bytes(Encoding.DER)``).
+        ``crl.public_bytes(Encoding.DER)``); see :mod:`ocspkit.testing.crls`.
 
         :param now: thisUpdate (default: the current time); nextUpdate is ``now + validity``.
+        :param crl_number: default: the next of this CA's CRL numbers (:attr:`crl_numbers`,
+            shared by complete and delta CRLs; an explicit number moves the sequence on).
         :param idp_url: make a partition: a critical issuingDistributionPoint naming this URL,
             listing only the revoked certificates whose distribution point names it.
         :param delta_base: make a delta CRL on this base CRL number.
+        :param since: list only revocations at or after this time (a delta's entries).
         :param entries: list these instead of the table's revocations.
         :param signer: a CRL signer (:meth:`issue_crl_signer`) signs instead of the
             intermediate; the issuer name stays the signer's subject.
         :param options: passed to :func:`ocspkit.testing.profiles.build_crl` (``only_user``,
             ``only_ca``, ``indirect``, ``only_some_reasons``, ``extensions``).
         """
-        from ..certs import crl_urls
-
-        tu = aware(now).replace(microsecond=0) if now is not None else utcnow()
-        if entries is None:
-            entries = [
-                CRLEntrySpec(r.cert.serial_number, r.time, _reason_flag(r.reason))
-                for r in self._table.revoked()
-                if idp_url is None or idp_url in crl_urls(r.cert)
-            ]
-        cert, key = (signer.cert, signer.key) if signer else (self.issuer, self.issuer_key)
-        return build_crl(
-            cert.subject,
-            key,
-            entries,
-            this_update=tu,
-            next_update=tu + validity,
+        return sign_crl(
+            self._table,
+            self.crl_numbers,
+            self.issuer,
+            self.issuer_key,
+            now=now,
+            validity=validity,
             crl_number=crl_number,
+            idp_url=idp_url,
             delta_base=delta_base,
-            idp_urls=(idp_url,) if idp_url else (),
-            aki_from=cert,
-            **options,  # type: ignore[arg-type]
+            since=since,
+            entries=entries,
+            signer=signer,
+            **options,
         )
-
-
-def _reason_flag(reason: RevocationReason | None) -> x509.ReasonFlags | None:
-    if reason is None:
-        return None
-    return _REASON_FLAGS[reason]
-
-
-_REASON_FLAGS = {
-    RevocationReason.UNSPECIFIED: x509.ReasonFlags.unspecified,
-    RevocationReason.KEY_COMPROMISE: x509.ReasonFlags.key_compromise,
-    RevocationReason.CA_COMPROMISE: x509.ReasonFlags.ca_compromise,
-    RevocationReason.AFFILIATION_CHANGED: x509.ReasonFlags.affiliation_changed,
-    RevocationReason.SUPERSEDED: x509.ReasonFlags.superseded,
-    RevocationReason.CESSATION_OF_OPERATION: x509.ReasonFlags.cessation_of_operation,
-    RevocationReason.CERTIFICATE_HOLD: x509.ReasonFlags.certificate_hold,
-    RevocationReason.REMOVE_FROM_CRL: x509.ReasonFlags.remove_from_crl,
-    RevocationReason.PRIVILEGE_WITHDRAWN: x509.ReasonFlags.privilege_withdrawn,
-    RevocationReason.AA_COMPROMISE: x509.ReasonFlags.aa_compromise,
-}
 
 
 def _serial_of(value: x509.Certificate | Leaf | int) -> int:

@@ -87,6 +87,8 @@ def build_certificate(
     key_identifiers: bool = True,
     crl_urls: Sequence[str] = (),
     crl_issuer: x509.Name | None = None,
+    crl_reasons: frozenset[x509.ReasonFlags] | None = None,
+    crl_points: Sequence[x509.DistributionPoint] = (),
     no_rev_avail: bool = False,
 ) -> x509.Certificate:
     """Build and sign one certificate.
@@ -104,6 +106,8 @@ def build_certificate(
         authorityKeyIdentifier.
     :param crl_urls: crlDistributionPoints: one distribution point with these fullName URIs.
     :param crl_issuer: the cRLIssuer of that distribution point (an indirect CRL's issuer).
+    :param crl_reasons: the reasons of that distribution point (its CRLs cover only these).
+    :param crl_points: more distribution points, after that one, as given.
     :param no_rev_avail: add the RFC 9608 noRevAvail extension (2.5.29.56, non-critical).
     """
     if issuer is None:
@@ -164,14 +168,17 @@ def build_certificate(
         builder = builder.add_extension(
             x509.TLSFeature([x509.TLSFeatureType.status_request]), critical=False
         )
+    points = list(crl_points)
     if crl_urls:
         point = x509.DistributionPoint(
             full_name=[x509.UniformResourceIdentifier(u) for u in crl_urls],
             relative_name=None,
-            reasons=None,
+            reasons=crl_reasons,
             crl_issuer=[x509.DirectoryName(crl_issuer)] if crl_issuer is not None else None,
         )
-        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
+        points.insert(0, point)
+    if points:
+        builder = builder.add_extension(x509.CRLDistributionPoints(points), critical=False)
     if no_rev_avail:
         builder = builder.add_extension(
             x509.UnrecognizedExtension(x509.ObjectIdentifier(OID_NO_REV_AVAIL), b"\x05\x00"),
@@ -234,6 +241,8 @@ def tls_leaf_certificate(
     must_staple: bool = False,
     crl_urls: Sequence[str] = (),
     crl_issuer: x509.Name | None = None,
+    crl_reasons: frozenset[x509.ReasonFlags] | None = None,
+    crl_points: Sequence[x509.DistributionPoint] = (),
     no_rev_avail: bool = False,
 ) -> x509.Certificate:
     """A TLS server/client certificate (serverAuth + clientAuth)."""
@@ -252,6 +261,8 @@ def tls_leaf_certificate(
         must_staple=must_staple,
         crl_urls=crl_urls,
         crl_issuer=crl_issuer,
+        crl_reasons=crl_reasons,
+        crl_points=crl_points,
         no_rev_avail=no_rev_avail,
     )
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import os
 import secrets
 import socket
@@ -22,9 +21,7 @@ import struct
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from cryptography import x509
@@ -36,6 +33,7 @@ from .faults import Fault
 from .keys import utcnow
 from .leaf import Leaf
 from .openssl import IndexFile
+from .serving import QuietHandler, ServerThread
 from .status import StatusLookup
 
 __all__ = ["RequestRecord", "Responder"]
@@ -63,58 +61,13 @@ class RequestRecord:
     serials: tuple[int, ...] = ()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    owner: Responder
-
-    def __init__(self, addr: tuple[str, int], family: socket.AddressFamily, owner: Responder):
-        self.address_family = family
-        self.owner = owner
-        self.open_sockets: set[socket.socket] = set()
-        self.sockets_lock = threading.Lock()
-        super().__init__(addr, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self.sockets_lock:
-            self.open_sockets.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self.sockets_lock:
-            self.open_sockets.discard(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client went away mid-answer; nothing to report (and never print)
-
-    def abort_connections(self) -> None:
-        with self.sockets_lock:
-            socks = list(self.open_sockets)
-        for sock in socks:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "ocspkit-testing"
-    sys_version = ""
-    timeout = 30  # idle keep-alive connections end after this
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
+class _Handler(QuietHandler):
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
         if path.startswith(OK_PREFIX):
             path = path[len(OK_PREFIX) - 1 :]
-        base = self.server.owner.path
+        owner: Responder = self.server.owner
+        base = owner.path
         encoded = path[len(base) :] if path.startswith(base) else path.lstrip("/")
         der: bytes | None
         try:
@@ -138,7 +91,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve(self.rfile.read(length) if length else None)
 
     def _serve(self, der: bytes | None) -> None:
-        owner = self.server.owner
+        owner: Responder = self.server.owner
         fault = Fault.NONE if self.path.startswith(OK_PREFIX) else owner.fault
         answer = owner._answer(der, fault)
         owner._record(RequestRecord(self.command, self.path, fault, answer.serials))
@@ -152,13 +105,13 @@ class _Handler(BaseHTTPRequestHandler):
         if fault in (Fault.HTTP_404, Fault.HTTP_500, Fault.HTTP_503):
             code = {Fault.HTTP_404: 404, Fault.HTTP_500: 500, Fault.HTTP_503: 503}[fault]
             extra = {"Retry-After": "1"} if code == 503 else {}
-            self._send(code, b"error %d\n" % code, "text/plain", extra)
+            self.send_body(code, b"error %d\n" % code, "text/plain", extra)
             return
         if fault in (Fault.REDIRECT, Fault.REDIRECT_LOOP):
             clean = OK_PREFIX + self.path.lstrip("/")
             target = self.path if fault is Fault.REDIRECT_LOOP else clean
             code = 302 if self.command in ("GET", "HEAD") else 307
-            self._send(code, b"", "text/plain", {"Location": target})
+            self.send_body(code, b"", "text/plain", {"Location": target})
             return
         body = answer.der
         content_type = _CONTENT_TYPE
@@ -173,24 +126,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault is Fault.SLOW_DRIP:
             self._drip(body)
             return
-        self._send(200, body, content_type)
-
-    def _send(
-        self, code: int, body: bytes, content_type: str, extra: dict[str, str] | None = None
-    ) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (extra or {}).items():
-            self.send_header(key, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        self.send_body(200, body, content_type)
 
     def _drip(self, body: bytes) -> None:
-        owner = self.server.owner
+        owner: Responder = self.server.owner
         self.close_connection = True
         self.send_response(200)
         self.send_header("Content-Type", _CONTENT_TYPE)
@@ -216,7 +155,7 @@ class _Answer:
     serials: tuple[int, ...] = ()
 
 
-class Responder:
+class Responder(ServerThread):
     """A real OCSP responder for ``ca`` on ``host``:``port`` (loopback; port 0 = pick one).
 
     Use it as a context manager (``with`` or ``async with``) or call :meth:`start` /
@@ -251,9 +190,8 @@ class Responder:
         drip_interval: float = 0.25,
         path: str = "/",
     ) -> None:
+        super().__init__(host, port)
         self.ca = ca
-        self.host = host
-        self.port = port
         self.signer: Signer = signer
         self.validity = validity
         self.responder_id: Literal["key", "name"] = responder_id
@@ -264,85 +202,27 @@ class Responder:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._records: list[RequestRecord] = []
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._wrong_signer: Leaf | None = None
         self._no_eku_signer: Leaf | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    handler = _Handler
+    thread_name = "ocspkit-responder"
+
     def start(self) -> Responder:
         """Bind and serve in a background thread; sets ``ca.ocsp_url`` if it is None."""
-        if self._server is not None:
-            raise RuntimeError("responder already started")
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        self._stopping.clear()
-        server = _Server((self.host, self.port), family, self)
-        self._server = server
-        self.port = server.server_address[1]
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"ocspkit-responder-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        super().start()
         if self.ca.ocsp_url is None:
             self.ca.ocsp_url = self.url
         return self
-
-    def stop(self) -> None:
-        """Stop serving and close every connection (promptly, even mid-HANG or SLOW_DRIP)."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        server.abort_connections()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        """True between :meth:`start` and :meth:`stop`."""
-        return self._server is not None
-
-    def __enter__(self) -> Responder:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Responder:
-        import asyncio
-
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        import asyncio
-
-        await asyncio.to_thread(self.stop)
 
     # -- observation -------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
         """The responder's base URL, e.g. ``http://127.0.0.1:40123/``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}{self.path}"
+        return f"{self.origin}{self.path}"
 
     @property
     def fault(self) -> Fault:

@@ -294,7 +294,10 @@ def test_unsuccessful_status_is_responder_error(pki: PKI, leaf: x509.Certificate
 
 # --- regressions from the security review ---------------------------------------------------
 
-def _craft(pki: PKI, tbs: bytes, alg: bytes, signature: bytes, certs: list[x509.Certificate] = ()) -> bytes:  # type: ignore[assignment]
+
+def _craft(
+    pki: PKI, tbs: bytes, alg: bytes, signature: bytes, certs: list[x509.Certificate] = ()
+) -> bytes:  # type: ignore[assignment]
     """A response with an arbitrary signatureAlgorithm (hostile input for the validator)."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -335,11 +338,19 @@ def test_weak_decoy_does_not_hide_a_valid_delegate() -> None:
     decoy = _x.load_der_x509_certificate(
         seq(tbs, seq(oid("1.2.840.113549.1.1.5"), b"\x05\x00"), tlv(0x03, b"\x00" + sig))
     )
-    resp = ocspkit.build_response(good(leaf, pki), responder_cert=rc, responder_key=rk, produced_at=NOW, certificates=[decoy, rc])
+    resp = ocspkit.build_response(
+        good(leaf, pki),
+        responder_cert=rc,
+        responder_key=rk,
+        produced_at=NOW,
+        certificates=[decoy, rc],
+    )
     policy = ocspkit.ValidationPolicy(allow_sha1_signatures=False)
     r = ocspkit.validate_response(resp, leaf, pki.issuer, now=NOW, policy=policy)
     assert r.good and r.signer == rc
-    only_decoy = ocspkit.build_response(good(leaf, pki), responder_cert=rc, responder_key=rk, produced_at=NOW, certificates=[decoy])
+    only_decoy = ocspkit.build_response(
+        good(leaf, pki), responder_cert=rc, responder_key=rk, produced_at=NOW, certificates=[decoy]
+    )
     with pytest.raises(ocspkit.WeakAlgorithmError):
         ocspkit.validate_response(only_decoy, leaf, pki.issuer, now=NOW, policy=policy)
 
@@ -354,14 +365,22 @@ def test_delegate_with_unknown_critical_extension_is_refused() -> None:
 
     key = _nk("ecdsa")
     rc = (
-        _x.CertificateBuilder().subject_name(_x.Name.from_rfc4514_string("CN=odd responder"))
-        .issuer_name(pki.issuer.subject).public_key(key.public_key()).serial_number(9)  # type: ignore[arg-type]
-        .not_valid_before(NOW - timedelta(days=1)).not_valid_after(NOW + timedelta(days=1))
+        _x.CertificateBuilder()
+        .subject_name(_x.Name.from_rfc4514_string("CN=odd responder"))
+        .issuer_name(pki.issuer.subject)
+        .public_key(key.public_key())
+        .serial_number(9)  # type: ignore[arg-type]
+        .not_valid_before(NOW - timedelta(days=1))
+        .not_valid_after(NOW + timedelta(days=1))
         .add_extension(_x.ExtendedKeyUsage([_x.oid.ExtendedKeyUsageOID.OCSP_SIGNING]), False)
-        .add_extension(_x.UnrecognizedExtension(_x.ObjectIdentifier("1.2.3.4.5.6"), b"\x05\x00"), True)
+        .add_extension(
+            _x.UnrecognizedExtension(_x.ObjectIdentifier("1.2.3.4.5.6"), b"\x05\x00"), True
+        )
         .sign(pki.issuer_key, hashes.SHA256())  # type: ignore[arg-type]
     )
-    resp = ocspkit.build_response(good(leaf, pki), responder_cert=rc, responder_key=key, produced_at=NOW, certificates=[rc])
+    resp = ocspkit.build_response(
+        good(leaf, pki), responder_cert=rc, responder_key=key, produced_at=NOW, certificates=[rc]
+    )
     with pytest.raises(ocspkit.UnauthorizedResponderError, match="critical"):
         ocspkit.validate_response(resp, leaf, pki.issuer, now=NOW)
 
@@ -378,7 +397,12 @@ def test_critical_extension_on_an_agreeing_duplicate() -> None:
     pki = PKI("ecdsa")
     leaf = pki.leaf()
     a = good(leaf, pki)
-    b = good(leaf, pki, this_update=NOW - timedelta(hours=2), extensions=(ocspkit.Extension("1.2.3.4", True, b"\x05\x00"),))
+    b = good(
+        leaf,
+        pki,
+        this_update=NOW - timedelta(hours=2),
+        extensions=(ocspkit.Extension("1.2.3.4", True, b"\x05\x00"),),
+    )
     with pytest.raises(ocspkit.CriticalExtensionError):
         ocspkit.validate_response(sign_as_issuer(pki, [a, b]), leaf, pki.issuer, now=NOW)
 
@@ -387,4 +411,6 @@ def test_revoked_single_without_time_cannot_be_built() -> None:
     pki = PKI("ecdsa")
     leaf = pki.leaf()
     with pytest.raises(ValueError):
-        sign_as_issuer(pki, SingleResponse(ocspkit.cert_id(leaf, pki.issuer), CertStatus.REVOKED, NOW))
+        sign_as_issuer(
+            pki, SingleResponse(ocspkit.cert_id(leaf, pki.issuer), CertStatus.REVOKED, NOW)
+        )

@@ -153,9 +153,7 @@ def test_build_parse_roundtrip_many_singles(pki: PKI) -> None:
             revocation_time=NOW - timedelta(days=3),
             revocation_reason=RevocationReason.CA_COMPROMISE,
         ),
-        SingleResponse(
-            ocspkit.cert_id(leaves[2], pki.issuer), CertStatus.UNKNOWN, NOW, None
-        ),
+        SingleResponse(ocspkit.cert_id(leaves[2], pki.issuer), CertStatus.UNKNOWN, NOW, None),
     ]
     rc, rk = pki.responder()
     resp = ocspkit.build_response(
@@ -330,20 +328,34 @@ def test_duplicate_extensions_never_escape(pki: PKI) -> None:
     tbs_der = tbs.dump(force=True)
     sig = pki.issuer_key.sign(tbs_der, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[call-arg, union-attr]
     bad = x509.load_der_x509_certificate(
-        ax.Certificate({"tbs_certificate": ax.TbsCertificate.load(tbs_der),
-                        "signature_algorithm": c["signature_algorithm"], "signature_value": sig}).dump()
+        ax.Certificate(
+            {
+                "tbs_certificate": ax.TbsCertificate.load(tbs_der),
+                "signature_algorithm": c["signature_algorithm"],
+                "signature_value": sig,
+            }
+        ).dump()
     )
     assert ocspkit.ocsp_urls(bad) == ()
     assert ocspkit.is_must_staple(bad) in (True, False)
     resp = ocspkit.build_response(
-        SingleResponse(ocspkit.cert_id(bad, pki.issuer), CertStatus.GOOD, NOW, NOW + timedelta(hours=1)),
-        responder_cert=pki.issuer, responder_key=pki.issuer_key, produced_at=NOW,
+        SingleResponse(
+            ocspkit.cert_id(bad, pki.issuer), CertStatus.GOOD, NOW, NOW + timedelta(hours=1)
+        ),
+        responder_cert=pki.issuer,
+        responder_key=pki.issuer_key,
+        produced_at=NOW,
     )
     assert ocspkit.validate_response(resp, bad, pki.issuer, now=NOW).good
     # as an embedded delegate, it is refused with a typed error, never DuplicateExtension
     delegate_resp = ocspkit.build_response(
-        SingleResponse(ocspkit.cert_id(bad, pki.issuer), CertStatus.GOOD, NOW, NOW + timedelta(hours=1)),
-        responder_cert=bad, responder_key=pki.issuer_key, produced_at=NOW, certificates=[bad],
+        SingleResponse(
+            ocspkit.cert_id(bad, pki.issuer), CertStatus.GOOD, NOW, NOW + timedelta(hours=1)
+        ),
+        responder_cert=bad,
+        responder_key=pki.issuer_key,
+        produced_at=NOW,
+        certificates=[bad],
     )
     with pytest.raises(ocspkit.ValidationError):
         ocspkit.validate_response(delegate_resp, bad, pki.issuer, now=NOW)

@@ -315,3 +315,122 @@ def test_revocation_result_to_dict_keys_are_stable() -> None:
         "url": None,
         "error": "the CRL expired",
     }
+
+
+# --- reasons (RFC 5280 §6.3.3 (d), (e)) ----------------------------------------------------
+
+KC_CAC = frozenset({x509.ReasonFlags.key_compromise, x509.ReasonFlags.ca_compromise})
+REST = frozenset(
+    {
+        x509.ReasonFlags.affiliation_changed,
+        x509.ReasonFlags.superseded,
+        x509.ReasonFlags.cessation_of_operation,
+        x509.ReasonFlags.certificate_hold,
+        x509.ReasonFlags.privilege_withdrawn,
+        x509.ReasonFlags.aa_compromise,
+    }
+)
+
+
+def test_reason_flags_bits_7_and_8_are_codes_9_and_10(ca: CA) -> None:
+    crl = parse_crl(der(ca.sign_crl(idp_url=A, only_some_reasons=REST)))
+    idp = crl.issuing_distribution_point
+    assert idp is not None and idp.only_some_reasons == frozenset({3, 4, 5, 6, 9, 10})
+    assert RevocationReason.PRIVILEGE_WITHDRAWN in idp.only_some_reasons
+
+
+def _split_leaf(ca: CA) -> x509.Certificate:
+    """A leaf whose first distribution point (A) covers key and CA compromise and whose
+    second (B) covers every other reason."""
+    second = x509.DistributionPoint([x509.UniformResourceIdentifier(B)], None, REST, None)
+    return tls_leaf_certificate(
+        generate_key("ecdsa"),
+        x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "split")]),
+        ca.issuer,
+        ca.issuer_key,
+        NOW - timedelta(hours=1),
+        NOW + timedelta(days=1),
+        crl_urls=(A,),
+        crl_reasons=KC_CAC,
+        crl_points=(second,),
+    )
+
+
+def test_a_reasons_partition_alone_cannot_say_good_the_union_can() -> None:
+    ca = CA("ecdsa")
+    cert = _split_leaf(ca)
+    crl_a = der(ca.sign_crl(idp_url=A, only_some_reasons=KC_CAC))
+    crl_b = der(ca.sign_crl(idp_url=B, only_some_reasons=REST))
+    with pytest.raises(CRLScopeError, match="superseded"):  # the missing reasons are named
+        crl_status(cert, ca.issuer, crl_a, url=A)
+    with pytest.raises(CRLScopeError, match="key_compromise"):
+        crl_status(cert, ca.issuer, crl_b, url=B)
+    both = crl_status(cert, ca.issuer, crl_a, url=A, more_crls=[(crl_b, B)])
+    assert both.good and both.url == A
+    with pytest.raises(CRLScopeError):  # the same partition twice covers nothing more
+        crl_status(cert, ca.issuer, crl_a, url=A, more_crls=[(crl_a, A)])
+    with pytest.raises(CRLScopeError):  # B's CRL served for A
+        crl_status(cert, ca.issuer, crl_a, url=A, more_crls=[(crl_b, A)])
+
+
+def test_a_listing_on_any_reasons_partition_is_revoked() -> None:
+    ca = CA("ecdsa")
+    cert = _split_leaf(ca)
+    ca.status_table.add(cert)
+    ca.revoke(cert, RevocationReason.SUPERSEDED, at=NOW - timedelta(minutes=5))
+    crl_a = der(ca.sign_crl(idp_url=A, only_some_reasons=KC_CAC, entries=[]))
+    crl_b = der(ca.sign_crl(idp_url=B, only_some_reasons=REST))
+    alone = crl_status(cert, ca.issuer, crl_b, url=B)
+    assert alone.revoked and alone.revocation_reason is RevocationReason.SUPERSEDED
+    result = crl_status(cert, ca.issuer, crl_a, url=A, more_crls=[(crl_b, B)])
+    assert result.revoked and result.url == B and result.crl is not None
+    assert result.crl.der == crl_b  # the evidence is the CRL that lists it
+    expired = der(ca.sign_crl(idp_url=B, only_some_reasons=REST, now=NOW - timedelta(days=3)))
+    with pytest.raises(CRLExpiredError):  # every CRL given is validated
+        crl_status(cert, ca.issuer, crl_a, url=A, more_crls=[(expired, B)])
+
+
+def test_distribution_point_reasons_limit_a_complete_crl() -> None:
+    ca = CA("ecdsa")
+    cert = tls_leaf_certificate(
+        generate_key("ecdsa"),
+        x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "kc only")]),
+        ca.issuer,
+        ca.issuer_key,
+        NOW - timedelta(hours=1),
+        NOW + timedelta(days=1),
+        crl_urls=(A,),
+        crl_reasons=KC_CAC,
+    )
+    with pytest.raises(CRLScopeError, match="only some reasons"):
+        crl_status(cert, ca.issuer, der(ca.sign_crl()), url=A)
+
+
+# --- the test CA's CRL publishing ----------------------------------------------------------
+
+
+def test_ca_crl_url_lifetime_numbers_and_since() -> None:
+    ca = CA("ecdsa", crl_url=A, ocsp_url="")
+    le_shape = ca.issue()
+    assert (
+        crl_urls(le_shape.cert) == (A,)
+        and not le_shape.cert.extensions.get_extension_for_oid(
+            x509.ExtensionOID.CRL_DISTRIBUTION_POINTS
+        ).critical
+    )
+    short = ca.issue(crl_url="", lifetime=timedelta(days=6))
+    assert crl_urls(short.cert) == ()
+    needed = revocation_not_needed(short.cert)
+    assert needed is not None and needed.source is RevocationSource.SHORT_LIVED
+    assert [parse_crl(der(ca.sign_crl())).crl_number for _ in range(3)] == [1, 2, 3]
+    assert parse_crl(der(ca.sign_crl(crl_number=10))).crl_number == 10
+    assert parse_crl(der(ca.sign_crl())).crl_number == 11  # the sequence moves on
+    ca.revoke(le_shape, at=NOW - timedelta(hours=3))
+    base = der(ca.sign_crl(now=NOW - timedelta(hours=2)))
+    late = ca.issue()
+    ca.revoke(late, at=NOW - timedelta(minutes=30))
+    delta = ca.sign_crl(delta_base=parse_crl(base).crl_number, since=NOW - timedelta(hours=2))
+    parsed = parse_crl(der(delta))
+    assert parsed.is_delta and len(parsed) == 1 and parsed.lookup(late.serial_number)
+    assert crl_status(late.cert, ca.issuer, base, delta=der(delta)).revoked
+    assert crl_status(le_shape.cert, ca.issuer, base, delta=der(delta)).revoked

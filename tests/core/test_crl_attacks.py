@@ -85,6 +85,8 @@ def test_same_name_ca_with_another_key(ca: CA, revoked: x509.Certificate) -> Non
         crl_status(revoked, ca.issuer, forged)
     with pytest.raises(IssuerSignatureError):  # nor can the twin pose as the issuer
         crl_status(revoked, twin, forged)
+    with pytest.raises(CRLSignerError):  # nor vouch for itself as a CRL signer: the root,
+        crl_status(revoked, ca.issuer, forged, extra_certs=[twin])  # not the issuer, made it
 
 
 def test_partition_swapped_for_another(ca: CA, revoked: x509.Certificate) -> None:
@@ -160,6 +162,47 @@ def test_crl_issuer_without_crl_sign(ca: CA, revoked: x509.Certificate) -> None:
         crl_status(revoked, ca.issuer, crl, extra_certs=[signer.cert])
 
 
+def test_issuer_whose_key_usage_lacks_crl_sign(ca: CA) -> None:
+    from ocspkit.testing.profiles import build_certificate, tls_leaf_certificate
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    no_crl_sign = x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=True,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+    issuer = build_certificate(
+        x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "no cRLSign CA")]),
+        key.public_key(),
+        ca.root_key,
+        issuer=ca.root,
+        not_before=NOW - timedelta(days=1),
+        not_after=NOW + timedelta(days=9),
+        ca=True,
+        key_usage=no_crl_sign,
+    )
+    leaf = tls_leaf_certificate(
+        ec.generate_private_key(ec.SECP256R1()),
+        x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "leaf")]),
+        issuer,
+        key,
+        NOW - timedelta(hours=1),
+        NOW + timedelta(days=1),
+    )
+    entry = CRLEntrySpec(leaf.serial_number + 1, NOW)
+    crl = build_crl(
+        issuer.subject, key, [entry], this_update=NOW, next_update=NOW + timedelta(days=1)
+    )
+    with pytest.raises(CRLSignerError, match="cRLSign"):
+        crl_status(leaf, issuer, der(crl))
+
+
 def test_crl_signer_issued_by_another_ca(ca: CA, revoked: x509.Certificate) -> None:
     other = CA("ecdsa", name="rogue")
     rogue = other.issue_crl_signer()
@@ -215,20 +258,23 @@ def craft(
     entries: bytes | None = None,
     extensions: bytes | None = _CRL_NUMBER_1,
     inner: bytes = _ECDSA_SHA256,
+    issuer: bytes | None = None,
+    key: ec.EllipticCurvePrivateKey | None = None,
 ) -> bytes:
-    """A CRL signed by the CA's intermediate, field by field."""
+    """A CRL signed by the CA's intermediate (or ``key``), field by field."""
     tbs = _tlv(
         0x30,
         (b"\x02\x01\x01" if version else b"")
         + inner
-        + ca.issuer.subject.public_bytes()
+        + (ca.issuer.subject.public_bytes() if issuer is None else issuer)
         + _utc(NOW)
         + (_utc(NOW + timedelta(days=1)) if next_update else b"")
         + (_tlv(0x30, entries) if entries is not None else b"")
         + (_tlv(0xA0, _tlv(0x30, extensions)) if extensions is not None else b""),
     )
-    assert isinstance(ca.issuer_key, ec.EllipticCurvePrivateKey)
-    signature = ca.issuer_key.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    signing = key or ca.issuer_key
+    assert isinstance(signing, ec.EllipticCurvePrivateKey)
+    signature = signing.sign(tbs, ec.ECDSA(hashes.SHA256()))
     return _tlv(0x30, tbs + _ECDSA_SHA256 + _tlv(0x03, b"\x00" + signature))
 
 
@@ -269,6 +315,89 @@ def test_non_critical_idp(ca: CA) -> None:
     crl = craft(ca, extensions=_CRL_NUMBER_1 + _ext(bytes.fromhex("551d1c"), idp, False))
     with pytest.raises(MalformedCRLError):
         validate_crl(parse_crl(crl), ca.issuer)
+
+
+def test_non_critical_certificate_issuer(ca: CA) -> None:
+    # an indirect CRL whose entry names its certificate issuer in a non-critical extension: a
+    # reader that skipped it would take the entry for the CRL issuer's own certificate
+    idp = _ext(bytes.fromhex("551d1c"), _tlv(0x30, b"\x84\x01\xff"), True)
+    names = _tlv(0x30, _tlv(0xA4, ca.root.subject.public_bytes()))
+    issuer_ext = _ext(bytes.fromhex("551d1d"), names, False)
+    entry = _tlv(0x30, _tlv(0x02, b"\x07") + _utc(NOW) + _tlv(0x30, issuer_ext))
+    crl = parse_crl(craft(ca, entries=entry, extensions=_CRL_NUMBER_1 + idp))
+    with pytest.raises(MalformedCRLError, match="non-critical certificateIssuer"):
+        validate_crl(crl, ca.issuer)
+
+
+def test_empty_issuer_name() -> None:
+    from ocspkit.testing.keys import generate_key
+    from ocspkit.testing.profiles import build_certificate, ca_key_usage
+
+    key = generate_key("ecdsa")
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    nameless = build_certificate(
+        x509.Name([]),
+        key.public_key(),
+        key,
+        not_before=NOW - timedelta(days=1),
+        not_after=NOW + timedelta(days=1),
+        ca=True,
+        key_usage=ca_key_usage(),
+    )
+    crl = craft(CA("ecdsa"), issuer=b"\x30\x00", key=key)
+    with pytest.raises(MalformedCRLError, match="empty issuer"):
+        validate_crl(parse_crl(crl), nameless)
+
+
+def _printable(name: x509.Name, upper: bool = False) -> bytes:
+    """``name`` re-encoded: every value a PrintableString (``upper``: in capitals)."""
+    rdns = b""
+    for attr in name:
+        one = x509.Name([attr]).public_bytes()  # SEQUENCE { SET { SEQUENCE { OID, value } } }
+        oid = one[6 : 6 + 2 + one[7]]
+        value = attr.value if isinstance(attr.value, str) else attr.value.decode()
+        text = value.upper() if upper else value
+        rdns += _tlv(0x31, _tlv(0x30, oid + _tlv(0x13, text.encode())))
+    return _tlv(0x30, rdns)
+
+
+def test_a_reencoded_issuer_name_never_hides_a_listing(ca: CA) -> None:
+    leaf = ca.issue(ocsp_url="")
+    other_encoding = _printable(ca.issuer.subject)
+    assert other_encoding != ca.issuer.subject.public_bytes()
+    crl = craft(ca, issuer=other_encoding, entries=_entry(leaf.serial_number))
+    assert parse_crl(crl).issuer == ca.issuer.subject  # the same name, encoded otherwise
+    assert crl_status(leaf.cert, ca.issuer, crl).revoked
+
+
+def test_a_reencoded_certificate_issuer_entry_never_hides_a_listing(ca: CA) -> None:
+    leaf = ca.issue(ocsp_url="")
+    idp = _ext(bytes.fromhex("551d1c"), _tlv(0x30, b"\x84\x01\xff"), True)  # indirect
+    for upper in (False, True):
+        names = _tlv(0x30, _tlv(0xA4, _printable(ca.issuer.subject, upper=upper)))
+        issuer_ext = _ext(bytes.fromhex("551d1d"), names, True)
+        serial = leaf.serial_number.to_bytes(21, "big").lstrip(b"\x00")
+        if serial[0] & 0x80:
+            serial = b"\x00" + serial
+        entry = _tlv(0x30, _tlv(0x02, serial) + _utc(NOW) + _tlv(0x30, issuer_ext))
+        crl = craft(ca, entries=entry, extensions=_CRL_NUMBER_1 + idp)
+        assert crl_status(leaf.cert, ca.issuer, crl).revoked, upper
+
+
+def test_a_partition_named_by_a_directory_name_is_still_a_partition(ca: CA) -> None:
+    # issuingDistributionPoint { distributionPoint [0] { fullName [0] { directoryName } } }:
+    # a partition that names no URL must not pass for a CRL of everything (a GOOD for
+    # certificates of other partitions)
+    leaf = ca.issue(crl_url=A, ocsp_url="")
+    dir_name = _tlv(0xA4, ca.root.subject.public_bytes())
+    idp = _ext(bytes.fromhex("551d1c"), _tlv(0x30, _tlv(0xA0, _tlv(0xA0, dir_name))), True)
+    crl = parse_crl(craft(ca, extensions=_CRL_NUMBER_1 + idp))
+    got = crl.issuing_distribution_point
+    assert got is not None and got.other_names and got.has_distribution_point
+    with pytest.raises(CRLScopeError):
+        crl_status(leaf.cert, ca.issuer, crl)
+    with pytest.raises(CRLScopeError):
+        crl_status(leaf.cert, ca.issuer, crl, url=A)
 
 
 def test_differing_inner_signature_algorithm(ca: CA) -> None:
@@ -363,6 +492,48 @@ def test_property_mutated_crl(ca: CA, data: st.DataObject) -> None:
         at = data.draw(st.integers(0, len(base) - 1))
         base[at] = data.draw(st.integers(0, 255))
     _outcome(bytes(base), ca)
+
+
+_LISTED: dict[int, bytes] = {}
+
+
+def _listed_crl(ca: CA, revoked: x509.Certificate) -> bytes:
+    """One CRL listing ``revoked`` (signed once: the property tests mutate it)."""
+    assert ca.status_of(revoked)[0] is CertStatus.REVOKED
+    return _LISTED.setdefault(id(ca), der(ca.sign_crl(validity=timedelta(days=2))))
+
+
+def _never_good(ca: CA, revoked: x509.Certificate, data: bytes) -> None:
+    try:
+        result = crl_status(revoked, ca.issuer, data)
+    except OCSPError:  # typed: DecodeError, a CRLValidationError, a SignatureError ...
+        return
+    assert result.status is CertStatus.REVOKED
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.data())
+def test_property_mutated_or_truncated_crl_never_says_good_for_a_listed_serial(
+    ca: CA, revoked: x509.Certificate, data: st.DataObject
+) -> None:
+    crl = bytearray(_listed_crl(ca, revoked))
+    for _ in range(data.draw(st.integers(0, 4))):
+        at = data.draw(st.integers(0, len(crl) - 1))
+        crl[at] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(1, len(crl)))
+    _never_good(ca, revoked, bytes(crl[:cut]))
+
+
+def test_every_single_byte_mutation_of_a_listing_crl_is_never_good(
+    ca: CA, revoked: x509.Certificate
+) -> None:
+    data = _listed_crl(ca, revoked)
+    for i in range(len(data)):
+        mutated = bytearray(data)
+        mutated[i] ^= 0x01
+        _never_good(ca, revoked, bytes(mutated))
 
 
 def test_a_good_verdict_needs_the_certificate_unlisted(ca: CA, revoked: x509.Certificate) -> None:

@@ -1,7 +1,11 @@
 """CRL interop with real OpenSSL, both ways: CRLs made by ``openssl ca -gencrl`` (complete,
-with an issuing distribution point, delta) validated by ocspkit; CRLs made by ocspkit.testing
-accepted by ``openssl crl -verify`` and ``openssl verify -crl_check``; and both agree on
-revoked, good, expired, wrong partition and wrong signer."""
+with an issuing distribution point, with a hand-written deltaCRLIndicator) and deltas made by
+``openssl crl -gendelta`` (OpenSSL 3.0's only delta maker: ``openssl ca`` has no delta option)
+validated by ocspkit; CRLs made by ocspkit.testing accepted by ``openssl crl -verify`` and
+``openssl verify -crl_check``; and one table where both agree on revoked, good, expired, wrong
+partition, wrong signer, another CA and a tampered signature, for CRLs from either side.
+``openssl verify -use_deltas`` uses a delta only when a freshestCRL names one; without it,
+it answers from the stale complete CRL (test_openssl_gendelta_delta shows both)."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from ocspkit import CertStatus, RevocationReason
 from ocspkit.crl import parse_crl
 from ocspkit.crl_check import crl_status
 from ocspkit.crl_validate import validate_crl
-from ocspkit.errors import CRLIssuerMismatchError, CRLScopeError, OCSPError
+from ocspkit.errors import CRLIssuerMismatchError, CRLScopeError, DeltaCRLError, OCSPError
 from ocspkit.testing import CA, Leaf
 from ocspkit.testing.keys import cert_pem
 
@@ -48,6 +52,9 @@ fullname = URI:{idp_url}
 onlyuser = TRUE
 [ crl_delta ]
 2.5.29.27 = critical, DER:02:01:{base:02x}
+[ crl_fresh ]
+authorityKeyIdentifier = keyid:always
+freshestCRL = URI:http://crl.test/delta.crl
 """
 
 
@@ -59,45 +66,64 @@ def openssl_crl(
     number: int = 5,
     base: int = 5,
     idp_url: str = A,
+    last: datetime | None = None,
+    next_: datetime | None = None,
+    signer: Leaf | None = None,
 ) -> bytes:
-    """``openssl ca -gencrl`` over the CA's own index.txt, as DER."""
+    """``openssl ca -gencrl`` over the CA's own index.txt, as DER (signed by the CA's
+    intermediate, or by ``signer``; ``last``/``next_`` set lastUpdate/nextUpdate)."""
     tmp.mkdir(parents=True, exist_ok=True)
-    (tmp / "ca.pem").write_bytes(ca.issuer_pem)
-    (tmp / "ca.key").write_bytes(ca.issuer_key_pem)
+    (tmp / "ca.pem").write_bytes(cert_pem(signer.cert) if signer else ca.issuer_pem)
+    (tmp / "ca.key").write_bytes(signer.key_pem if signer else ca.issuer_key_pem)
     ca.write_index(tmp / "index.txt")
     (tmp / "crlnumber").write_text(f"{number:02x}\n")
     config = tmp / "ca.cnf"
     config.write_text(_CONFIG.format(dir=tmp, idp_url=idp_url, base=base))
     out = tmp / f"{exts}.pem"
+    times = []
+    if last is not None:
+        times += ["-crl_lastupdate", last.strftime("%Y%m%d%H%M%SZ")]
+    if next_ is not None:
+        times += ["-crl_nextupdate", next_.strftime("%Y%m%d%H%M%SZ")]
     subprocess.run(
-        ["openssl", "ca", "-config", str(config), "-gencrl", "-crlexts", exts, "-out", str(out)],
+        [
+            "openssl",
+            "ca",
+            "-config",
+            str(config),
+            "-gencrl",
+            "-crlexts",
+            exts,
+            "-out",
+            str(out),
+            *times,
+        ],
         check=True,
         capture_output=True,
     )
     return parse_crl(out).der
 
 
-def openssl_verify(ca: CA, leaf: Leaf, crl: bytes, tmp: Path) -> str:
-    """``openssl verify -crl_check``: "ok", "revoked" or the error OpenSSL names."""
+def openssl_verify(
+    ca: CA, leaf: Leaf, crl: bytes | list[bytes], tmp: Path, *, deltas: bool = False
+) -> str:
+    """``openssl verify -crl_check`` (``-use_deltas -extended_crl`` with ``deltas``): "ok",
+    "revoked" or "error"."""
     tmp.mkdir(parents=True, exist_ok=True)
     (tmp / "root.pem").write_bytes(ca.root_pem)
     (tmp / "issuer.pem").write_bytes(ca.issuer_pem)
     (tmp / "leaf.pem").write_bytes(cert_pem(leaf.cert))
-    crl_path = tmp / "crl.pem"
-    crl_path.write_bytes(x509.load_der_x509_crl(crl).public_bytes(Encoding.PEM))
+    crl_args = []
+    for i, one in enumerate(crl if isinstance(crl, list) else [crl]):
+        crl_path = tmp / f"crl{i}.pem"
+        crl_path.write_bytes(x509.load_der_x509_crl(one).public_bytes(Encoding.PEM))
+        crl_args += ["-CRLfile", str(crl_path)]
     run = subprocess.run(
-        [
-            "openssl",
-            "verify",
-            "-crl_check",
-            "-CAfile",
-            str(tmp / "root.pem"),
-            "-untrusted",
-            str(tmp / "issuer.pem"),
-            "-CRLfile",
-            str(crl_path),
-            str(tmp / "leaf.pem"),
-        ],
+        ["openssl", "verify", "-crl_check"]
+        + (["-use_deltas", "-extended_crl"] if deltas else [])
+        + ["-CAfile", str(tmp / "root.pem"), "-untrusted", str(tmp / "issuer.pem")]
+        + crl_args
+        + [str(tmp / "leaf.pem")],
         capture_output=True,
         text=True,
     )
@@ -197,6 +223,7 @@ def test_openssl_crl_verify_accepts_ocspkit_crls(ca: CA, tmp_path: Path) -> None
                 "-inform",
                 "DER",
                 "-noout",
+                "-verify",
                 "-CAfile",
                 str(tmp_path / "issuer.pem"),
             ],
@@ -206,36 +233,135 @@ def test_openssl_crl_verify_accepts_ocspkit_crls(ca: CA, tmp_path: Path) -> None
         assert run.returncode == 0 and "verify OK" in run.stdout + run.stderr, name
 
 
-def _verdicts(ca: CA, leaf: Leaf, crl: bytes, tmp: Path, url: str | None = None) -> tuple[str, str]:
-    return ocspkit_verdict(ca, leaf, crl, url), openssl_verify(ca, leaf, crl, tmp)
+CASES = {
+    # case: (which leaf, the verdict both must give)
+    "revoked": ("bad", "revoked"),
+    "good": ("good", "ok"),
+    "expired": ("good", "error"),
+    "wrong partition": ("good", "error"),
+    "right partition": ("bad", "revoked"),
+    "wrong signer": ("good", "error"),
+    "another CA": ("good", "error"),
+    "tampered": ("bad", "error"),
+}
 
 
-def test_verdicts_agree_revoked_and_good(ca: CA, leaves: tuple[Leaf, Leaf], tmp_path: Path) -> None:
-    bad, good = leaves
-    crl = ca.sign_crl().public_bytes(Encoding.DER)
-    assert _verdicts(ca, bad, crl, tmp_path / "bad") == ("revoked", "revoked")
-    assert _verdicts(ca, good, crl, tmp_path / "good") == ("ok", "ok")
-    from_openssl = openssl_crl(ca, tmp_path / "ossl")
-    assert _verdicts(ca, bad, from_openssl, tmp_path / "obad") == ("revoked", "revoked")
-    assert _verdicts(ca, good, from_openssl, tmp_path / "ogood") == ("ok", "ok")
+def _tamper(crl: bytes) -> bytes:
+    data = bytearray(crl)
+    data[-3] ^= 0x01  # in the signature value: what openssl crl -badsig does
+    return bytes(data)
 
 
-def test_verdicts_agree_expired(ca: CA, leaves: tuple[Leaf, Leaf], tmp_path: Path) -> None:
-    old = ca.sign_crl(now=NOW - timedelta(days=3)).public_bytes(Encoding.DER)
-    assert _verdicts(ca, leaves[1], old, tmp_path) == ("error", "error")
+def _ocspkit_made(ca: CA, case: str) -> bytes:
+    if case == "expired":
+        signed = ca.sign_crl(now=NOW - timedelta(days=3))
+    elif case in ("wrong partition", "right partition"):
+        signed = ca.sign_crl(idp_url=B if case == "wrong partition" else A)
+    elif case == "wrong signer":
+        signed = ca.sign_crl(signer=ca.issue_crl_signer(crl_sign=False))
+    elif case == "another CA":
+        signed = CA("ecdsa", name="elsewhere").sign_crl()
+    else:
+        signed = ca.sign_crl()
+    crl = signed.public_bytes(Encoding.DER)
+    return _tamper(crl) if case == "tampered" else crl
 
 
-def test_verdicts_agree_wrong_partition(ca: CA, leaves: tuple[Leaf, Leaf], tmp_path: Path) -> None:
-    wrong = ca.sign_crl(idp_url=B).public_bytes(Encoding.DER)
-    assert _verdicts(ca, leaves[1], wrong, tmp_path) == ("error", "error")
-    right = ca.sign_crl(idp_url=A).public_bytes(Encoding.DER)
-    assert _verdicts(ca, leaves[0], right, tmp_path / "a") == ("revoked", "revoked")
+def _openssl_made(ca: CA, case: str, tmp: Path) -> bytes:
+    if case == "expired":
+        return openssl_crl(ca, tmp, last=NOW - timedelta(days=3), next_=NOW - timedelta(days=2))
+    if case in ("wrong partition", "right partition"):
+        return openssl_crl(ca, tmp, exts="crl_idp", idp_url=B if case == "wrong partition" else A)
+    if case == "wrong signer":
+        return openssl_crl(ca, tmp, signer=ca.issue_crl_signer(crl_sign=False))
+    if case == "another CA":
+        return openssl_crl(CA("ecdsa", name="elsewhere"), tmp)
+    crl = openssl_crl(ca, tmp)
+    if case == "tampered":
+        pem = tmp / "good.pem"
+        pem.write_bytes(x509.load_der_x509_crl(crl).public_bytes(Encoding.PEM))
+        run = subprocess.run(
+            ["openssl", "crl", "-in", str(pem), "-badsig", "-outform", "DER"],
+            capture_output=True,
+            check=True,
+        )
+        assert run.stdout != crl
+        return run.stdout
+    return crl
 
 
-def test_verdicts_agree_wrong_signer(ca: CA, leaves: tuple[Leaf, Leaf], tmp_path: Path) -> None:
-    no_crl_sign = ca.issue_crl_signer(crl_sign=False)
-    by_it = ca.sign_crl(signer=no_crl_sign).public_bytes(Encoding.DER)
-    assert _verdicts(ca, leaves[1], by_it, tmp_path / "s") == ("error", "error")
-    other = CA("ecdsa", name="elsewhere")
-    theirs = other.sign_crl().public_bytes(Encoding.DER)
-    assert _verdicts(ca, leaves[1], theirs, tmp_path / "o") == ("error", "error")
+@pytest.mark.parametrize("producer", ["ocspkit", "openssl"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_verdicts_agree(
+    ca: CA, leaves: tuple[Leaf, Leaf], tmp_path: Path, case: str, producer: str
+) -> None:
+    """One table: each case, from each producer, judged by both ocspkit (crl_status) and
+    openssl verify -crl_check, which agree with each other and with the expected verdict."""
+    which, expected = CASES[case]
+    leaf = leaves[0] if which == "bad" else leaves[1]
+    if producer == "ocspkit":
+        crl = _ocspkit_made(ca, case)
+    else:
+        crl = _openssl_made(ca, case, tmp_path / "made")
+    ours = ocspkit_verdict(ca, leaf, crl)
+    theirs = openssl_verify(ca, leaf, crl, tmp_path / "verify")
+    assert (ours, theirs) == (expected, expected)
+
+
+# --- delta CRLs: openssl crl -gendelta ------------------------------------------------------
+
+
+def openssl_delta(ca: CA, base: bytes, newer: bytes, tmp: Path) -> bytes:
+    """``openssl crl -in BASE -gendelta NEWER -key KEY -sha256``: the delta from BASE to NEWER
+    (OpenSSL 3.0 has no delta option in ``openssl ca``; this is its way to make one)."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, crl in (("base", base), ("newer", newer)):
+        path = tmp / f"{name}.pem"
+        path.write_bytes(x509.load_der_x509_crl(crl).public_bytes(Encoding.PEM))
+        paths.append(str(path))
+    (tmp / "key.pem").write_bytes(ca.issuer_key_pem)
+    run = subprocess.run(
+        [
+            "openssl",
+            "crl",
+            "-in",
+            paths[0],
+            "-gendelta",
+            paths[1],
+            "-key",
+            str(tmp / "key.pem"),
+            "-sha256",
+            "-outform",
+            "DER",
+        ],
+        capture_output=True,
+        check=True,
+    )
+    return run.stdout
+
+
+@pytest.mark.parametrize("fresh", [True, False])
+def test_openssl_gendelta_delta(tmp_path: Path, fresh: bool) -> None:
+    """A delta made by ``openssl crl -gendelta`` applies in ocspkit; ``openssl verify
+    -use_deltas`` applies it only when the base CRL (or the certificate) names a freshestCRL
+    and otherwise ignores it, answering from the stale base: ocspkit applies the delta it is
+    given, and a delta that does not fit raises."""
+    local = CA("ecdsa", name="gendelta")
+    first, second = local.issue(crl_url=A), local.issue(crl_url=A)
+    local.revoke(first.cert)
+    exts = "crl_fresh" if fresh else "crl_plain"
+    base = openssl_crl(local, tmp_path / "base", exts=exts, number=5, last=NOW - timedelta(hours=1))
+    local.revoke(second.cert, RevocationReason.SUPERSEDED)
+    newer = openssl_crl(local, tmp_path / "newer", exts=exts, number=6)
+    delta = openssl_delta(local, base, newer, tmp_path / "delta")
+    parsed = parse_crl(delta)
+    assert parsed.is_delta and parsed.base_crl_number == 5 and parsed.crl_number == 6
+    assert len(parsed) == 1 and parsed.lookup(second.serial_number) is not None
+    ours = crl_status(second.cert, local.issuer, base, delta=delta)
+    assert ours.revoked and ours.revocation_reason is RevocationReason.SUPERSEDED
+    assert crl_status(first.cert, local.issuer, base, delta=delta).revoked
+    theirs = openssl_verify(local, second, [base, delta], tmp_path / "v", deltas=True)
+    assert theirs == ("revoked" if fresh else "ok")
+    with pytest.raises(DeltaCRLError):  # the newer complete CRL is no base for it
+        crl_status(second.cert, local.issuer, delta, delta=base)

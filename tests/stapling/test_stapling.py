@@ -441,7 +441,9 @@ def test_asyncio_add_refresh_and_runner(ca: CA) -> None:
         async with Responder(ca, validity=timedelta(seconds=6)) as responder:
             leaf = ca.issue(ocsp_url=responder.url)
             options = SHORT
-            async with AsyncClient(ocspkit.ClientConfig(timeout=3, deadline=5, retries=0)) as client:
+            async with AsyncClient(
+                ocspkit.ClientConfig(timeout=3, deadline=5, retries=0)
+            ) as client:
                 stapler = AsyncStapler(client=client, options=options)
                 key = await stapler.add(leaf.chain)
                 first = stapler.staple_for(key)

@@ -156,8 +156,11 @@ def test_pyopenssl_server_stops_stapling_at_next_update(ca: CA, tmp_path: Path) 
             client=client(), options=StaplerOptions(schedule=schedule, fake_try_later=True)
         )
         faker.add(leaf.chain)  # the responder is down: nothing to serve
-        with tls_server(stapler, leaf) as server, tls_server(faker, leaf) as fake_server, \
-                stapler.run_in_thread():
+        with (
+            tls_server(stapler, leaf) as server,
+            tls_server(faker, leaf) as fake_server,
+            stapler.run_in_thread(),
+        ):
             first = probe_local(server.port, ca)
             assert first.staple_status is ocspkit.CertStatus.GOOD
             until = stapler.state(leaf.cert).serve_until
@@ -184,9 +187,11 @@ def test_install_without_cert_looks_up_the_connection_certificate(ca: CA) -> Non
         stapler = Stapler(client=client())
         stapler.add(a.chain)
         stapler.add(b.chain)
-        with tls_server(stapler, a, bind_cert=False) as sa, tls_server(
-            stapler, b, bind_cert=False
-        ) as sb, tls_server(stapler, c, bind_cert=False) as sc:
+        with (
+            tls_server(stapler, a, bind_cert=False) as sa,
+            tls_server(stapler, b, bind_cert=False) as sb,
+            tls_server(stapler, c, bind_cert=False) as sc,
+        ):
             ra, rb, rc = (probe_local(s.port, ca) for s in (sa, sb, sc))
     assert ra.staple_result is not None and rb.staple_result is not None
     assert ra.staple_result.cert_id.serial_number == a.serial_number
@@ -296,8 +301,9 @@ def test_haproxy_serves_our_ocsp_file_and_runtime_pushes(ca: CA, tmp_path: Path)
             revoked_der = stapler.staple_for(leaf.cert, now=due)
             assert revoked_der is not None
             report = wait_for(
-                lambda: (r := probe_local(port, ca)).staple_status is ocspkit.CertStatus.REVOKED
-                and r,
+                lambda: (
+                    (r := probe_local(port, ca)).staple_status is ocspkit.CertStatus.REVOKED and r
+                ),
                 timeout=10,
             )
             assert report and report.staple_der == revoked_der
@@ -325,4 +331,3 @@ def test_haproxy_runtime_refuses_foreign_response(ca: CA, tmp_path: Path) -> Non
             assert info.value.reply
     with pytest.raises(ocspkit.stapling.OutputError):
         HAProxyRuntime(tmp_path / "no-such.sock", timeout=1).update(b"x")
-

@@ -436,7 +436,9 @@ def test_lease_wait_when_another_stapler_is_fetching(ca: CA, responder: Responde
 
     def finish_fetch() -> None:
         time.sleep(0.3)
-        result = Client(ocspkit.ClientConfig(timeout=3, deadline=5, retries=0)).check(leaf.cert, ca.issuer)
+        result = Client(ocspkit.ClientConfig(timeout=3, deadline=5, retries=0)).check(
+            leaf.cert, ca.issuer
+        )
         store.put(key, result.response.der)
         store.release(key)
 

@@ -1,0 +1,249 @@
+"""The one revocation verdict: which source answers, in what order, and what was tried.
+
+Owns the decisions of :func:`ocspkit.check_revocation`, written once as a generator (a
+*verdict flow*) that both the blocking and the asyncio runners drive:
+
+1. a staple, when one is given, is validated first (nonces ignored: it answers no request of
+   ours); a valid GOOD or REVOKED staple is the answer;
+2. a certificate that needs no answer (RFC 9608 noRevAvail, short-lived) is GOOD with source
+   NO_REVOCATION_INFO or SHORT_LIVED (:func:`ocspkit.revocation_not_needed`);
+3. then each source of ``sources`` in order: ``"ocsp"`` asks every OCSP URL in turn,
+   ``"crl"`` every CRL distribution point; a source falls through to the next when it has no
+   URL or when every URL failed (transport, responder status, decoding, any validation
+   failure: signature, nonce, freshness, scope);
+4. the first validated GOOD or REVOKED answer wins; every failure before it is a
+   :class:`~ocspkit.RevocationAttempt`. A validated OCSP "unknown" does not stop the search; it
+   is the answer only when no later source says GOOD or REVOKED.
+5. when nothing answered: UNKNOWN with source None, or, with ``require=True``,
+   :class:`~ocspkit.RevocationUnavailableError` listing the attempts.
+
+The flow yields requests (:class:`NeedIssuer`, :class:`AskOCSP`, :class:`AskCRL`) and receives
+their outcome, or has the runner's :class:`~ocspkit.OCSPError` thrown into it. Verdicts are
+made here from signed bytes (an OCSP answer arrives validated by
+:func:`ocspkit.validate_response`; a CRL is checked here by :func:`ocspkit.crl_status`). Pure:
+no I/O, no clock (``now`` is an argument); it must never fetch anything itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Union
+
+from cryptography import x509
+
+from .certs import crl_urls, describe, ocsp_urls
+from .crl_check import crl_status, revocation_not_needed
+from .crlmodels import CRL
+from .errors import NoOCSPURLError, OCSPError, RevocationUnavailableError
+from .models import (
+    CertStatus,
+    OCSPResponse,
+    RevocationAttempt,
+    RevocationResult,
+    RevocationSource,
+    ValidationResult,
+)
+from .policy import NonceRule, ValidationPolicy
+from .response import parse_response
+from .validate import validate_response
+
+__all__ = [
+    "SOURCES",
+    "AskCRL",
+    "AskOCSP",
+    "NeedIssuer",
+    "Request",
+    "VerdictFlow",
+    "check_sources",
+    "from_validation",
+    "revocation_flow",
+    "staple_answer",
+]
+
+#: The network sources :func:`ocspkit.check_revocation` knows, by name.
+SOURCES: tuple[str, ...] = ("ocsp", "crl")
+
+
+@dataclass(frozen=True, slots=True)
+class NeedIssuer:
+    """The flow needs the certificate's issuer (from the bundle, else AIA caIssuers)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AskOCSP:
+    """Ask the OCSP responder at ``url`` about the certificate; answer with the
+    :class:`~ocspkit.ValidationResult` (validated), or throw the error it ended with."""
+
+    url: str
+    issuer: x509.Certificate
+
+
+@dataclass(frozen=True, slots=True)
+class AskCRL:
+    """Fetch the CRL at ``url`` (validated against ``issuer`` when the runner can); answer with
+    the :class:`~ocspkit.CRL`, or throw the error it ended with. The flow checks it again."""
+
+    url: str
+    issuer: x509.Certificate
+
+
+#: What a verdict flow asks its runner for.
+Request = Union[NeedIssuer, AskOCSP, AskCRL]  # noqa: UP007 - a runtime alias
+#: A verdict flow: yields requests, receives their outcome, returns the one answer.
+VerdictFlow = Generator[Request, Any, RevocationResult]
+
+
+def check_sources(sources: Sequence[str]) -> tuple[str, ...]:
+    """``sources`` as a tuple of known names, each once, in order; ``ValueError`` otherwise."""
+    if isinstance(sources, str):
+        sources = (sources,)
+    names = tuple(dict.fromkeys(sources))
+    unknown = [s for s in names if s not in SOURCES]
+    if unknown or not names:
+        raise ValueError(
+            f"sources must name one or more of {', '.join(SOURCES)}, not {list(sources)!r}"
+        )
+    return names
+
+
+def from_validation(
+    result: ValidationResult,
+    source: RevocationSource,
+    url: str | None,
+    attempts: Sequence[RevocationAttempt] = (),
+) -> RevocationResult:
+    """The :class:`~ocspkit.RevocationResult` of a validated OCSP answer (an OCSP fetch or a
+    staple), with ``attempts`` as what was tried before it."""
+    return RevocationResult(
+        status=result.status,
+        source=source,
+        this_update=result.this_update,
+        next_update=result.next_update,
+        revocation_time=result.revocation_time,
+        revocation_reason=result.revocation_reason,
+        url=url,
+        ocsp=result,
+        attempts=tuple(attempts),
+    )
+
+
+def staple_answer(
+    staple: OCSPResponse | bytes,
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    *,
+    now: datetime | None = None,
+    policy: ValidationPolicy | None = None,
+) -> ValidationResult:
+    """A staple (DER or parsed) validated for ``cert``: nonces are ignored (a staple answers
+    no request of ours), every other check of ``policy`` applies. Raises what
+    :func:`ocspkit.parse_response` and :func:`ocspkit.validate_response` raise."""
+    response = staple if isinstance(staple, OCSPResponse) else parse_response(staple)
+    rules = replace(policy or ValidationPolicy(), nonce=NonceRule.IGNORE)
+    return validate_response(response, cert, issuer, now=now, policy=rules)
+
+
+def revocation_flow(
+    cert: x509.Certificate,
+    issuer: x509.Certificate | None,
+    *,
+    staple: OCSPResponse | bytes | None = None,
+    sources: Sequence[str] = SOURCES,
+    ocsp_url: str | None = None,
+    require: bool = False,
+    now: datetime | None = None,
+    policy: ValidationPolicy | None = None,
+    extra_certs: Sequence[x509.Certificate] = (),
+) -> VerdictFlow:
+    """The verdict flow for ``cert`` (see the module's docstring for the order).
+
+    :param issuer: ``None`` makes the flow yield :class:`NeedIssuer` before the first source
+        that needs it (never for a certificate that needs no answer).
+    :param ocsp_url: ask this OCSP responder instead of the certificate's AIA URLs.
+    :param extra_certs: other certificates of the CA (a CRL signer's, for a CRL it signed).
+    :raises RevocationUnavailableError: with ``require=True``, when no source answered.
+    """
+    names = check_sources(sources)
+    policy = policy or ValidationPolicy()
+    attempts: list[RevocationAttempt] = []
+    fallback: RevocationResult | None = None  # the first validated "unknown"
+    unknowns: list[RevocationAttempt] = []  # its record among the attempts, and later ones'
+
+    def keep_unknown(result: RevocationResult, source: RevocationSource) -> None:
+        nonlocal fallback
+        if fallback is None:
+            fallback = result
+        where = f" at {result.url}" if result.url else ""
+        said = OCSPError(f"the {source.value} answer{where} is 'unknown' (a validated answer)")
+        unknowns.append(RevocationAttempt(source, result.url, said))
+        attempts.append(unknowns[-1])
+
+    def need_issuer() -> Generator[Request, Any, x509.Certificate]:
+        nonlocal issuer
+        if issuer is None:
+            issuer = yield NeedIssuer()
+        return issuer
+
+    if staple is not None:
+        found = yield from need_issuer()
+        try:
+            answer = staple_answer(staple, cert, found, now=now, policy=policy)
+        except OCSPError as exc:
+            attempts.append(RevocationAttempt(RevocationSource.STAPLE, None, exc))
+        else:
+            result = from_validation(answer, RevocationSource.STAPLE, None, attempts)
+            if answer.status is not CertStatus.UNKNOWN:
+                return result
+            keep_unknown(result, RevocationSource.STAPLE)
+    not_needed = revocation_not_needed(cert, policy)
+    if not_needed is not None:
+        return replace(not_needed, attempts=tuple(attempts))
+    for name in names:
+        if name == "ocsp":
+            urls = (ocsp_url,) if ocsp_url else tuple(dict.fromkeys(ocsp_urls(cert)))
+            if not urls:
+                missing = NoOCSPURLError(f"{describe(cert)} has no OCSP responder URL")
+                attempts.append(RevocationAttempt(RevocationSource.OCSP, None, missing))
+            for url in urls:
+                found = yield from need_issuer()
+                try:
+                    answer = yield AskOCSP(url, found)
+                except OCSPError as exc:
+                    attempts.append(RevocationAttempt(RevocationSource.OCSP, url, exc))
+                    continue
+                result = from_validation(answer, RevocationSource.OCSP, url, attempts)
+                if answer.status is not CertStatus.UNKNOWN:
+                    return result
+                keep_unknown(result, RevocationSource.OCSP)
+        else:
+            urls = tuple(dict.fromkeys(crl_urls(cert)))
+            if not urls:
+                missing_dp = OCSPError(f"{describe(cert)} has no CRL distribution point")
+                attempts.append(RevocationAttempt(RevocationSource.CRL, None, missing_dp))
+            for url in urls:
+                found = yield from need_issuer()
+                try:
+                    crl: CRL = yield AskCRL(url, found)
+                    checked = crl_status(
+                        cert,
+                        found,
+                        crl,
+                        now=now,
+                        url=url,
+                        policy=policy,
+                        extra_certs=extra_certs,
+                    )
+                except OCSPError as exc:
+                    attempts.append(RevocationAttempt(RevocationSource.CRL, url, exc))
+                    continue
+                return replace(checked, attempts=tuple(attempts))
+    if fallback is not None:
+        others = tuple(a for a in attempts if all(a is not u for u in unknowns))
+        return replace(fallback, attempts=others)
+    if require:
+        raise RevocationUnavailableError(
+            f"no revocation source answered for {describe(cert)}", attempts=tuple(attempts)
+        )
+    return RevocationResult(status=CertStatus.UNKNOWN, source=None, attempts=tuple(attempts))
