@@ -52,7 +52,12 @@ def read_tlv(data: bytes, pos: int, end: int | None = None) -> tuple[int, int, i
             raise DecodeError("indefinite lengths are not DER")
         if n > _MAX_LENGTH_OCTETS or pos + n > limit:
             raise DecodeError("truncated or oversized DER length")
-        length = int.from_bytes(data[pos : pos + n], "big")
+        if n == 1:
+            length = data[pos]
+        elif n == 2:
+            length = (data[pos] << 8) | data[pos + 1]
+        else:
+            length = int.from_bytes(data[pos : pos + n], "big")
         pos += n
     stop = pos + length
     if stop > limit:
@@ -73,8 +78,16 @@ def children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int
     out = []
     pos = start
     while pos < end:
-        tag, cstart, stop = read_tlv(data, pos, end)
-        out.append((tag, pos, cstart, stop))
+        # the common case inline (a low tag, a short-form length); the rest via read_tlv
+        if pos + 2 <= end and data[pos + 1] < 0x80 and data[pos] & 0x1F != 0x1F:
+            cstart = pos + 2
+            stop = cstart + data[pos + 1]
+            if stop > end:
+                raise DecodeError("truncated DER")
+            out.append((data[pos], pos, cstart, stop))
+        else:
+            tag, cstart, stop = read_tlv(data, pos, end)
+            out.append((tag, pos, cstart, stop))
         pos = stop
     return out
 
@@ -126,25 +139,40 @@ def decode_generalized_time(body: bytes) -> datetime:
     """
     if len(body) < 15 or body[-1:] != b"Z" or not body[:14].isdigit():
         raise DecodeError("malformed GeneralizedTime")
-    frac = body[14:-1]
     micro = 0
-    if frac:
+    if len(body) > 15:
+        frac = body[14:-1]
         if frac[:1] != b"." or len(frac) < 2 or not frac[1:].isdigit():
             raise DecodeError("malformed GeneralizedTime fraction")
         micro = int((frac[1:] + b"000000")[:6])
     try:
-        return datetime(
-            int(body[0:4]),
-            int(body[4:6]),
-            int(body[6:8]),
-            int(body[8:10]),
-            int(body[10:12]),
-            int(body[12:14]),
-            micro,
-            tzinfo=timezone.utc,
-        )
-    except ValueError:
+        if _ISO_BASIC:  # ISO 8601 basic format, read in C
+            value = datetime.fromisoformat((body[:8] + b"T" + body[8:14] + b"Z").decode("ascii"))
+        else:
+            value = _from_digits(int(body[:14]))
+    except ValueError:  # a month 13, an hour 24, a year 0
         raise DecodeError("GeneralizedTime out of range") from None
+    return value.replace(microsecond=micro) if micro else value
+
+
+def _from_digits(v: int) -> datetime:
+    v, second = divmod(v, 100)
+    v, minute = divmod(v, 100)
+    v, hour = divmod(v, 100)
+    v, day = divmod(v, 100)
+    year, month = divmod(v, 100)
+    return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+
+
+def _iso_basic() -> bool:
+    """Whether ``datetime.fromisoformat`` reads "YYYYMMDDTHHMMSSZ" (Python 3.11 and later)."""
+    try:
+        return datetime.fromisoformat("20000102T030405Z") == _from_digits(20000102030405)
+    except ValueError:
+        return False
+
+
+_ISO_BASIC = _iso_basic()
 
 
 def spki_bit_string(spki: bytes) -> bytes:

@@ -104,6 +104,12 @@ class CertParts(NamedTuple):
 
 
 _parts = BoundedCache[bytes, CertParts]("certs.parts", 2048)
+# A front for _parts that needs no DER: the signature value (which cryptography hands out as
+# stored, while ``public_bytes`` re-encodes the whole certificate, ~7 µs) names a candidate,
+# and cryptography's equality of the two certificate objects (a comparison of their parsed
+# contents, which re-encode to exactly their DER) confirms it. A fresh object for a known
+# certificate so costs one comparison (~2 µs), the same object nothing.
+_by_signature = BoundedCache[bytes, CertParts]("certs.by_signature", 2048)
 _keys = BoundedCache[bytes, CertificatePublicKeyTypes]("certs.keys", 1024)
 
 
@@ -118,11 +124,27 @@ Cert = x509.Certificate | CertParts
 
 
 def parts_of(cert: Cert) -> CertParts:
-    """The certificate's :class:`CertParts`, cached by its DER."""
-    if type(cert) is CertParts:
+    """The certificate's :class:`CertParts`, cached by its DER (a fresh object for known bytes
+    is found by its signature value and confirmed by comparing the two certificates)."""
+    if isinstance(cert, CertParts):
         return cert
-    assert isinstance(cert, x509.Certificate)
-    der = cert_der(cert)
+    signature = cert.signature
+    hit = _by_signature.get(signature)
+    if hit is not None and (hit.cert is cert or hit.cert == cert):
+        return hit
+    hit = _parts_by_der(cert_der(cert), cert)
+    return _by_signature.put(signature, hit)
+
+
+def known_certificate(der: bytes) -> x509.Certificate | None:
+    """The certificate object already read for this DER, if any (certificates are immutable
+    and equal by DER, so one object serves every later sight of the same bytes)."""
+    hit = _parts.get(der)
+    return hit.cert if hit is not None else None
+
+
+def _parts_by_der(der: bytes, cert: x509.Certificate) -> CertParts:
+    """The :class:`CertParts` of ``cert``, whose DER is ``der``, cached by the DER."""
     hit = _parts.get(der)
     if hit is not None:
         return hit

@@ -21,10 +21,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from . import _encode
 from ._cache import BoundedCache
-from ._decode import Facts, decode_response, response_status
+from ._decode import Facts, decode_response, response_status, slot_setters
 from ._guard import typed_errors
 from ._pem import der_from
 from ._sigalgs import sign
+from .certs import known_certificate
 from .errors import DecodeError
 from .issuers import issuer_hashes
 from .models import (
@@ -63,11 +64,24 @@ def _decode(der: bytes) -> tuple[Facts | None, OCSPResponse]:
 def _certificates(ders: tuple[bytes, ...]) -> tuple[x509.Certificate, ...]:
     out = []
     for der in ders:
+        known = known_certificate(der)  # a responder certificate seen before, by its DER
+        if known is not None:
+            out.append(known)
+            continue
         try:  # the one guarded call into cryptography's loader for embedded certificates
             out.append(x509.load_der_x509_certificate(der))
         except Exception:  # a certificate cryptography cannot load can never be a signer
             continue
     return tuple(out)
+
+
+# The model of every decoded response is made here; its slots are set directly (see
+# _decode.slot_setters), at a third of the cost of the frozen dataclass __init__.
+_MODEL_SETTERS = slot_setters(
+    OCSPResponse,
+    "status der responses responder_id produced_at certificates extensions nonce "
+    "signature_algorithm_oid signature tbs_response_data version signature_algorithm_params",
+)
 
 
 def _model(der: bytes, f: Facts) -> OCSPResponse:
@@ -76,23 +90,25 @@ def _model(der: bytes, f: Facts) -> OCSPResponse:
         from ._asn1 import name_from_der  # asn1crypto loads only for byName responders
 
         name = name_from_der(f.responder_name_der)
-    return OCSPResponse(
-        status=ResponseStatus.SUCCESSFUL,
-        der=der,
-        responses=f.singles,
-        responder_id=ResponderID(
-            name=name, key_hash=f.responder_key_hash, name_der=f.responder_name_der
-        ),
-        produced_at=f.produced_at,
-        certificates=_certificates(f.certificate_ders),
-        extensions=f.extensions,
-        nonce=f.nonce,
-        signature_algorithm_oid=f.signature_algorithm_oid,
-        signature=f.signature,
-        tbs_response_data=f.tbs_response_data,
-        version=f.version,
-        signature_algorithm_params=f.signature_algorithm_params,
+    values = (
+        ResponseStatus.SUCCESSFUL,
+        der,
+        f.singles,
+        ResponderID(name=name, key_hash=f.responder_key_hash, name_der=f.responder_name_der),
+        f.produced_at,
+        _certificates(f.certificate_ders),
+        f.extensions,
+        f.nonce,
+        f.signature_algorithm_oid,
+        f.signature,
+        f.tbs_response_data,
+        f.version,
+        f.signature_algorithm_params,
     )
+    model = object.__new__(OCSPResponse)
+    for setter, value in zip(_MODEL_SETTERS, values, strict=True):
+        setter(model, value)
+    return model
 
 
 def _der_of(data: object) -> bytes:

@@ -78,7 +78,12 @@ def _select(
     singles: tuple[SingleResponse, ...], cert: CertParts, issuer: CertParts
 ) -> tuple[SingleResponse, list[SingleResponse], bool]:
     """(the SingleResponse to use, all that match the full CertID, whether they disagree)."""
-    matches = [s for s in singles if cert_id_matches(s.cert_id, cert, issuer)]
+    serial = cert.serial  # compared first: the one field that tells a response's entries apart
+    matches = [
+        s
+        for s in singles
+        if s.cert_id.serial_number == serial and cert_id_matches(s.cert_id, cert, issuer)
+    ]
     if not matches:
         raise NoMatchingResponseError(
             f"no SingleResponse matches serial {cert.serial:x} under this issuer "
