@@ -252,7 +252,7 @@ def main() -> int:
         print("openssl is required")
         return 0
     sizes = [int(s) for s in args.memory_sizes.split(",")] if args.memory_sizes else []
-    total = max(args.count, *sizes)
+    total = max([args.count, *sizes])
     work = Path(tempfile.mkdtemp(prefix="ocspkit-bench-"))
     ca = CA("ecdsa")
     responder = OpenSSLResponder(ca, multi=2)
