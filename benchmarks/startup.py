@@ -114,9 +114,7 @@ def import_set() -> None:
             continue
         mods = modules_of(args)
         ours = [m for m in mods if m == "ocspkit" or m.startswith("ocspkit.")]
-        unused = sorted(
-            {u for u in UNUSED for m in mods if m == u or m.startswith(u + ".")}
-        )
+        unused = sorted({u for u in UNUSED for m in mods if m == u or m.startswith(u + ".")})
         heavy = [m for m in ("httpx", "httpcore", "h11", "anyio", "certifi") if m in mods]
         print(f"\nimports of {label}: {len(mods)} modules, {len(ours)} of ocspkit; "
               f"httpx stack: {', '.join(heavy) or 'none'}")  # fmt: skip
