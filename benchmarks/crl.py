@@ -14,8 +14,8 @@ slower than ``openssl crl`` on the same file. Rows, interleaved over ``--rounds`
   like; and parse + every look-up as one whole Python process against the same command.
 
 Memory: the peak RSS (``VmHWM``, read inside a child) of parsing 10,000 and 100,000 entries,
-and the bytes per entry beyond the child's peak after its imports and reading the file. Ratios are the median of
-the per-round ratios (ours / openssl: below 1 is faster). Exits 0 either way.
+and the bytes per entry beyond the child's peak after its imports and reading the file. Ratios
+are the median of the per-round ratios (ours / openssl: below 1 is faster). Exits 0 either way.
 
     python benchmarks/crl.py [--rounds 5] [--sizes 10000,100000]
 """
