@@ -119,6 +119,9 @@ def import_set() -> None:
         print(f"\nimports of {label}: {len(mods)} modules, {len(ours)} of ocspkit; "
               f"httpx stack: {', '.join(heavy) or 'none'}")  # fmt: skip
         print(f"  unused by it but loaded: {', '.join(unused) or 'none'}")
+        extras = [m for m in ("rich", "click", "pygments", "trio") if m in mods]
+        if extras:  # httpx imports its CLI's, httpcore trio's, whenever they are installed
+            print(f"  loaded by httpx/httpcore because they are installed: {', '.join(extras)}")
         print(f"  ocspkit modules: {' '.join(m.removeprefix('ocspkit.') for m in ours)}")
 
 

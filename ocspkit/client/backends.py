@@ -306,6 +306,11 @@ class _Protocol(asyncio.Protocol):
         self._readable = asyncio.get_running_loop().create_future()
         await self._readable
 
+    @property
+    def paused(self) -> bool:
+        """True while the transport's write buffer is over its high-water mark."""
+        return self._writable is not None
+
     async def writable(self) -> None:
         if self._writable is not None:
             await asyncio.shield(self._writable)
@@ -387,6 +392,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         if self._transport.is_closing():
             raise httpcore.WriteError("the connection is closed")
         self._transport.write(buffer)
+        if not self._protocol.paused:
+            return
         try:
             await _within(self._protocol.writable(), timeout)
         except asyncio.TimeoutError:
