@@ -31,6 +31,7 @@ import httpx
 
 from ..errors import UnsafeURLError
 from .backends import AsyncPinnedBackend, DeadlineBackend, MetadataAddressError
+from .http1 import PlainHTTPPool
 
 __all__ = ["AsyncDeadlineTransport", "DeadlineTransport", "proxy_for"]
 
@@ -213,6 +214,10 @@ class _AsyncBody(httpx.AsyncByteStream):
 class AsyncDeadlineTransport(httpx.AsyncBaseTransport):
     """The async twin of :class:`DeadlineTransport`.
 
+    Direct ``http://`` requests (no proxy) go through :class:`~.http1.PlainHTTPPool` (h11
+    over asyncio: much less CPU per request than httpcore's pool); TLS and proxies through
+    httpcore's pools.
+
     The deadline itself is enforced by the async client cancelling the exchange; the backend
     chooses the addresses. Pools are per event loop: a client used from a second event loop
     (two ``asyncio.run`` calls) opens new connections instead of reusing dead ones.
@@ -231,13 +236,17 @@ class AsyncDeadlineTransport(httpx.AsyncBaseTransport):
         self._limits = limits
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pools: dict[str | None, httpcore.AsyncConnectionPool] = {}
+        self._plain = PlainHTTPPool(limits.max_keepalive_connections or 20)
 
-    def _pool(self, url: httpx.URL) -> httpcore.AsyncConnectionPool:
+    def _pool(self, url: httpx.URL) -> httpcore.AsyncConnectionPool | PlainHTTPPool:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # connections of a finished loop cannot be used (or closed)
             self._pools = {}
+            self._plain = PlainHTTPPool(self._limits.max_keepalive_connections or 20)
             self._loop = loop
         proxy = proxy_for(url, self._proxy, self._environment)
+        if proxy is None and url.scheme == "http":
+            return self._plain
         pool = self._pools.get(proxy)
         if pool is None:
             kind, args = _pool_args(proxy, self._ssl_context, self._limits)
@@ -250,6 +259,8 @@ class AsyncDeadlineTransport(httpx.AsyncBaseTransport):
         """Send ``request`` through the right pool; httpcore errors become httpx errors."""
         pool = self._pool(request.url)
         try:
+            if isinstance(pool, PlainHTTPPool):
+                return await pool.handle(request)
             response = await pool.handle_async_request(_core_request(request, request.stream))
         except MetadataAddressError as exc:
             raise _refused(exc, request) from exc
@@ -268,5 +279,6 @@ class AsyncDeadlineTransport(httpx.AsyncBaseTransport):
         """Close the pools of the current event loop."""
         pools, self._pools = self._pools, {}
         if self._loop is not None and self._loop is asyncio.get_running_loop():
+            await self._plain.aclose()
             for pool in pools.values():
                 await pool.aclose()
