@@ -124,8 +124,11 @@ class PlainHTTPPool:
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
 
     async def release(self, key: tuple[str, int], conn: _Connection) -> None:
-        """Keep ``conn`` for the next request to ``key`` if both sides may go on, else close."""
-        if conn.h11.our_state is h11.DONE and conn.h11.their_state is h11.DONE:
+        """Keep ``conn`` for the next request to ``key`` if both sides may go on and the server
+        sent nothing past its answer (never parse unrequested bytes as the next answer)."""
+        leftover, closed = conn.h11.trailing_data
+        both_done = conn.h11.our_state is h11.DONE and conn.h11.their_state is h11.DONE
+        if both_done and not leftover and not closed:
             conn.h11.start_next_cycle()
             idle = self._idle.setdefault(key, [])
             if len(idle) < self._max_idle:
