@@ -7,23 +7,63 @@ Subcommands: ``demo``, ``uris``, ``check``, ``probe``, ``staple-file``, ``check-
 listed, 1 listed, 3 invalid CRL). Errors are one line on stderr, never a traceback. This
 package must never print a traceback or write anything but the documented output to stdout.
 
-The library pieces each subcommand needs are imported when it runs, so ``ocspkit --help``
-works whatever is installed.
+Subcommands are lazy: :data:`COMMANDS` names each one's module and one-line help, and only the
+module of the subcommand being run is imported (it adds its own parser and ``func`` with
+``register(sub, summary)``), so ``ocspkit --help`` and ``--version`` import no subcommand, no
+httpx, no asn1crypto and no pyOpenSSL, and work whatever is installed. Adding a subcommand is
+one line in :data:`COMMANDS`.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
 from .. import __version__
-from . import check, check_many, crl, demo, inspect, probe, staple_file, stapler, uris
 from .common import CLIError, ExitCode, describe_error, exit_for_error
 
-__all__ = ["ExitCode", "build_parser", "main"]
+__all__ = ["COMMANDS", "ExitCode", "build_parser", "main"]
+
+#: The subcommands, in the order ``ocspkit --help`` lists them: name -> (module of
+#: ``ocspkit.cli`` that defines ``register(sub, summary)``, one-line help for the listing).
+#: A module is imported only when its subcommand runs (or :func:`build_parser` is asked for
+#: all of them).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("demo", "run an offline demo: throwaway CA, local responder, stapling TLS server"),
+    "uris": ("uris", "list the OCSP URIs of a certificate file or of a server's certificates"),
+    "check": (
+        "check",
+        "is a certificate revoked? OCSP, then CRLs, fully validated (like openssl ocsp "
+        "and openssl verify -crl_check)",
+    ),
+    "probe": (
+        "probe",
+        "ask a TLS server for its OCSP staple and validate it (like s_client -status)",
+    ),
+    "staple-file": (
+        "staple_file",
+        "fetch, validate and atomically write a DER staple file (nginx, HAProxy)",
+    ),
+    "check-many": (
+        "check_many",
+        "check many certificates concurrently (progress bar on a terminal)",
+    ),
+    "inspect": (
+        "inspect",
+        "show a saved OCSP response, request or CRL (DER or PEM); validate it with --cert",
+    ),
+    "crl": ("crl", "show a CRL (file or URL), validate it with --issuer, look up --serial"),
+    "stapler": (
+        "stapler",
+        "the stapling daemon: keep verified staples for nginx, HAProxy and Redis",
+    ),
+}
+#: Long options of the ``ocspkit`` command itself (they may come before the subcommand).
+_TOP_OPTIONS = ("--help", "--version", "--verbose")
 
 EPILOG = """\
 exit codes: 0 good, 1 revoked, 2 unknown, 3 no valid answer (no OCSP URL, responder down,
@@ -42,8 +82,34 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(ExitCode.USAGE)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``ocspkit`` command, with every subcommand."""
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` runs (its first word that is not a top-level option), or None."""
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            word = next(words, "")
+        elif word.startswith("-") and len(word) > 1:
+            if _top_option(word):
+                continue
+            return None  # an unknown option: argparse reports it
+        return word if word in COMMANDS else None
+    return None
+
+
+def _top_option(word: str) -> bool:
+    """``-h``, ``-v``/``-vv``..., or ``--help``/``--version``/``--verbose`` (or a prefix)."""
+    if word.startswith("--"):
+        return len(word) > 2 and any(o.startswith(word) for o in _TOP_OPTIONS)
+    return word == "-h" or set(word[1:]) == {"v"}
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser of the ``ocspkit`` command.
+
+    With ``argv``, only the subcommand that ``argv`` runs is built in full (its module is
+    imported); the others are listed by name and help. Without it, every subcommand is built.
+    """
+    wanted = set(COMMANDS) if argv is None else {chosen_command(argv)}
     parser = _Parser(
         prog="ocspkit",
         description="OCSP and OCSP stapling: check certificates, probe servers' staples, "
@@ -60,15 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="show each URL tried, each retry and why, and their times, on stderr",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    demo.register(sub)
-    uris.register(sub)
-    check.register(sub)
-    probe.register(sub)
-    staple_file.register(sub)
-    check_many.register(sub)
-    inspect.register(sub)
-    crl.register(sub)
-    stapler.register(sub)
+    for name, (module, summary) in COMMANDS.items():
+        if name in wanted:
+            importlib.import_module(f"{__name__}.{module}").register(sub, summary)
+        else:
+            sub.add_parser(name, help=summary)
     return parser
 
 
@@ -83,12 +145,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(words)
     try:
-        args = parser.parse_args(list(argv) if argv is not None else None)
+        args = parser.parse_args(words)
     except SystemExit as exc:  # --help, --version (0) or a usage error (4)
         return exc.code if isinstance(exc.code, int) else ExitCode.USAGE
-    if not getattr(args, "command", None):
+    if not getattr(args, "command", None) or not hasattr(args, "func"):
         parser.print_help()
         return ExitCode.USAGE
     if getattr(args, "verbose", 0):

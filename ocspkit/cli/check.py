@@ -81,12 +81,11 @@ def sources_of(args: argparse.Namespace) -> tuple[str, ...]:
     return (args.source,) if args.source else ("ocsp", "crl")
 
 
-def register(sub: SubParsers) -> None:
+def register(sub: SubParsers, summary: str) -> None:
     """Add ``check`` to the subcommands."""
     p = sub.add_parser(
         "check",
-        help="is a certificate revoked? OCSP, then CRLs, fully validated (like openssl ocsp "
-        "and openssl verify -crl_check)",
+        help=summary,
         description="Answer from whichever source the CA publishes: the certificate's OCSP "
         "responders (or --url), then, when none answers, its CRL distribution points. Every "
         "answer is validated completely (OCSP: CertID, signature, responder authorisation, "

@@ -48,11 +48,11 @@ ROW_KEYS = (
 )  # fmt: skip
 
 
-def register(sub: SubParsers) -> None:
+def register(sub: SubParsers, summary: str) -> None:
     """Add ``check-many`` to the subcommands."""
     p = sub.add_parser(
         "check-many",
-        help="check many certificates concurrently (progress bar on a terminal)",
+        help=summary,
         description="Check every FILE as 'check' does (OCSP, then CRLs; each CRL is fetched "
         "once for all the certificates it covers). A FILE is a certificate, or a chain with "
         "its issuer after it; "

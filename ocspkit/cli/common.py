@@ -1,4 +1,9 @@
-"""What every subcommand shares: exit codes, one-line errors, loading inputs, HOST[:PORT]."""
+"""What every subcommand shares: exit codes, one-line errors, loading inputs, HOST[:PORT].
+
+``ocspkit --help`` and ``--version`` import this module and nothing else of the CLI, so it must
+never import cryptography, the core or an I/O edge at import time (only inside the functions
+that need them).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,7 @@ import argparse
 import enum
 import math
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from cryptography import x509
 
 from ..errors import (
     CertificateError,
@@ -21,9 +23,11 @@ from ..errors import (
     ResponderError,
     ValidationError,
 )
-from ..models import CertStatus
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
+    from ..models import CertStatus
     from ..probing.report import ProbeTarget
 
 __all__ = [
@@ -73,13 +77,6 @@ class UsageError(CLIError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, ExitCode.USAGE)
-
-
-_STATUS_EXIT = {
-    CertStatus.GOOD: ExitCode.GOOD,
-    CertStatus.REVOKED: ExitCode.REVOKED,
-    CertStatus.UNKNOWN: ExitCode.UNKNOWN,
-}
 
 
 #: The object ``add_subparsers`` returns, which each subcommand module registers with.
@@ -149,7 +146,7 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
 
 def exit_for_status(status: CertStatus) -> ExitCode:
     """0 good, 1 revoked, 2 unknown."""
-    return _STATUS_EXIT[status]
+    return ExitCode[status.name]
 
 
 def exit_for_error(exc: BaseException) -> ExitCode:
@@ -187,6 +184,8 @@ MAX_CERT_FILE = 16 * 2**20
 
 def load_cert_file(path: str, what: str = "certificate") -> list[x509.Certificate]:
     """The certificates in a PEM/DER file, or a :class:`UsageError` naming the file."""
+    from pathlib import Path
+
     from ..certs import load_certificates
 
     p = Path(path)

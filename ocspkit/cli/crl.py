@@ -57,11 +57,11 @@ _EXTENSION_NAMES = {
 _SERIAL = re.compile(r"(?:serial\s*=\s*)?(?:0x)?([0-9a-f:\s]+)", re.I)
 
 
-def register(sub: SubParsers) -> None:
+def register(sub: SubParsers, summary: str) -> None:
     """Add ``crl`` to the subcommands."""
     p = sub.add_parser(
         "crl",
-        help="show a CRL (file or URL), validate it with --issuer, look up --serial",
+        help=summary,
         description="Print what a certificate revocation list holds (like openssl crl -text "
         "-noout, but readable). With --issuer, validate it completely (signature, cRLSign, "
         "RFC 5280 structure, critical extensions, thisUpdate/nextUpdate, and for a URL the "

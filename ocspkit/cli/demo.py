@@ -29,11 +29,11 @@ from .common import SubParsers, add_json_flag
 __all__ = ["register", "run", "run_demo"]
 
 
-def register(sub: SubParsers) -> None:
+def register(sub: SubParsers, summary: str) -> None:
     """Add ``demo`` to the subcommands."""
     p = sub.add_parser(
         "demo",
-        help="run an offline demo: throwaway CA, local responder, stapling TLS server",
+        help=summary,
         description="Make a throwaway CA, start a local OCSP responder and a stapling TLS "
         "server on loopback, then request, query and validate a response, revoke the "
         "certificate, query again, and probe the server's staple. Offline, a few seconds.",

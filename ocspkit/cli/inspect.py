@@ -55,11 +55,11 @@ _NAMES = {
 }
 
 
-def register(sub: SubParsers) -> None:
+def register(sub: SubParsers, summary: str) -> None:
     """Add ``inspect`` to the subcommands."""
     p = sub.add_parser(
         "inspect",
-        help="show a saved OCSP response, request or CRL (DER or PEM); validate it with --cert",
+        help=summary,
         description="Print what an OCSP response, request or CRL file holds (like openssl "
         "ocsp -respin FILE -resp_text, openssl crl -text). With --cert (and --issuer, unless "
         "--cert holds the chain) validate the response or CRL for that certificate, now. "

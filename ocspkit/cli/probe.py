@@ -43,11 +43,11 @@ if TYPE_CHECKING:
 __all__ = ["print_probe", "probe_exit", "probe_json", "register", "run", "staple_problem"]
 
 
-def register(sub: SubParsers) -> None:
+def register(sub: SubParsers, summary: str) -> None:
     """Add ``probe`` to the subcommands."""
     p = sub.add_parser(
         "probe",
-        help="ask a TLS server for its OCSP staple and validate it (like s_client -status)",
+        help=summary,
         description="Connect to HOST[:PORT] (port 443 by default) with status_request, "
         "validate the chain and the stapled OCSP response, and check Must-Staple. "
         "Exit code: the staple's status (0 good, 1 revoked, 2 unknown); 3 when there is "

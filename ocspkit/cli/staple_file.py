@@ -36,11 +36,11 @@ if TYPE_CHECKING:
 __all__ = ["register", "run"]
 
 
-def register(sub: SubParsers) -> None:
+def register(sub: SubParsers, summary: str) -> None:
     """Add ``staple-file`` to the subcommands."""
     p = sub.add_parser(
         "staple-file",
-        help="fetch, validate and atomically write a DER staple file (nginx, HAProxy)",
+        help=summary,
         description="Query the OCSP responder of the chain's leaf, validate the answer, and "
         "replace --out atomically with the DER response (only a valid answer that a stapling "
         "server may serve now is written: not within 5 minutes of its nextUpdate, and without "

@@ -33,11 +33,11 @@ __all__ = ["register", "run"]
 _HTTPX_LINE = re.compile(r'^HTTP Request: (?P<method>\S+) (?P<url>\S+) "(?P<status>[^"]*)"')
 
 
-def register(sub: SubParsers) -> None:
+def register(sub: SubParsers, summary: str) -> None:
     """Add ``stapler`` to the subcommands."""
     p = sub.add_parser(
         "stapler",
-        help="the stapling daemon: keep verified staples for nginx, HAProxy and Redis",
+        help=summary,
         description="Keep a verified OCSP staple for every certificate of --config and write "
         "it to its outputs (nginx ssl_stapling_file, HAProxy .ocsp file and runtime socket, "
         "Redis), running each output's reload command after a write. Runs until SIGTERM; "

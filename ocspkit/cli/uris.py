@@ -26,11 +26,11 @@ from .output import Style, cert_json, emit_json, envelope, subject
 __all__ = ["register", "run"]
 
 
-def register(sub: SubParsers) -> None:
+def register(sub: SubParsers, summary: str) -> None:
     """Add ``uris`` to the subcommands."""
     p = sub.add_parser(
         "uris",
-        help="list the OCSP URIs of a certificate file or of a server's certificates",
+        help=summary,
         description="Print the AIA OCSP URIs of each certificate in CERTFILE, or of each "
         "certificate the TLS server at HOST[:PORT] presents (port 443 by default). "
         "Exit code: 0 if any certificate names an OCSP responder, 3 if none does or the "

@@ -1,7 +1,8 @@
 """The SSRF guard's address rules: which IP addresses count as public, which are metadata.
 
 What this module owns: the classification of IP addresses (:func:`is_public_address`,
-:func:`is_metadata_address`) and the URL/host helpers the plan and the backends share.
+:func:`is_metadata_address`, pure functions of the address text, memoised because every
+connection asks) and the URL/host helpers the plan and the backends share.
 What it must never do: open a connection or decide when the rules apply (the plan,
 :mod:`ocspkit.client.transfer`, decides that from :class:`~ocspkit.client.ClientConfig`).
 
@@ -21,6 +22,7 @@ checked (:mod:`ocspkit.client.backends`), so a DNS answer that changes after the
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Callable
@@ -92,6 +94,7 @@ def _never_public(ip: IPAddress) -> bool:
     return isinstance(ip, ipaddress.IPv6Address) and any(ip in net for net in _NEVER_PUBLIC)
 
 
+@functools.lru_cache(maxsize=1024)
 def is_metadata_address(address: str) -> bool:
     """True if ``address`` is one of :data:`METADATA_ADDRESSES` (also IPv4-mapped, 6to4 or
     NAT64-wrapped)."""
@@ -102,6 +105,7 @@ def is_metadata_address(address: str) -> bool:
     return ip in METADATA_ADDRESSES or raw in METADATA_ADDRESSES
 
 
+@functools.lru_cache(maxsize=1024)
 def is_public_address(address: str) -> bool:
     """True if ``address`` is a globally routable unicast IP address.
 

@@ -10,6 +10,7 @@ behave identically.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable, Generator
@@ -58,6 +59,8 @@ Flow = Generator[Action, Any, T]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _SCHEMES = ("http", "https")
+#: httpx refuses longer URLs.
+_MAX_URL = 65536
 #: Do not start a retry that would have less than this many seconds before the deadline.
 _MIN_ATTEMPT = 0.05
 #: Waits are capped here (a timedelta cannot hold every float; any deadline is shorter).
@@ -98,8 +101,9 @@ def check_scheme(url: str, *, redirect: bool = False) -> None:
     """Refuse anything but well-formed http and https URLs.
 
     Raises :class:`~ocspkit.client.InvalidURLError` for a URL that cannot be parsed (bad IPv6
-    literal or port, control characters or spaces, no host) and :class:`~ocspkit.FetchError`
-    (:class:`~ocspkit.RedirectError` for a redirect target) for another scheme.
+    literal or port, control characters or spaces, no host, too long) and
+    :class:`~ocspkit.FetchError` (:class:`~ocspkit.RedirectError` for a redirect target) for
+    another scheme.
     """
     try:
         parts = urlsplit(url)
@@ -110,15 +114,34 @@ def check_scheme(url: str, *, redirect: bool = False) -> None:
         cls = RedirectError if redirect else FetchError
         what = "redirect to" if redirect else "URL with"
         raise cls(f"refusing {what} unsupported scheme {scheme or '(none)'!r}", url=url)
-    if any(c.isspace() or not c.isprintable() for c in url):
+    # Every whitespace character but " " is non-printable (checked over all of Unicode).
+    if not url.isprintable() or " " in url:
         raise InvalidURLError("URL contains spaces or control characters", url=url)
+    if len(url) > _MAX_URL:
+        raise InvalidURLError(f"invalid URL: longer than {_MAX_URL} characters", url=url)
+    problem = _authority_problem(parts.scheme, parts.netloc)
+    if problem is not None:
+        raise InvalidURLError(f"invalid URL: {problem}", url=url)
+
+
+@functools.lru_cache(maxsize=512)
+def _authority_problem(scheme: str, netloc: str) -> str | None:
+    """What is wrong with the host and port of ``scheme://netloc`` (None: nothing).
+
+    Given a printable URL of acceptable length, only its scheme and authority can make
+    httpx's parser refuse it (it percent-encodes the path and query), so this check, the
+    costly part, is made once per authority rather than once per request.
+    """
+    base = f"{scheme}://{netloc}/"
     try:
+        parts = urlsplit(base)
         parts.port  # noqa: B018 - validates the port
         if not parts.hostname:
             raise ValueError("no host")
-        httpx.URL(url)  # the parser the edges use must accept it too
+        httpx.URL(base)  # the parser the edges use must accept it too
     except Exception as exc:  # ValueError, httpx.InvalidURL, idna.IDNAError, ...
-        raise InvalidURLError(f"invalid URL: {exc}", url=url) from None
+        return str(exc)
+    return None
 
 
 def _addresses(ctx: Context, url: str) -> Flow[tuple[str, ...]]:

@@ -1,0 +1,118 @@
+"""Kept-alive connections of the async client's plain-HTTP path: reused while the server keeps
+them, never reused once it closed them or wrote to them unasked (stray bytes are never taken
+for the next answer). Real servers on loopback that count their connections."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import socket
+import threading
+from collections.abc import Iterator
+from urllib.parse import unquote
+
+import pytest
+
+from ocspkit import CertStatus
+from ocspkit.client import AsyncClient, ClientConfig
+from ocspkit.testing import CA, Responder
+
+pytestmark = pytest.mark.timeout(60)
+
+STRAY = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/ocsp-response\r\nContent-Length: 4\r\n\r\nJUNK"
+)
+
+
+class KeepAliveServer:
+    """HTTP/1.1 on 127.0.0.1 answering OCSP GET/POST from ``responder``; after each answer it
+    keeps the connection (``keep``), closes it without saying so (``close``) or writes a second,
+    unrequested response on it (``stray``)."""
+
+    def __init__(self, responder: Responder, mode: str) -> None:
+        self.responder = responder
+        self.mode = mode
+        self.connections = 0
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        buf = b""
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buf += data
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, target = lines[0].split(" ")[:2]
+                length = 0
+                for line in lines[1:]:
+                    name, _, value = line.partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value)
+                while len(buf) < length:
+                    buf += conn.recv(65536)
+                body, buf = buf[:length], buf[length:]
+                if method == "GET":
+                    text = unquote(target.lstrip("/"))
+                    body = base64.b64decode(text + "=" * (-len(text) % 4))
+                der = self.responder.respond(body).der
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/ocsp-response\r\n"
+                    b"Content-Length: %d\r\n\r\n" % len(der) + der
+                )
+                if self.mode == "stray":
+                    conn.sendall(STRAY)
+                elif self.mode == "close":
+                    return
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def pki() -> Iterator[tuple[CA, Responder]]:
+    ca = CA("ecdsa")
+    with Responder(ca) as responder:
+        yield ca, responder
+
+
+def checks(ca: CA, url: str, count: int) -> list[CertStatus]:
+    leaves = [ca.issue(f"keepalive{i}.test") for i in range(count)]
+
+    async def go() -> list[CertStatus]:
+        async with AsyncClient(ClientConfig(retries=0)) as client:
+            out = []
+            for leaf in leaves:
+                result = await client.check(leaf.cert, ca.issuer, url=url)
+                out.append(result.status)
+                await asyncio.sleep(0.05)  # the server's close or stray bytes arrive meanwhile
+            return out
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize(("mode", "connections"), [("keep", 1), ("close", 3), ("stray", 3)])
+def test_kept_alive_connections_are_reused_only_while_clean(
+    pki: tuple[CA, Responder], mode: str, connections: int
+) -> None:
+    ca, responder = pki
+    server = KeepAliveServer(responder, mode)
+    try:
+        assert checks(ca, server.url, 3) == [CertStatus.GOOD] * 3
+        assert server.connections == connections
+    finally:
+        server.close()
