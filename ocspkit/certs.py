@@ -103,13 +103,13 @@ class CertParts(NamedTuple):
     extensions: dict[str, tuple[bool, bytes]] | None  # None: malformed extensions
 
 
-_parts = BoundedCache[bytes, CertParts]("certs.parts", 2048)
+_parts = BoundedCache[bytes, CertParts]("certs.parts", 1024)
 # A front for _parts that needs no DER: the signature value (which cryptography hands out as
 # stored, while ``public_bytes`` re-encodes the whole certificate, ~7 µs) names a candidate,
 # and cryptography's equality of the two certificate objects (a comparison of their parsed
 # contents, which re-encode to exactly their DER) confirms it. A fresh object for a known
 # certificate so costs one comparison (~2 µs), the same object nothing.
-_by_signature = BoundedCache[bytes, CertParts]("certs.by_signature", 2048)
+_by_signature = BoundedCache[bytes, CertParts]("certs.by_signature", 1024)
 _keys = BoundedCache[bytes, CertificatePublicKeyTypes]("certs.keys", 1024)
 
 

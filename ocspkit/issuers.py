@@ -33,7 +33,7 @@ from .policy import ValidationPolicy
 __all__ = ["cert_id", "cert_id_matches", "find_issuer", "is_issued_by"]
 
 _hashes = BoundedCache[tuple[bytes, str], tuple[bytes, bytes]]("issuers.hashes", 2048)
-_issued = BoundedCache[tuple[bytes, bytes, bool], str]("issuers.issued", 2048)
+_issued = BoundedCache[tuple[bytes, bytes, bool], str]("issuers.issued", 1024)
 
 
 def issuer_hashes(issuer: Cert, hash_algorithm: str) -> tuple[bytes, bytes]:

@@ -41,6 +41,8 @@ __all__ = ["build_error_response", "build_response", "parse_response", "response
 # der -> (facts or None for an unsuccessful response, model); only responses up to 64 KiB are
 # kept (a staple or a responder's answer; a padded giant is decoded each time, linearly).
 _decoded = BoundedCache[bytes, "tuple[Facts | None, OCSPResponse]"]("response.decoded", 512)
+#: byName responder IDs, by their DER: one responder signs a whole stream of responses
+_names = BoundedCache[bytes, "x509.Name | None"]("response.names", 256)
 _CACHE_MAX_DER = 65536
 
 
@@ -87,9 +89,11 @@ _MODEL_SETTERS = slot_setters(
 def _model(der: bytes, f: Facts) -> OCSPResponse:
     name = None
     if f.responder_name_der is not None:
-        from ._asn1 import name_from_der  # asn1crypto loads only for byName responders
+        name = _names.get(f.responder_name_der)
+        if name is None:
+            from ._asn1 import name_from_der  # asn1crypto loads only for byName responders
 
-        name = name_from_der(f.responder_name_der)
+            name = _names.put(f.responder_name_der, name_from_der(f.responder_name_der))
     values = (
         ResponseStatus.SUCCESSFUL,
         der,
