@@ -20,6 +20,7 @@ __all__ = [
     "decode_generalized_time",
     "decode_integer",
     "decode_oid",
+    "decode_time",
     "expect",
     "extension_values",
     "nonce_value",
@@ -153,6 +154,19 @@ def decode_generalized_time(body: bytes) -> datetime:
     except ValueError:  # a month 13, an hour 24, a year 0
         raise DecodeError("GeneralizedTime out of range") from None
     return value.replace(microsecond=micro) if micro else value
+
+
+def decode_time(tag: int, body: bytes) -> datetime:
+    """A UTCTime (0x17, ``YYMMDDHHMMSSZ``, years 1950-2049) or GeneralizedTime (0x18) as an
+    aware UTC datetime."""
+    if tag == 0x18:
+        return decode_generalized_time(body)
+    if tag != 0x17 or len(body) != 13 or body[-1:] != b"Z" or not body[:12].isdigit():
+        raise DecodeError("malformed UTCTime")
+    try:
+        return decode_generalized_time((b"19" if body[:2] >= b"50" else b"20") + body)
+    except DecodeError:  # a month 13, an hour 24
+        raise DecodeError("UTCTime out of range") from None
 
 
 def _from_digits(v: int) -> datetime:

@@ -16,13 +16,21 @@ from __future__ import annotations
 import os
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
 
 from ._cache import BoundedCache
-from ._der import children, decode_generalized_time, decode_integer, decode_oid, expect, read_tlv
+from ._der import (
+    children,
+    decode_generalized_time,
+    decode_integer,
+    decode_oid,
+    decode_time,
+    expect,
+    read_tlv,
+)
 from ._guard import typed_errors
 from ._pem import der_from
 from .crlmodels import CRL, CRLEntry, IssuingDistributionPoint
@@ -222,27 +230,6 @@ def _directory_name(value: bytes) -> bytes:
     raise DecodeError("a certificateIssuer without a directoryName")
 
 
-def decode_time(tag: int, body: bytes) -> datetime:
-    """A UTCTime (0x17) or GeneralizedTime (0x18) as an aware UTC datetime."""
-    if tag == 0x18:
-        return decode_generalized_time(body)
-    if tag != 0x17 or len(body) != 13 or body[-1:] != b"Z" or not body[:12].isdigit():
-        raise DecodeError("malformed UTCTime")
-    year = int(body[0:2])
-    try:
-        return datetime(
-            1900 + year if year >= 50 else 2000 + year,
-            int(body[2:4]),
-            int(body[4:6]),
-            int(body[6:8]),
-            int(body[8:10]),
-            int(body[10:12]),
-            tzinfo=timezone.utc,
-        )
-    except ValueError:
-        raise DecodeError("UTCTime out of range") from None
-
-
 def _extensions(der: bytes, start: int, end: int) -> tuple[Extension, ...]:
     out: list[Extension] = []
     for tag, _, estart, eend in children(der, start, end):
@@ -260,6 +247,19 @@ def _extensions(der: bytes, start: int, end: int) -> tuple[Extension, ...]:
 
 
 def _entry_at(der: bytes, offset: int, issuer: bytes | None) -> CRLEntry:
+    # the common shape inline (short lengths, a UTCTime, no extension or a reasonCode alone:
+    # what the index walked); anything else through the general reader below
+    cend, send = offset + 2 + der[offset + 1], offset + 4 + der[offset + 3]
+    tend = send + 15
+    if der[offset + 1] < 0x80 and der[offset + 3] < 0x80 and der[send : send + 2] == b"\x17\x0d":
+        serial = int.from_bytes(der[offset + 4 : send], "big", signed=True)
+        when = decode_time(0x17, der[send + 2 : tend])
+        if tend == cend:
+            return CRLEntry(serial, when, None, issuer)
+        if cend - tend == 14 and der[tend : tend + 13] == _REASON_ONLY:
+            code = int.from_bytes(der[tend + 13 : cend], "big", signed=True)
+            ext = Extension(OID_REASON_CODE, False, der[tend + 11 : cend])
+            return CRLEntry(serial, when, _REASONS.get(code, code), issuer, extensions=(ext,))
     _, cstart, cend = read_tlv(der, offset)
     _, sstart, send = read_tlv(der, cstart, cend)
     ttag, tstart, tend = read_tlv(der, send, cend)
@@ -275,7 +275,7 @@ def _entry_at(der: bytes, offset: int, issuer: bytes | None) -> CRLEntry:
             if ext.oid == OID_REASON_CODE:
                 rstart, rend = expect(ext.value, 0, 0x0A)
                 code = decode_integer(ext.value[rstart:rend], max_octets=2)
-                reason = RevocationReason(code) if code in _REASONS else code
+                reason = _REASONS.get(code, code)
             elif ext.oid == OID_INVALIDITY_DATE:
                 istart, iend = expect(ext.value, 0, 0x18)
                 invalidity = decode_generalized_time(ext.value[istart:iend])
@@ -291,7 +291,7 @@ def _entry_at(der: bytes, offset: int, issuer: bytes | None) -> CRLEntry:
     )
 
 
-_REASONS = frozenset(int(r) for r in RevocationReason)
+_REASONS: dict[int, int] = {int(r): r for r in RevocationReason}
 
 
 # ReasonFlags bit → CRLReason code: bits 1-6 are codes 1-6, bit 7 privilegeWithdrawn (9),
