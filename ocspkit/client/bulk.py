@@ -15,6 +15,7 @@ import threading
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
+    Awaitable,
     Callable,
     Generator,
     Iterable,
@@ -35,9 +36,18 @@ from .aio import AsyncClient
 from .base import BundleInput, CertInput, new_async_http
 from .config import ClientConfig
 
-__all__ = ["BatchJob", "CheckOutcome", "Item", "acheck_many", "check_many", "run_batch"]
+__all__ = [
+    "BatchJob",
+    "CheckOutcome",
+    "Item",
+    "acheck_many",
+    "check_many",
+    "outcome_of",
+    "run_batch",
+]
 
 OutcomeT = TypeVar("OutcomeT")
+ResultT = TypeVar("ResultT")
 OutcomeT_co = TypeVar("OutcomeT_co", covariant=True)
 
 #: One item of a bulk check: a certificate, a ``(certificate, issuer)`` pair (any sequence of
@@ -68,24 +78,49 @@ class _Args:
         bundle: tuple[x509.Certificate, ...],
     ) -> CheckOutcome:
         """Check one item: its :class:`CheckOutcome`, whatever happens."""
-        cert: x509.Certificate | None = None
-        try:
-            cert, found_issuer, found_bundle = _split(item, issuer, bundle)
-            result = await client.check(
+
+        def call(
+            cert: x509.Certificate, issuer: x509.Certificate | None, bundle: Bundle
+        ) -> Awaitable[ValidationResult]:
+            return client.check(
                 cert,
-                found_issuer,
-                bundle=found_bundle,
+                issuer,
+                bundle=bundle,
                 url=self.url,
                 now=self.now,
                 hash_algorithm=self.hash_algorithm,
                 nonce=self.nonce,
                 policy=self.policy,
             )
-        except OCSPError as exc:
-            return CheckOutcome(index, item, cert, None, exc)
-        except Exception as exc:  # one hostile item must not abort the batch
-            return CheckOutcome(index, item, cert, None, UnexpectedError.wrap(exc))
-        return CheckOutcome(index, item, cert, result, None)
+
+        return await outcome_of(CheckOutcome, index, item, issuer, bundle, call)
+
+
+Bundle = tuple[x509.Certificate, ...]
+
+
+async def outcome_of(
+    outcome: Callable[
+        [int, object, x509.Certificate | None, ResultT | None, OCSPError | None], OutcomeT
+    ],
+    index: int,
+    item: object,
+    issuer: x509.Certificate | None,
+    bundle: Bundle,
+    call: Callable[[x509.Certificate, x509.Certificate | None, Bundle], Awaitable[ResultT]],
+) -> OutcomeT:
+    """One item's outcome (``outcome(index, item, cert, result, error)``), whatever ``call``
+    raises: a typed error is the item's error, anything else is wrapped as an
+    :class:`~ocspkit.UnexpectedError` (one hostile item must not abort the batch)."""
+    cert: x509.Certificate | None = None
+    try:
+        cert, found_issuer, found_bundle = _split(item, issuer, bundle)
+        result = await call(cert, found_issuer, found_bundle)
+    except OCSPError as exc:
+        return outcome(index, item, cert, None, exc)
+    except Exception as exc:
+        return outcome(index, item, cert, None, UnexpectedError.wrap(exc))
+    return outcome(index, item, cert, result, None)
 
 
 class BatchJob(Protocol[OutcomeT_co]):

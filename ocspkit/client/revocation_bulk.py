@@ -10,20 +10,28 @@ abort the batch for one item, or fetch a CRL twice while a fetch of it is in fli
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Generator, Iterable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptography import x509
 
 from ..crlmodels import CRL
-from ..errors import OCSPError, UnexpectedError
+from ..errors import OCSPError
 from ..models import CertStatus, RevocationResult
 from ..policy import ValidationPolicy
 from ..revocation import SOURCES, check_sources
 from .aio import AsyncClient
 from .base import BundleInput, CertInput
-from .bulk import Item, _iterate, _prepare, _split, run_batch
+from .bulk import Bundle, Item, _iterate, _prepare, outcome_of, run_batch
 from .config import ClientConfig
 from .revocation_flow import SingleFlight
 
@@ -115,13 +123,13 @@ class _Job:
         issuer: x509.Certificate | None,
         bundle: tuple[x509.Certificate, ...],
     ) -> RevocationOutcome:
-        cert: x509.Certificate | None = None
-        try:
-            cert, found_issuer, found_bundle = _split(item, issuer, bundle)
-            result = await client.check_revocation(
+        def call(
+            cert: x509.Certificate, issuer: x509.Certificate | None, bundle: Bundle
+        ) -> Awaitable[RevocationResult]:
+            return client.check_revocation(
                 cert,
-                found_issuer,
-                bundle=found_bundle,
+                issuer,
+                bundle=bundle,
                 sources=self.sources,
                 require=self.require,
                 url=self.url,
@@ -131,11 +139,8 @@ class _Job:
                 policy=self.policy,
                 flights=self.flights,
             )
-        except OCSPError as exc:
-            return RevocationOutcome(index, item, cert, None, exc)
-        except Exception as exc:  # one hostile item must not abort the batch
-            return RevocationOutcome(index, item, cert, None, UnexpectedError.wrap(exc))
-        return RevocationOutcome(index, item, cert, result, None)
+
+        return await outcome_of(RevocationOutcome, index, item, issuer, bundle, call)
 
 
 def acheck_revocation_many(
