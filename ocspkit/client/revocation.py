@@ -56,9 +56,9 @@ def check_revocation(
     :param require: hard failure: raise :class:`~ocspkit.RevocationUnavailableError`
         (listing the attempts) when no source answered; by default (soft failure) the result
         is UNKNOWN with ``source`` None and the attempts.
-    :param config: the settings of the client made for this call (its ``deadline`` bounds the
-        issuer fetch and the OCSP attempts; no CRL fetch starts after it, and each CRL fetch
-        has a deadline of its own).
+    :param config: the settings of the client made for this call: its ``deadline`` bounds the
+        whole call (issuer fetch, OCSP attempts, CRL fetches); when CRLs follow OCSP, the OCSP
+        attempts end at half the time left, so that a hanging responder leaves the CRLs time.
     :param client: a :class:`~ocspkit.Client` to use instead (its cache, CRL cache and
         limits apply; it is not closed).
     :returns: a :class:`~ocspkit.RevocationResult`; a revoked certificate is a result.

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from cryptography import x509
 
+from ..certs import crl_urls
 from ..crlmodels import CRL
 from ..errors import FetchTimeoutError, OCSPError
 from ..models import OCSPResponse, RevocationResult
@@ -106,6 +107,7 @@ def client_revocation_flow(
         policy=policy,
         extra_certs=bundle,
     )
+    ocsp_ctx: Context | None = None  # made at the first OCSP attempt (after the issuer)
     value: Any = None
     error: OCSPError | None = None
     try:
@@ -120,8 +122,9 @@ def client_revocation_flow(
                 if isinstance(need, NeedIssuer):
                     value = yield from issuer_flow(ctx, cert, bundle)
                 elif isinstance(need, AskOCSP):
+                    ocsp_ctx = ocsp_ctx or _ocsp_share(ctx, cert, args)
                     value = yield from check_flow(
-                        ctx,
+                        ocsp_ctx,
                         cache,
                         cert,
                         need.issuer,
@@ -139,6 +142,20 @@ def client_revocation_flow(
                 value, error = None, exc
     finally:
         verdict.close()
+
+
+#: The share of a call's time the OCSP attempts may use when CRLs can answer after them.
+OCSP_SHARE = 0.5
+
+
+def _ocsp_share(ctx: Context, cert: x509.Certificate, args: RevocationArgs) -> Context:
+    """The context of the OCSP attempts: when the certificate names CRLs that are tried after
+    OCSP, the OCSP attempts end at :data:`OCSP_SHARE` of the time left, so that a responder
+    that hangs leaves the CRLs the rest (each attempt's failure is then an attempt, as any)."""
+    names = tuple(args.sources)
+    if "ocsp" in names and "crl" in names[names.index("ocsp") + 1 :] and crl_urls(cert):
+        return replace(ctx, deadline=ctx.clock() + ctx.remaining() * OCSP_SHARE)
+    return ctx
 
 
 def _crl(

@@ -16,6 +16,7 @@ from ocspkit import (
     CertStatus,
     ConnectError,
     FetchError,
+    FetchTimeoutError,
     NoOCSPURLError,
     RevocationReason,
     RevocationSource,
@@ -324,3 +325,16 @@ def test_a_cancelled_first_waiter_does_not_break_the_shared_fetch(ca: CA) -> Non
         result = asyncio.run(main())
         assert result.good and result.source is RevocationSource.CRL
         assert len(slow.requests) == 1
+
+
+def test_a_hanging_responder_leaves_the_crls_time(ca: CA, crls: CRLServer) -> None:
+    # the OCSP attempts get half of the call's time when CRLs can answer after them
+    url = crls.url_for("/ca.crl")
+    with Responder(ca, fault=Fault.HANG) as hanging:
+        leaf = ca.issue("hanging.test", ocsp_url=hanging.url, crl_url=url)
+        config = ClientConfig(deadline=3.0, timeout=3.0, retries=0)
+        result = ocspkit.check_revocation(leaf.cert, ca.issuer, config=config)
+    assert result.good and result.source is RevocationSource.CRL and result.url == url
+    assert [(a.source, type(a.error)) for a in result.attempts] == [
+        (RevocationSource.OCSP, FetchTimeoutError)
+    ]

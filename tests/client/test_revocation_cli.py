@@ -117,3 +117,16 @@ def test_probe_says_how_revocation_can_be_checked_and_answers_on_request(
     assert doc["revocation"]["status"] == "revoked" and doc["revocation"]["source"] == "crl"
     assert doc["exit_code"] == 3  # the exit code stays that of the staple (none was sent)
     assert len(crls.requests) == 1
+
+
+def test_check_answers_from_the_crl_when_the_responder_hangs(
+    ca: CA, crls: CRLServer, tmp_path: Path
+) -> None:
+    from ocspkit.testing import Fault
+
+    with Responder(ca, fault=Fault.HANG) as hanging:
+        leaf = ca.issue("hang.test", ocsp_url=hanging.url, crl_url=crls.url_for("/ca.crl"))
+        leaf.write(tmp_path, "hang")
+        run = ocspkit_cmd("check", "--timeout", "3", "--cert", str(tmp_path / "hang.chain.pem"))
+    assert run.code == 0, run.out + run.err
+    assert "GOOD" in run.out and "crl" in run.out
