@@ -91,11 +91,16 @@ def test_not_listed_is_0(files: Files) -> None:
     assert run.code == 0 and "not listed on this partition" in run.out, run.err
 
 
-def test_a_listing_on_an_unvalidated_crl_is_no_verdict(files: Files) -> None:
+def test_an_unvalidated_crl_fails_closed(files: Files) -> None:
+    # without --issuer: a listed serial exits 1, an unlisted one 3, never a 0 about a serial
     serial = format(files.revoked.serial_number, "x")
     run = ocspkit_cmd("crl", str(files.crl), "--serial", serial, "--json")
     doc = run.json()
-    assert run.code == 0 and doc["listed"] is True and doc["validated"] is False
+    assert run.code == 1 and doc["listed"] is True and doc["validated"] is False
+    good = format(files.good.serial_number, "x")
+    run = ocspkit_cmd("crl", str(files.crl), "--serial", good)
+    assert run.code == 3 and "not validated" in run.out
+    assert ocspkit_cmd("crl", str(files.crl)).code == 0  # shown only
 
 
 def test_json_document(files: Files) -> None:

@@ -67,8 +67,8 @@ def register(sub: SubParsers, summary: str) -> None:
         "RFC 5280 structure, critical extensions, thisUpdate/nextUpdate, and for a URL the "
         "partition it names). With --serial, say whether that serial is listed. Exit code: "
         "0 not listed (or the CRL was shown), 1 listed, 3 the CRL is invalid or unusable, "
-        "4 usage. Without --issuer nothing is validated and the exit code is 0 whenever the "
-        "CRL decodes.",
+        "4 usage. Without --issuer nothing is validated: a listed serial still exits 1 "
+        "(fail closed), an unlisted one 3 (no verdict from an unvalidated CRL).",
     )
     p.add_argument("source", metavar="FILE_OR_URL", help="a CRL file (DER or PEM) or its URL")
     p.add_argument(
@@ -306,8 +306,10 @@ def run(args: argparse.Namespace) -> int:
     code = ExitCode.GOOD
     if error is not None:
         code = ExitCode.NO_ANSWER
-    elif validated and listed:
+    elif listed:  # without --issuer too: a listing fails closed, never a 0
         code = ExitCode.REVOKED
+    elif serial is not None and not validated:  # "not listed" needs a validated CRL
+        code = ExitCode.NO_ANSWER
     message = describe_crl_error(error) if error is not None else None
     if args.json:
         emit_json(
