@@ -14,6 +14,7 @@ Every failure to obtain a trustworthy answer is one of the classes below::
     ├── IssuerNotFoundError                      no issuer in the bundle or at caIssuers
     │   └── IssuerFetchError                     ... because fetching it failed in transport
     ├── NoOCSPURLError                           the certificate names no OCSP responder
+    ├── NoCRLURLError                            ... no CRL distribution point
     ├── RevocationUnavailableError               no source answered (.attempts), require=True
     ├── ResponderError                           an unsuccessful responseStatus (.status)
     ├── ValidationError                          one subclass per failed check
@@ -91,8 +92,8 @@ __all__ = [
     "DeltaCRLError", "ExpiredResponseError", "FetchError", "FetchTimeoutError",
     "HAProxyAPIError", "HTTPStatusError", "InvalidURLError", "IssuerFetchError",
     "IssuerMismatchError", "IssuerNotFoundError", "IssuerSignatureError", "LimitExceededError",
-    "MalformedCRLError", "MissingDependencyError",
-    "NoCertificateError", "NoMatchingResponseError", "NoOCSPURLError", "NonceMismatchError",
+    "MalformedCRLError", "MissingDependencyError", "NoCRLURLError", "NoCertificateError",
+    "NoMatchingResponseError", "NoOCSPURLError", "NonceMismatchError",
     "NonceMissingError", "NotTLSError", "NotYetValidError", "OCSPError", "OpenSSLError",
     "OutputError", "ProbeConnectionError", "ProbeError", "ProbeRefusedError",
     "ProbeTimeoutError", "ProducedAtError", "RedirectError", "ResponderError",
@@ -150,8 +151,11 @@ class IssuerFetchError(IssuerNotFoundError):
 
 class NoOCSPURLError(OCSPError):
     """The certificate names no OCSP responder (no AIA id-ad-ocsp URI) and none was given.
-    This is a normal outcome for many certificates (Let's Encrypt stopped OCSP in 2025).
-    """
+    This is a normal outcome for many certificates (Let's Encrypt stopped OCSP in 2025)."""
+
+
+class NoCRLURLError(OCSPError):
+    """The certificate names no CRL distribution point (an attempt of source CRL)."""
 
 
 class RevocationUnavailableError(OCSPError):
@@ -334,13 +338,9 @@ class InvalidURLError(FetchError):
 
 
 class ProbeError(FetchError):
-    """A TLS server could not be probed at all (:func:`ocspkit.probe`).
-    A server that answers but staples nothing, staples garbage or serves an untrusted chain
-    is *not* an error: the probe returns a report saying so.
-
-    :ivar host: the host that was probed.
-    :ivar port: the port that was probed.
-    """
+    """A TLS server could not be probed at all (:func:`ocspkit.probe`). A server that answers
+    but staples nothing, staples garbage or serves an untrusted chain is *not* an error: the
+    probe returns a report saying so. :ivar host: the host probed. :ivar port: its port."""
 
     def __init__(self, message: str, *, host: str | None = None, port: int | None = None) -> None:
         self.host = host

@@ -36,7 +36,7 @@ from cryptography import x509
 from .certs import crl_urls, describe, ocsp_urls
 from .crl_check import crl_status, revocation_not_needed
 from .crlmodels import CRL
-from .errors import NoOCSPURLError, OCSPError, RevocationUnavailableError
+from .errors import NoCRLURLError, NoOCSPURLError, OCSPError, RevocationUnavailableError
 from .models import (
     CertStatus,
     OCSPResponse,
@@ -220,7 +220,7 @@ def revocation_flow(
         else:
             urls = tuple(dict.fromkeys(crl_urls(cert)))
             if not urls:
-                missing_dp = OCSPError(f"{describe(cert)} has no CRL distribution point")
+                missing_dp = NoCRLURLError(f"{describe(cert)} has no CRL distribution point")
                 attempts.append(RevocationAttempt(RevocationSource.CRL, None, missing_dp))
             for url in urls:
                 found = yield from need_issuer()

@@ -17,6 +17,7 @@ from ocspkit import (
     CertStatus,
     ExpiredResponseError,
     FetchError,
+    NoCRLURLError,
     NoOCSPURLError,
     OCSPError,
     RevocationReason,
@@ -272,3 +273,17 @@ def test_a_bad_signature_on_the_crl_is_an_attempt(ca: CA) -> None:
     result, _ = run(revocation_flow(leaf.cert, ca.issuer), lambda need: parse_crl(tampered))
     assert result.status is CertStatus.UNKNOWN
     assert isinstance(result.attempts[-1].error, (SignatureError, OCSPError))
+
+
+def test_no_crl_distribution_point_is_a_typed_attempt(ca: CA) -> None:
+    leaf = ca.issue(ocsp_url=OCSP_A, crl_url=())
+
+    def answer(need: Request) -> Any:
+        raise FetchError("responder down", url=OCSP_A)
+
+    result, asked = run(revocation_flow(leaf.cert, ca.issuer), answer)
+    assert result.status is CertStatus.UNKNOWN and result.source is None
+    assert [a.source for a in result.attempts] == [RevocationSource.OCSP, RevocationSource.CRL]
+    assert isinstance(result.attempts[1].error, NoCRLURLError)
+    assert result.attempts[1].url is None
+    assert all(isinstance(n, AskOCSP) for n in asked)
