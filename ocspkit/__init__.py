@@ -81,6 +81,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from ._html import outcomes_html, validity_svg
     from .certs import (
         ca_issuer_urls,
         crl_urls,
@@ -210,6 +211,8 @@ __version__ = "0.2.0"
 
 # The edges' public names, by the subpackage that defines them (imported on first use).
 _LAZY: dict[str, str] = {
+    "outcomes_html": "_html",
+    "validity_svg": "_html",
     "ca_issuer_urls": "certs",
     "crl_urls": "certs",
     "is_must_staple": "certs",
@@ -470,6 +473,7 @@ __all__ = [
     "load_certificate",
     "load_certificates",
     "ocsp_urls",
+    "outcomes_html",
     "parse_crl",
     "parse_request",
     "parse_response",
@@ -481,4 +485,5 @@ __all__ = [
     "try_later_response",
     "validate_crl",
     "validate_response",
+    "validity_svg",
 ]

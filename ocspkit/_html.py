@@ -27,6 +27,7 @@ from .models import (
     CertStatus,
     OCSPResponse,
     ResponseStatus,
+    RevocationResult,
     SingleResponse,
     ValidationResult,
     register_html,
@@ -37,9 +38,20 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from .client.bulk import CheckOutcome
+    from .client.revocation_bulk import RevocationOutcome
     from .probing.report import ProbeReport
 
-__all__ = ["outcomes_html", "probe_html", "response_html", "result_html", "validity_svg"]
+__all__ = [
+    "outcomes_html",
+    "probe_html",
+    "response_html",
+    "result_html",
+    "revocation_html",
+    "validity_svg",
+]
+
+#: What the validity picture draws: an OCSP result, or a revocation answer (OCSP or CRL).
+Windowed = ValidationResult | RevocationResult
 
 _COLOURS = {
     CertStatus.GOOD: "#1a7f37",
@@ -162,6 +174,29 @@ def result_html(result: ValidationResult) -> str:
     return _table(rows, caption="OCSP validation result") + validity_svg([("", result)])
 
 
+def _revoked_at(time: datetime | None, reason: object) -> str:
+    name = getattr(reason, "name", None)
+    return "revoked " + _when(time) + (f" ({escape(name.lower())})" if name else "")
+
+
+def revocation_html(result: RevocationResult) -> str:
+    """A compact table of the one revocation answer: status, source and URL, times, and each
+    source tried before it with its error; then the answer's validity window."""
+    source = result.source.value if result.source is not None else "no source answered"
+    rows = [
+        ("status", status_badge(result.status)),
+        ("source", escape(source) + (f" &mdash; {escape(result.url)}" if result.url else "")),
+    ]
+    if result.status is CertStatus.REVOKED:
+        rows.append(("revoked", _revoked_at(result.revocation_time, result.revocation_reason)))
+    rows += [("this update", _when(result.this_update)), ("next update", _when(result.next_update))]
+    for a in result.attempts:
+        where = f"{a.source.value} {a.url or ''}".strip()
+        rows.append(("tried", escape(f"{where}: {type(a.error).__name__}: {a.error}")))
+    picture = validity_svg([("", result)]) if result.this_update is not None else ""
+    return _table(rows, caption="Revocation answer") + picture
+
+
 def probe_html(report: ProbeReport) -> str:
     """A compact table of a probe: TLS version, chain, staple and its status, Must-Staple."""
     chain_state = "valid" if report.chain_valid else "NOT valid"
@@ -203,13 +238,17 @@ def probe_html(report: ProbeReport) -> str:
 # -- lists of outcomes and the validity-window picture ---------------------------------------
 
 
-def outcomes_html(outcomes: Iterable[CheckOutcome], *, now: datetime | None = None) -> str:
-    """One table for a list of :class:`~ocspkit.client.CheckOutcome` (one row per
-    certificate: subject, serial, status, times or the error), then the validity windows.
+def outcomes_html(
+    outcomes: Iterable[CheckOutcome] | Iterable[RevocationOutcome], *, now: datetime | None = None
+) -> str:
+    """One table for a list of :class:`~ocspkit.CheckOutcome` or
+    :class:`~ocspkit.RevocationOutcome` (one row per certificate: subject, serial, status,
+    times, and the source or the error), then the validity windows.
 
     In Jupyter: ``IPython.display.HTML(outcomes_html(list(check_many(items))))``.
     """
-    items = sorted(outcomes, key=lambda o: o.index)
+    items: list[CheckOutcome | RevocationOutcome] = sorted(outcomes, key=lambda o: o.index)
+    revocation = any(isinstance(o.result, RevocationResult) for o in items)
     head = "".join(
         f"{_TH.replace('width:9em;min-width:9em', '')}{h}</th>"
         for h in ("#", "certificate", "serial", "status", "this update", "next update", "detail")
@@ -222,9 +261,10 @@ def outcomes_html(outcomes: Iterable[CheckOutcome], *, now: datetime | None = No
         if r is not None:
             detail = ""
             if r.revocation_time is not None:
-                reason = r.revocation_reason
-                detail = "revoked " + _when(r.revocation_time)
-                detail += f" ({escape(reason.name.lower())})" if reason is not None else ""
+                detail = _revoked_at(r.revocation_time, r.revocation_reason)
+            if isinstance(r, RevocationResult):
+                via = r.source.value if r.source is not None else "no source answered"
+                detail = escape(f"{via} {r.url or ''}".strip()) + (f"; {detail}" if detail else "")
             cells = [status_badge(r.status), _when(r.this_update), _when(r.next_update), detail]
         else:
             error = o.error
@@ -236,13 +276,13 @@ def outcomes_html(outcomes: Iterable[CheckOutcome], *, now: datetime | None = No
         body.append("<tr>" + "".join(tds) + "</tr>")
     caption = (
         '<caption style="text-align:left;font-weight:600;padding-bottom:4px">'
-        f"OCSP checks: {len(items)}</caption>"
+        f"{'Revocation' if revocation else 'OCSP'} checks: {len(items)}</caption>"
     )
     table = f"{_TABLE}{caption}<tr>{head}</tr>{''.join(body)}</table>"
-    windows = [
+    windows: list[tuple[str, Windowed]] = [
         (_short_label(o.cert) if o.cert is not None else str(o.index), o.result)
         for o in items
-        if o.result is not None
+        if o.result is not None and o.result.this_update is not None
     ]
     return table + (validity_svg(windows, now=now) if windows else "")
 
@@ -262,15 +302,20 @@ _SVG_W, _LABEL_W, _ROW_H, _TOP, _AXIS_H = 640, 150, 22, 18, 34
 _MARKS = (("producedAt", "#24292f", ""), ("refresh", "#0969da", "4,3"), ("now", "#cf222e", ""))
 
 
-def validity_svg(
-    windows: Sequence[tuple[str, ValidationResult]], *, now: datetime | None = None
-) -> str:
+def _produced(r: Windowed) -> datetime | None:
+    """producedAt of the OCSP response behind ``r`` (a CRL has none: its thisUpdate)."""
+    ocsp = r.ocsp if isinstance(r, RevocationResult) else r
+    return ocsp.response.produced_at if ocsp is not None else None
+
+
+def validity_svg(windows: Sequence[tuple[str, Windowed]], *, now: datetime | None = None) -> str:
     """An inline SVG of each result's validity window on one time axis: a bar from
     thisUpdate to nextUpdate (coloured by status; faded to the edge without nextUpdate), a tick
     at producedAt, a dashed tick at the time a stapler would refresh it
     (:func:`ocspkit.refresh.staple_times` with the default schedule) and a line at ``now``.
 
-    ``windows`` pairs a label (shown left of the bar, escaped) with a result.
+    ``windows`` pairs a label (shown left of the bar, escaped) with a result (a
+    :class:`~ocspkit.RevocationResult` too: an OCSP or CRL answer, with a thisUpdate).
     """
     from .refresh import RefreshSchedule, staple_times
 
@@ -279,11 +324,15 @@ def validity_svg(
         return ""
     rows = []
     for label, r in windows:
-        produced = r.response.produced_at or r.this_update
+        if r.this_update is None:  # an UNKNOWN from no source has no window
+            continue
+        produced = _produced(r) or r.this_update
         times = staple_times(r.this_update, r.next_update, now=produced, schedule=RefreshSchedule())
-        rows.append((label, r, produced, times.refresh_at))
-    points = [now] + [t for _, r, p, f in rows for t in (r.this_update, p, f)]
-    points += [r.next_update for _, r, _, _ in rows if r.next_update is not None]
+        rows.append((label, r, r.this_update, produced, times.refresh_at))
+    if not rows:
+        return ""
+    points = [now] + [t for _, _, this, p, f in rows for t in (this, p, f)]
+    points += [r.next_update for _, r, _, _, _ in rows if r.next_update is not None]
     start, end = min(points), max(points)
     span = max((end - start).total_seconds(), 60.0)
     pad = span * 0.04
@@ -302,10 +351,10 @@ def validity_svg(
         '<stop offset="1" stop-color="#8c959f" stop-opacity="0"/></linearGradient></defs>',
         '<text x="0" y="12" font-weight="600">validity window</text>',
     ]
-    for i, (label, r, produced, refresh) in enumerate(rows):
+    for i, (label, r, this, produced, refresh) in enumerate(rows):
         y = _TOP + i * _ROW_H
         colour = _COLOURS[r.status]
-        x0 = x(r.this_update)
+        x0 = x(this)
         if r.next_update is not None:
             x1, fill = x(r.next_update), colour
         else:
@@ -314,7 +363,7 @@ def validity_svg(
             f'<text x="{_LABEL_W - 8}" y="{y + 14}" text-anchor="end">{escape(label)}</text>'
             f'<rect x="{x0:.1f}" y="{y + 4}" width="{max(x1 - x0, 2):.1f}" height="13" rx="2" '
             f'fill="{fill}" fill-opacity="0.75"><title>{escape(r.status.value)}: '
-            f"{_when(r.this_update)} to {_when(r.next_update)}</title></rect>"
+            f"{_when(this)} to {_when(r.next_update)}</title></rect>"
         )
         for (name, stroke, dash), t in zip(_MARKS[:2], (produced, refresh), strict=True):
             dashed = f' stroke-dasharray="{dash}"' if dash else ""
@@ -349,3 +398,4 @@ def validity_svg(
 register_html("ocspkit.models.OCSPResponse", response_html)
 register_html("ocspkit.models.ValidationResult", result_html)
 register_html("ocspkit.probing.report.ProbeReport", probe_html)
+register_html("ocspkit.models.RevocationResult", revocation_html)

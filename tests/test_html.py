@@ -104,3 +104,40 @@ def test_probe_report_html() -> None:
     text = "".join(doc.text)
     assert "no staple" in text and "Must-Staple" in text and "violation" in text
     assert "TLSv1" in text and "localhost" in text
+
+
+def test_revocation_result_html_from_a_crl(ca: CA) -> None:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    leaf = ca.issue("crl-html.test", ocsp_url="", crl_url="http://crl.test/ca.crl")
+    ca.revoke(leaf.cert, ocspkit.RevocationReason.KEY_COMPROMISE)
+    crl = ca.sign_crl().public_bytes(Encoding.DER)
+    result = ocspkit.crl_status(leaf.cert, ca.issuer, crl, url="http://crl.test/ca.crl")
+    out = result._repr_html_()
+    assert out is not None and "REVOKED" in out and "key_compromise" in out
+    assert "crl" in out and "http://crl.test/ca.crl" in out and "<svg" in out
+    assert "<script" not in out  # the CA's hostile name is escaped
+    parse(out)
+
+
+def test_revocation_outcomes_table_names_the_source_and_the_unanswered(ca: CA) -> None:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    url = "http://crl.test/ca.crl"
+    good = ca.issue("good.test", ocsp_url="", crl_url=url)
+    crl = ca.sign_crl().public_bytes(Encoding.DER)
+    answered = ocspkit.crl_status(good.cert, ca.issuer, crl, url=url)
+    failed = ocspkit.FetchError("responder down", url="http://ocsp.test/")
+    attempt = ocspkit.RevocationAttempt(ocspkit.RevocationSource.OCSP, "http://ocsp.test/", failed)
+    unknown = ocspkit.RevocationResult(ocspkit.CertStatus.UNKNOWN, None, attempts=(attempt,))
+    outcomes = [
+        ocspkit.RevocationOutcome(0, good.cert, good.cert, answered, None),
+        ocspkit.RevocationOutcome(1, good.cert, good.cert, unknown, None),
+    ]
+    out = ocspkit.outcomes_html(outcomes)
+    assert "Revocation checks: 2" in out and f"crl {url}" in out
+    assert "no source answered" in out
+    assert out.count("<rect") == 1  # one window: the UNKNOWN has none
+    table = unknown._repr_html_()
+    assert table is not None and "tried" in table and "responder down" in table
+    assert "<svg" not in table
