@@ -272,3 +272,27 @@ class CRLCache:
             self.store.delete(url)
         except StoreError as exc:
             logger.warning("CRL cache: deleting %s failed: %s", url, exc)
+
+    def lease(self, url: str, ttl: float) -> str | None:
+        """The fetch lease of ``url`` for ``ttl`` seconds, for a store shared by a fleet (one
+        with ``lease``/``release``, as :class:`~ocspkit.RedisCRLStore`): a token while this
+        process holds it, None while another member does. Other stores (and a failing one)
+        grant it to everyone: ``""``."""
+        take = getattr(self.store, "lease", None)
+        if take is None:
+            return ""
+        try:
+            token: str | None = take(url, ttl)
+        except StoreError as exc:
+            logger.warning("CRL cache: the fetch lease of %s failed: %s", url, exc)
+            return ""
+        return token
+
+    def release(self, url: str, token: str) -> None:
+        """Give back a lease that :meth:`lease` granted (a no-op for ``""``)."""
+        give = getattr(self.store, "release", None)
+        if token and give is not None:
+            try:
+                give(url, token)
+            except StoreError as exc:
+                logger.warning("CRL cache: releasing the lease of %s failed: %s", url, exc)

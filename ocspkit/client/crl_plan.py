@@ -20,7 +20,7 @@ from ..crl_validate import validate_crl
 from ..crlmodels import CRL
 from ..errors import ContentTypeError, CRLStaleError, OCSPError
 from ..policy import ValidationPolicy
-from .actions import Reply, media_type
+from .actions import Reply, Sleep, media_type
 from .crl_cache import CachedCRL, CRLCache
 from .transfer import Context, Flow, check_scheme, fetch_reply, retrying
 
@@ -113,6 +113,53 @@ def crl_flow(
             if not _genuine(cached.crl, issuer, url, policy, extra_certs):
                 cache.delete(url)  # not a copy worth revalidating
                 cached = None
+    token = ""
+    if issuer is not None and cache is not None:
+        token, waited = yield from _lease(ctx, cache, url)
+        if waited:  # another member of the fleet was fetching it: its copy may serve
+            fresh = cache.get(url, issuer, now=now, policy=policy, extra_certs=extra_certs)
+            if fresh is not None:
+                if token:
+                    cache.release(url, token)
+                return fresh
+    try:
+        return (yield from _fetch(ctx, cache, url, cached, issuer, extra_certs, now, policy))
+    finally:
+        if token and cache is not None:
+            cache.release(url, token)
+
+
+#: How long a fetch lease of a shared CRL store is held at most (the fetch's own deadline
+#: is shorter), and how often a member waiting for another's copy looks again.
+LEASE_TTL = 30.0
+LEASE_POLL = 0.1
+
+
+def _lease(ctx: Context, cache: CRLCache, url: str) -> Flow[tuple[str, bool]]:
+    """The fetch lease of ``url`` and whether we waited for it: a token (``""`` from a store
+    without leases, or after waiting half the time left for a member that holds it)."""
+    token = cache.lease(url, LEASE_TTL)
+    if token is not None:
+        return token, False
+    give_up = ctx.clock() + ctx.remaining() / 2
+    while ctx.clock() + LEASE_POLL < give_up:
+        yield Sleep(LEASE_POLL)
+        token = cache.lease(url, LEASE_TTL)  # granted once the holder released it
+        if token is not None:
+            return token, True
+    return "", True
+
+
+def _fetch(
+    ctx: Context,
+    cache: CRLCache | None,
+    url: str,
+    cached: CachedCRL | None,
+    issuer: x509.Certificate | None,
+    extra_certs: Sequence[x509.Certificate],
+    now: datetime | None,
+    policy: ValidationPolicy,
+) -> Flow[CRL]:
     headers = _HEADERS + _conditional(cached)
     statuses = _OK_OR_NOT_MODIFIED if cached is not None else _OK
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
 from .crl_cache import StoredCRL, decode_entry, encode_entry
-from .storage import atomic_write, clean_temps, import_redis, read_regular
+from .storage import LEASE_RELEASE, atomic_write, clean_temps, import_redis, read_regular
 
 __all__ = ["DirectoryCRLStore", "RedisCRLStore"]
 
@@ -155,3 +156,16 @@ class RedisCRLStore:
     def delete(self, url: str) -> None:
         """Remove the entry of ``url``."""
         self._call("DEL", self._redis.delete, self.key_for(url))
+
+    def lease(self, url: str, ttl: float) -> str | None:
+        """``SET NX PX``: a token if this process now holds the fetch lease of ``url`` (the
+        other members wait for its copy instead of fetching), else None."""
+        token = secrets.token_hex(16)
+        name = self.prefix + "lease:" + url_key(url)
+        ok = self._call("SET NX", self._redis.set, name, token, nx=True, px=max(1, int(ttl * 1000)))
+        return token if ok else None
+
+    def release(self, url: str, token: str) -> None:
+        """Release the lease of ``url`` if ``token`` still holds it."""
+        name = self.prefix + "lease:" + url_key(url)
+        self._call("EVAL", self._redis.eval, LEASE_RELEASE, 1, name, token)

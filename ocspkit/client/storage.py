@@ -21,6 +21,7 @@ from typing import Any
 from ..errors import MissingDependencyError
 
 __all__ = [
+    "LEASE_RELEASE",
     "NOFOLLOW",
     "READ_FLAGS",
     "TEMP_PREFIX",
@@ -122,6 +123,16 @@ def read_regular(path: str | os.PathLike[str], limit: int) -> bytes | None:
         return read_capped(fd, limit)
     finally:
         os.close(fd)
+
+
+#: Redis Lua: delete a lease only if it still holds our token (a lease that expired and was
+#: taken by another process must not be released by us). KEYS[1] the lease, ARGV[1] the token.
+LEASE_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
 
 
 def import_redis(what: str) -> Any:

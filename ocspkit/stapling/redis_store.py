@@ -12,20 +12,11 @@ import secrets
 import threading
 from typing import Any
 
-from ..client.storage import import_redis
+from ..client.storage import LEASE_RELEASE, import_redis
 from ..errors import StoreError
 from .stores import check_key
 
 __all__ = ["RedisStore"]
-
-# Delete the lease only if we still hold it (our token): a lease that expired and was taken by
-# another process must not be released by us.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
 
 
 def _holder() -> tuple[int, int]:
@@ -117,7 +108,7 @@ class RedisStore:
             token = self._tokens.pop((key, _holder()), None)
         if token is not None:
             name = f"{self.prefix}lease:{check_key(key)}"
-            self._call("EVAL", self._redis.eval, _RELEASE, 1, name, token)
+            self._call("EVAL", self._redis.eval, LEASE_RELEASE, 1, name, token)
 
     def close(self) -> None:
         """Close the connection pool."""

@@ -133,6 +133,39 @@ def test_the_redis_store_is_shared_by_a_fleet(
 
 
 @pytest.mark.servers
+def test_a_fleet_fetching_at_once_fetches_once(ca: CA, redis_url: str) -> None:
+    # four members ask at the same moment while the CRL takes about a second to arrive:
+    # one holds the fetch lease, the others wait for its copy instead of fetching
+    import threading
+
+    with CRLServer(ca, fault=CRLFault.SLOW, drip_interval=0.003) as slow:
+        url = slow.url_for("/ca.crl")
+        config = ClientConfig(deadline=20.0, timeout=10.0, retries=0)
+        fleet = [
+            Client(config, crl_cache=CRLCache(RedisCRLStore(redis_url, prefix="fleet:")))
+            for _ in range(4)
+        ]
+        start = threading.Barrier(len(fleet))
+        ders: list[bytes] = []
+
+        def member(client: Client) -> None:
+            start.wait()
+            ders.append(client.fetch_crl(url, issuer=ca.issuer).der)
+
+        threads = [threading.Thread(target=member, args=(c,)) for c in fleet]
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+        finally:
+            for client in fleet:
+                client.close()
+        assert len(ders) == len(fleet) and len(set(ders)) == 1
+        assert [r.status for r in slow.requests] == [200]  # one GET for the fleet
+
+
+@pytest.mark.servers
 def test_a_tampered_redis_entry_never_answers(
     ca: CA,
     server: CRLServer,
