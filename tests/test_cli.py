@@ -141,6 +141,9 @@ def test_demo_json() -> None:
     assert steps["revoke-and-check"]["result"]["status"] == "revoked"
     assert steps["probe"]["staple_status"] == "good"
     assert steps["probe-after-revoke"]["staple_status"] == "revoked"
+    assert steps["crl-check"]["result"]["status"] == "good"
+    assert steps["crl-check"]["result"]["source"] == "crl"
+    assert steps["crl-revoke-and-check"]["result"]["status"] == "revoked"
 
 
 def test_uris_of_a_file(ca: CA, responder: Responder, tmp_path: Path) -> None:

@@ -36,7 +36,9 @@ def register(sub: SubParsers, summary: str) -> None:
         help=summary,
         description="Make a throwaway CA, start a local OCSP responder and a stapling TLS "
         "server on loopback, then request, query and validate a response, revoke the "
-        "certificate, query again, and probe the server's staple. Offline, a few seconds.",
+        "certificate, query again, and probe the server's staple; then a certificate with "
+        "only a CRL distribution point, checked before and after its revocation. Offline, "
+        "a few seconds.",
     )
     add_json_flag(p)
     p.set_defaults(func=run)
@@ -217,9 +219,12 @@ def _run_demo(stream: IO[str] | None, *, json_output: bool) -> int:
             _probe_rows(out, report2)
             steps.append({"step": "probe-after-revoke", **_probe_json(report2)})
 
+    crl_good, crl_revoked = _crl_steps(out, ca, steps)
     took = time.monotonic() - started
     ok = (
-        result.good
+        crl_good.good
+        and crl_revoked.revoked
+        and result.good
         and revoked.revoked
         and report.staple_result is not None
         and report.staple_result.good
@@ -234,6 +239,33 @@ def _run_demo(stream: IO[str] | None, *, json_output: bool) -> int:
     if json_output:
         emit_json(envelope("demo", 0 if ok else 3, seconds=round(took, 3), steps=steps), out_stream)
     return 0 if ok else 3
+
+
+def _crl_steps(out: _Out, ca: Any, steps: list[dict[str, Any]]) -> tuple[Any, Any]:
+    """Steps 10-11: a certificate with a CRL distribution point and no OCSP URL (the shape
+    of Let's Encrypt's since 2025), answered by check_revocation from the CRL."""
+    from ..client import ClientConfig, check_revocation
+    from ..testing import CRLServer
+    from .output import revocation_json, revocation_rows
+
+    config = ClientConfig(timeout=5, deadline=10)
+    with CRLServer(ca) as crls:
+        url = crls.url_for("/ca.crl")
+        leaf = ca.issue("crl.localhost", ocsp_url="", crl_url=url)
+        good = check_revocation(leaf.cert, ca.issuer, config=config)
+        out.head(
+            10,
+            "A certificate with only a CRL distribution point (no OCSP URL)",
+            "ocspkit.check_revocation(cert, issuer)",
+        )
+        out.rows([("CRL URL", url), *revocation_rows(good, out.style)])
+        steps.append({"step": "crl-check", "result": revocation_json(good)})
+        ca.revoke(leaf.cert, RevocationReason.KEY_COMPROMISE)
+        revoked = check_revocation(leaf.cert, ca.issuer, config=config)
+        out.head(11, "Revoke it: the next CRL lists it", "ocspkit.check_revocation(cert, issuer)")
+        out.rows(revocation_rows(revoked, out.style))
+        steps.append({"step": "crl-revoke-and-check", "result": revocation_json(revoked)})
+    return good, revoked
 
 
 def _probe_rows(out: _Out, report: Any) -> None:
