@@ -44,6 +44,7 @@ __all__ = [
     "http_url",
     "load_cert_file",
     "parse_target",
+    "read_file",
     "seconds",
 ]
 
@@ -180,6 +181,24 @@ def describe_error(exc: BaseException) -> str:
 
 #: Largest certificate file the CLI reads (a bundle of thousands of certificates fits).
 MAX_CERT_FILE = 16 * 2**20
+
+
+def read_file(path: str, limit: int) -> bytes:
+    """The bytes of the regular file ``path`` (at most ``limit``), or a :class:`UsageError`
+    naming the file."""
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"not a regular file: {path}" if p.exists() else f"file not found: {path}")
+    try:
+        with p.open("rb") as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise UsageError(f"{path} is larger than {limit // 2**20} MiB")
+    return data
 
 
 def load_cert_file(path: str, what: str = "certificate") -> list[x509.Certificate]:

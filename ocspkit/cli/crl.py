@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from pathlib import Path
 
 from cryptography import x509
 
@@ -26,6 +25,7 @@ from .common import (
     add_timeout_option,
     add_verbose_flag,
     load_cert_file,
+    read_file,
 )
 from .output import JSONValue, Style, emit_json, envelope, error_json, iso, subject
 
@@ -36,7 +36,6 @@ __all__ = [
     "entry_json",
     "inspect_crl",
     "parse_serial",
-    "read_crl_file",
     "register",
     "run",
 ]
@@ -96,21 +95,6 @@ def parse_serial(text: str) -> int:
     if not digits:
         raise UsageError(f"not a hexadecimal serial number: {text!r}")
     return int(digits, 16)
-
-
-def read_crl_file(path: str) -> bytes:
-    """The bytes of a CRL file, or a :class:`UsageError` naming the file."""
-    p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"not a regular file: {path}" if p.exists() else f"file not found: {path}")
-    try:
-        with p.open("rb") as f:
-            data = f.read(MAX_CRL_FILE + 1)
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    if len(data) > MAX_CRL_FILE:
-        raise UsageError(f"{path} is larger than {MAX_CRL_FILE // 2**20} MiB")
-    return data
 
 
 def describe_crl_error(exc: BaseException) -> str:
@@ -255,7 +239,7 @@ def _load(args: argparse.Namespace) -> tuple[CRL, str | None]:
     source: str = args.source
     if re.match(r"(?i)https?://", source):
         return _fetch(source, args.timeout), source
-    data = read_crl_file(source)
+    data = read_file(source, MAX_CRL_FILE)
     try:
         return parse_crl(data), None
     except Exception as exc:  # DecodeError: the file is no usable CRL (exit 3)

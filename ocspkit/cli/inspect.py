@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..crlmodels import CRL
 from ..models import CertID, Extension, OCSPRequest, OCSPResponse, ResponseStatus
@@ -25,6 +24,7 @@ from .common import (
     describe_error,
     exit_for_error,
     exit_for_status,
+    read_file,
 )
 from .output import (
     JSONValue,
@@ -75,20 +75,6 @@ def register(sub: SubParsers, summary: str) -> None:
     add_verbose_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run)
-
-
-def _read(path: str) -> bytes:
-    p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"not a regular file: {path}" if p.exists() else f"file not found: {path}")
-    try:
-        with p.open("rb") as f:
-            data = f.read(MAX_FILE + 1)
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    if len(data) > MAX_FILE:
-        raise UsageError(f"{path} is larger than {MAX_FILE // 2**20} MiB")
-    return data
 
 
 def _decode(data: bytes, path: str) -> OCSPResponse | OCSPRequest | CRL:
@@ -261,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
     from ..models import ValidationResult
     from .check import inputs, issuer_bundle
 
-    value = _decode(_read(args.file), args.file)
+    value = _decode(read_file(args.file, MAX_FILE), args.file)
     if isinstance(value, CRL):
         from .crl import inspect_crl
 

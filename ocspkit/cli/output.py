@@ -168,20 +168,7 @@ def revocation_rows(result: RevocationResult, style: Style) -> list[tuple[str, s
     if result.ocsp is not None:
         rows += result_rows(result.ocsp, style)
     else:
-        rows.append(("status", style.status(result.status)))
-        if result.revocation_time is not None:
-            reason = result.revocation_reason
-            rows.append(
-                (
-                    "revoked at",
-                    f"{iso(result.revocation_time)}"
-                    + (f" ({reason.name.lower()})" if reason is not None else ""),
-                )
-            )
-        rows += [
-            ("this update", iso(result.this_update) or "-"),
-            ("next update", iso(result.next_update) or "(none)"),
-        ]
+        rows += _answer_rows(result, style)
         if result.crl is not None and result.crl.crl_number is not None:
             rows.append(("crl number", str(result.crl.crl_number)))
     for attempt in result.attempts:
@@ -190,8 +177,10 @@ def revocation_rows(result: RevocationResult, style: Style) -> list[tuple[str, s
     return rows
 
 
-def result_rows(result: ValidationResult, style: Style) -> list[tuple[str, str]]:
-    """The text rows describing a validated answer."""
+def _answer_rows(
+    result: ValidationResult | RevocationResult, style: Style
+) -> list[tuple[str, str]]:
+    """Status, revocation time and reason, thisUpdate and nextUpdate of either answer."""
     rows = [("status", style.status(result.status))]
     if result.revocation_time is not None:
         reason = result.revocation_reason
@@ -205,6 +194,14 @@ def result_rows(result: ValidationResult, style: Style) -> list[tuple[str, str]]
     rows += [
         ("this update", iso(result.this_update) or "-"),
         ("next update", iso(result.next_update) or "(none)"),
+    ]
+    return rows
+
+
+def result_rows(result: ValidationResult, style: Style) -> list[tuple[str, str]]:
+    """The text rows describing a validated answer."""
+    rows = _answer_rows(result, style)
+    rows += [
         ("produced at", iso(result.produced_at) or "-"),
         (
             "signed by",

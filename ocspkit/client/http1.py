@@ -24,7 +24,7 @@ import httpx
 
 from .backends import AsyncPinnedBackend
 
-__all__ = ["PlainHTTPPool"]
+__all__ = ["PlainHTTPPool", "httpx_error"]
 
 _READ = 65536
 _CORE_ERRORS = (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError)
@@ -90,7 +90,7 @@ class _Body(httpx.AsyncByteStream):
                     raise httpcore.RemoteProtocolError("server disconnected mid-response")
         except _CORE_ERRORS as exc:
             await self.aclose()
-            raise _httpx_error(exc) from exc
+            raise httpx_error(exc) from exc
 
     async def aclose(self) -> None:
         conn, self._conn = self._conn, None
@@ -98,7 +98,7 @@ class _Body(httpx.AsyncByteStream):
             await conn.stream.aclose()
 
 
-def _httpx_error(exc: Exception) -> Exception:
+def httpx_error(exc: Exception) -> Exception:
     """httpx's exception for an httpcore one (httpx names its transport errors the same)."""
     for cls in type(exc).__mro__:
         target = getattr(httpx, cls.__name__, None)

@@ -8,6 +8,7 @@ verdict flow, :mod:`ocspkit.revocation`, does) or keep a client open after the c
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from datetime import datetime
 
 from cryptography import x509
@@ -69,8 +70,8 @@ def check_revocation(
     """
     if client is not None and config is not None:
         raise ValueError("pass the config to the client, not with client=")
-    if client is not None:
-        return client.check_revocation(
+    with Client(config) if client is None else nullcontext(client) as using:
+        return using.check_revocation(
             cert,
             issuer,
             staple=staple,
@@ -82,21 +83,6 @@ def check_revocation(
             hash_algorithm=hash_algorithm,
             nonce=nonce,
             policy=policy,
-        )
-    with Client(config) as own:
-        return check_revocation(
-            cert,
-            issuer,
-            staple=staple,
-            sources=sources,
-            require=require,
-            url=url,
-            bundle=bundle,
-            now=now,
-            hash_algorithm=hash_algorithm,
-            nonce=nonce,
-            policy=policy,
-            client=own,
         )
 
 
@@ -120,8 +106,8 @@ async def acheck_revocation(
     :class:`~ocspkit.AsyncClient`), with the same decisions."""
     if client is not None and config is not None:
         raise ValueError("pass the config to the client, not with client=")
-    if client is not None:
-        return await client.check_revocation(
+    async with AsyncClient(config) if client is None else nullcontext(client) as using:
+        return await using.check_revocation(
             cert,
             issuer,
             staple=staple,
@@ -133,19 +119,4 @@ async def acheck_revocation(
             hash_algorithm=hash_algorithm,
             nonce=nonce,
             policy=policy,
-        )
-    async with AsyncClient(config) as own:
-        return await acheck_revocation(
-            cert,
-            issuer,
-            staple=staple,
-            sources=sources,
-            require=require,
-            url=url,
-            bundle=bundle,
-            now=now,
-            hash_algorithm=hash_algorithm,
-            nonce=nonce,
-            policy=policy,
-            client=own,
         )

@@ -31,7 +31,7 @@ import httpx
 
 from ..errors import UnsafeURLError
 from .backends import AsyncPinnedBackend, DeadlineBackend, MetadataAddressError
-from .http1 import PlainHTTPPool
+from .http1 import PlainHTTPPool, httpx_error
 
 __all__ = ["AsyncDeadlineTransport", "DeadlineTransport", "proxy_for"]
 
@@ -50,17 +50,6 @@ def proxy_for(
     if not found or urllib.request.proxy_bypass(url.host):
         return None
     return found if "://" in found else f"http://{found}"
-
-
-def _mapped(exc: Exception) -> Exception:
-    """httpx's exception for an httpcore one (httpx names its transport errors the same)."""
-    for cls in type(exc).__mro__:
-        target = getattr(httpx, cls.__name__, None)
-        if isinstance(target, type) and issubclass(target, httpx.TransportError):
-            mapped: Exception = target(str(exc) or type(exc).__name__)
-            mapped.__cause__ = exc
-            return mapped
-    return exc
 
 
 def _core_request(request: httpx.Request, stream: Any) -> httpcore.Request:
@@ -129,7 +118,7 @@ class _Body(httpx.SyncByteStream):
         try:
             yield from self._inner
         except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError) as exc:
-            raise _mapped(exc) from exc
+            raise httpx_error(exc) from exc
 
     def close(self) -> None:
         close = getattr(self._inner, "close", None)
@@ -177,7 +166,7 @@ class DeadlineTransport(httpx.BaseTransport):
         except MetadataAddressError as exc:
             raise _refused(exc, request) from exc
         except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError) as exc:
-            raise _mapped(exc) from exc
+            raise httpx_error(exc) from exc
         except httpcore.UnsupportedProtocol as exc:
             raise httpx.UnsupportedProtocol(str(exc)) from exc
         return httpx.Response(
@@ -203,7 +192,7 @@ class _AsyncBody(httpx.AsyncByteStream):
             async for chunk in self._inner:
                 yield chunk
         except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError) as exc:
-            raise _mapped(exc) from exc
+            raise httpx_error(exc) from exc
 
     async def aclose(self) -> None:
         aclose = getattr(self._inner, "aclose", None)
@@ -265,7 +254,7 @@ class AsyncDeadlineTransport(httpx.AsyncBaseTransport):
         except MetadataAddressError as exc:
             raise _refused(exc, request) from exc
         except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError) as exc:
-            raise _mapped(exc) from exc
+            raise httpx_error(exc) from exc
         except httpcore.UnsupportedProtocol as exc:
             raise httpx.UnsupportedProtocol(str(exc)) from exc
         return httpx.Response(
