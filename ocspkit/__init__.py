@@ -207,7 +207,7 @@ if TYPE_CHECKING:
         validate_response,
     )
 
-__version__ = "0.2.0"
+from ._version import __version__
 
 # The edges' public names, by the subpackage that defines them (imported on first use).
 _LAZY: dict[str, str] = {

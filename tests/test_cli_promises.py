@@ -314,6 +314,26 @@ def test_verbose_shows_urls_retries_and_times(tmp_path: Path) -> None:
     assert "connect_tcp failed" in run.err and "Connection refused" in run.err
 
 
+def test_verbose_check_many_shows_the_direct_exchanges(tmp_path: Path) -> None:
+    """check-many's async client sends plain http:// requests without httpx's client layer;
+    -v shows the same request, retry and failure lines for them as for httpx's."""
+    ca = CA("ecdsa", name="busy many")
+    with Responder(ca, fault=Fault.HTTP_503) as responder:
+        write_leaf(ca, responder, tmp_path, "m")
+        run = ocspkit_cmd("check-many", "-v", str(tmp_path / "m.chain.pem"), "--timeout", "5")
+    lines = [line for line in run.err.splitlines() if line.startswith("ocspkit: +")]
+    assert any(f"connecting to 127.0.0.1:{responder.port}" in line for line in lines)
+    assert any(
+        responder.url in line and "-> 503 Service Unavailable" in line and " ms)" in line
+        for line in lines
+    ), lines
+    assert any("retry" in line and "HTTP 503" in line for line in lines), lines
+    url = f"http://127.0.0.1:{closed_port()}/"
+    run = ocspkit_cmd("-v", "check-many", str(tmp_path / "m.chain.pem"), "--url", url,
+                      "--timeout", "3")  # fmt: skip
+    assert "connect_tcp failed" in run.err, run.err
+
+
 @pytest.mark.parametrize("command", ["check", "check-many", "staple-file"])
 def test_url_must_be_http_and_is_usage(command: str, tmp_path: Path) -> None:
     args = {

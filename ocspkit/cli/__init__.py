@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
-from .. import __version__
+from .._version import __version__
 from .common import CLIError, ExitCode, describe_error, exit_for_error
 
 __all__ = ["COMMANDS", "ExitCode", "build_parser", "main"]

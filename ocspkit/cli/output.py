@@ -15,8 +15,8 @@ from typing import IO, Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from .. import __version__
 from .._sigalgs import algorithm_name
+from .._version import __version__
 from ..certs import crl_urls, is_must_staple, ocsp_urls, subject_text
 from ..models import CertStatus, RevocationResult, ValidationResult
 

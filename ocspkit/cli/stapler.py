@@ -112,14 +112,16 @@ def _configure_logging(level: str) -> None:
         log.addHandler(handler)
         log.propagate = False
         _HANDLERS.append((log, handler))
-    httpx = logging.getLogger("httpx")
-    httpx.setLevel(logging.INFO if level in ("debug", "info") else logging.WARNING)
     fetches = logging.StreamHandler(sys.stderr)
     fetches.setFormatter(formatter)
     fetches.addFilter(_FetchLines())
-    httpx.addHandler(fetches)
-    httpx.propagate = False
-    _HANDLERS.append((httpx, fetches))
+    # httpx's request lines, and the same lines of the async client's direct exchanges
+    for name in ("httpx", "ocspkit.http"):
+        log = logging.getLogger(name)
+        log.setLevel(logging.INFO if level in ("debug", "info") else logging.WARNING)
+        log.addHandler(fetches)
+        log.propagate = False
+        _HANDLERS.append((log, fetches))
 
 
 def _status_json(daemon: StaplerDaemon, s: CertificateStatus) -> dict[str, JSONValue]:

@@ -1,7 +1,8 @@
 """``-v/--verbose``: one line on stderr per connection, request, retry and failure, timed.
 
 What this module owns: turning the stdlib logging of the HTTP stack (httpx's ``INFO`` request
-lines and httpcore's ``DEBUG`` trace events, both documented by httpx) and of the
+lines and httpcore's ``DEBUG`` trace events, both documented by httpx, and the same lines
+from ``ocspkit.http``, the async client's direct plain-HTTP exchanges) and of the
 ``ocspkit`` logger into short, timed lines for a person at a terminal. What it must never do:
 change what the commands do, write to stdout (which ``--json`` owns), or touch an HTTP
 client's internals: it only listens to loggers.
@@ -27,6 +28,7 @@ __all__ = ["VerboseHandler", "enable"]
 _HTTPX = re.compile(r'^HTTP Request: (?P<method>\S+) (?P<url>\S+) "(?P<status>[^"]*)"')
 _CONNECT = re.compile(r"^connect_tcp\.started host='?(?P<host>[^' ]+)'? port=(?P<port>\d+)")
 _URL_HOST = re.compile(r"^[a-z]+://(?P<netloc>[^/?#]+)")
+_OWN = "ocspkit.http"  # the async client's direct plain-HTTP exchanges
 
 
 def _short(url: str, limit: int = 72) -> str:
@@ -82,7 +84,9 @@ class VerboseHandler(logging.Handler):
             self.handleError(record)
 
     def _handle(self, name: str, message: str) -> None:
-        if name.startswith("httpcore"):
+        # ocspkit's own plain-HTTP exchanges log in httpx's and httpcore's formats
+        request_line = message.startswith("HTTP Request: ")
+        if name.startswith("httpcore") or (name == _OWN and not request_line):
             if self.detail > 1:
                 self._write(f"[{name}] {_short(message, 160)}")
             connect = _CONNECT.match(message)
@@ -103,7 +107,7 @@ class VerboseHandler(logging.Handler):
             elif message.startswith("response_closed.complete"):
                 self._begun.pop(self._key(), None)
             return
-        if name == "httpx":
+        if name == "httpx" or name == _OWN:
             match = _HTTPX.match(message)
             if match is None:
                 self._write(message)
@@ -123,6 +127,8 @@ class VerboseHandler(logging.Handler):
                     self._last.pop(target, None)
                 else:
                     self._last[target] = f"HTTP {status}"
+            if name == _OWN:  # its request line ends the request (httpcore's response_closed)
+                self._begun.pop(self._key(), None)
             return
         self._write(message)  # the ocspkit logger, as it is
 

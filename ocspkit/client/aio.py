@@ -36,7 +36,7 @@ from .actions import (
     transport_error,
 )
 from .backends import limits
-from .base import BundleInput, CertInput, ClientBase, coerce_inputs, new_async_http
+from .base import BundleInput, CertInput, ClientBase, coerce_inputs, new_async_http, own_transport
 from .cache import ResponseCache
 from .config import ClientConfig
 from .guard import host_and_port
@@ -117,7 +117,10 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
 
     def _open(self, http_client: httpx.AsyncClient | None) -> httpx.AsyncClient:
         self._slots = _HostSlots(self.config.per_host)
-        return http_client or new_async_http(self.config.proxy)
+        http = http_client or new_async_http(self.config.proxy)
+        # an httpx client ocspkit made: its direct http:// requests skip httpx's client layer
+        self._direct = own_transport(http)
+        return http
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -236,6 +239,10 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
                 return await self._send(action)
 
     async def _send(self, action: Exchange) -> Reply:
+        if self._direct is not None:
+            reply = await self._direct.exchange(action)
+            if reply is not None:
+                return reply
         try:
             async with self._http.stream(**stream_args(action)) as response:
                 headers = {k.lower(): v for k, v in response.headers.items()}

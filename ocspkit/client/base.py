@@ -12,6 +12,7 @@ import os
 import random
 import ssl
 import time
+import weakref
 from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
@@ -28,6 +29,7 @@ from .cache import ResponseCache
 from .config import ClientConfig
 from .crl_cache import CRLCache
 from .crl_plan import crl_flow
+from .http1 import USER_AGENT
 from .plan import check_flow, query_flow
 from .transfer import Context, Flow
 from .transport import AsyncDeadlineTransport, DeadlineTransport
@@ -40,6 +42,7 @@ __all__ = [
     "default_ssl_context",
     "new_async_http",
     "new_http",
+    "own_transport",
 ]
 
 #: A certificate: an object, PEM/DER bytes, PEM text or a file path (a chain file's first
@@ -65,13 +68,23 @@ def _limits(max_connections: int | None) -> httpx.Limits:
     )
 
 
+_HEADERS = {"User-Agent": USER_AGENT}
+
+
 def new_http(proxy: str | None) -> httpx.Client:
     """The blocking httpx client a :class:`~ocspkit.Client` makes for itself: every socket
     operation capped by the call's deadline, connections pinned to the guard's addresses."""
     transport = DeadlineTransport(
         proxy=proxy, ssl_context=default_ssl_context(), limits=_limits(None)
     )
-    return httpx.Client(transport=transport, follow_redirects=False)
+    return httpx.Client(transport=transport, follow_redirects=False, headers=_HEADERS)
+
+
+#: The transports of the httpx clients :func:`new_async_http` made, by client: what lets an
+#: :class:`~ocspkit.AsyncClient` given one of them take the direct plain-HTTP path.
+_ASYNC_TRANSPORTS: weakref.WeakKeyDictionary[httpx.AsyncClient, AsyncDeadlineTransport] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def new_async_http(proxy: str | None, max_connections: int | None = None) -> httpx.AsyncClient:
@@ -79,7 +92,14 @@ def new_async_http(proxy: str | None, max_connections: int | None = None) -> htt
     transport = AsyncDeadlineTransport(
         proxy=proxy, ssl_context=default_ssl_context(), limits=_limits(max_connections)
     )
-    return httpx.AsyncClient(transport=transport, follow_redirects=False)
+    client = httpx.AsyncClient(transport=transport, follow_redirects=False, headers=_HEADERS)
+    _ASYNC_TRANSPORTS[client] = transport
+    return client
+
+
+def own_transport(client: httpx.AsyncClient) -> AsyncDeadlineTransport | None:
+    """The transport of an httpx client made by :func:`new_async_http` (None for another)."""
+    return _ASYNC_TRANSPORTS.get(client)
 
 
 def coerce_inputs(

@@ -30,8 +30,9 @@ import httpcore
 import httpx
 
 from ..errors import UnsafeURLError
+from .actions import Exchange, Reply
 from .backends import AsyncPinnedBackend, DeadlineBackend, MetadataAddressError
-from .http1 import PlainHTTPPool, httpx_error
+from .http1 import PlainHTTPPool, httpx_error, plain_target
 
 __all__ = ["AsyncDeadlineTransport", "DeadlineTransport", "proxy_for"]
 
@@ -43,11 +44,17 @@ def proxy_for(
 ) -> str | None:
     """The proxy URL for a request to ``url``: ``explicit``, else the environment's (the
     ``environment`` given, from :func:`urllib.request.getproxies`, or read now), else None."""
+    return _proxy_for(url.scheme, url.host, explicit, environment)
+
+
+def _proxy_for(
+    scheme: str, host: str, explicit: str | None, environment: dict[str, str] | None
+) -> str | None:
     if explicit is not None:
         return explicit
     proxies = urllib.request.getproxies() if environment is None else environment
-    found = proxies.get(url.scheme) or proxies.get("all")
-    if not found or urllib.request.proxy_bypass(url.host):
+    found = proxies.get(scheme) or proxies.get("all")
+    if not found or urllib.request.proxy_bypass(host):
         return None
     return found if "://" in found else f"http://{found}"
 
@@ -227,12 +234,26 @@ class AsyncDeadlineTransport(httpx.AsyncBaseTransport):
         self._pools: dict[str | None, httpcore.AsyncConnectionPool] = {}
         self._plain = PlainHTTPPool(limits.max_keepalive_connections or 20)
 
-    def _pool(self, url: httpx.URL) -> httpcore.AsyncConnectionPool | PlainHTTPPool:
+    def _plain_pool(self) -> PlainHTTPPool:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # connections of a finished loop cannot be used (or closed)
             self._pools = {}
             self._plain = PlainHTTPPool(self._limits.max_keepalive_connections or 20)
             self._loop = loop
+        return self._plain
+
+    async def exchange(self, action: Exchange) -> Reply | None:
+        """Perform ``action`` directly on the plain-HTTP pool when it is a direct ``http://``
+        request (see :func:`~.http1.plain_target`), bypassing httpx's client layer; ``None``
+        when it must go through :meth:`handle_async_request` (TLS, a proxy, an unusual URL).
+        The caller applies the deadline and the guard's addresses, as for httpx requests."""
+        target = plain_target(action.url)
+        if target is None or _proxy_for("http", target.host, self._proxy, self._environment):
+            return None
+        return await self._plain_pool().exchange(action, target)
+
+    def _pool(self, url: httpx.URL) -> httpcore.AsyncConnectionPool | PlainHTTPPool:
+        self._plain_pool()
         proxy = proxy_for(url, self._proxy, self._environment)
         if proxy is None and url.scheme == "http":
             return self._plain
