@@ -22,12 +22,10 @@ __all__ = [
     "decode_oid",
     "decode_time",
     "expect",
-    "extension_values",
     "nonce_value",
+    "read_tbs",
     "read_tlv",
     "spki_bit_string",
-    "tbs_names_and_key",
-    "tbs_signature_algorithm",
 ]
 
 #: Long-form lengths of at most this many octets (4 GiB): anything longer is not an input.
@@ -161,11 +159,15 @@ def decode_time(tag: int, body: bytes) -> datetime:
     aware UTC datetime."""
     if tag == 0x18:
         return decode_generalized_time(body)
-    if tag != 0x17 or len(body) != 13 or body[-1:] != b"Z" or not body[:12].isdigit():
+    if tag != 0x17 or len(body) != 13 or body[12] != 0x5A or not body[:12].isdigit():
         raise DecodeError("malformed UTCTime")
+    # the GeneralizedTime reading of the same digits, inline: every CRL look-up decodes one
+    century = b"19" if body[:2] >= b"50" else b"20"
     try:
-        return decode_generalized_time((b"19" if body[:2] >= b"50" else b"20") + body)
-    except DecodeError:  # a month 13, an hour 24
+        if _ISO_BASIC:
+            return datetime.fromisoformat((century + body[:6] + b"T" + body[6:]).decode("ascii"))
+        return _from_digits(int(century + body[:12]))
+    except ValueError:  # a month 13, an hour 24
         raise DecodeError("UTCTime out of range") from None
 
 
@@ -208,57 +210,60 @@ def cert_parts(der: bytes) -> tuple[bytes, bytes]:
     return der[start:tbs_end], der[alg_start:alg_end]
 
 
-def _tbs_fields(tbs: bytes) -> list[tuple[int, int, int, int]]:
+def read_tbs(tbs: bytes) -> tuple[bytes, bytes, bytes, bytes, dict[str, tuple[bool, bytes]] | None]:
+    """(inner signature AlgorithmIdentifier, issuer Name, subject Name, SubjectPublicKeyInfo,
+    extensions) of a TBSCertificate, each exactly as encoded, in one pass over its fields.
+
+    Raises DecodeError on an unexpected structure. The extensions are OID → (critical,
+    extnValue contents), read without interpreting a value (cryptography decodes every
+    extension when one is read and raises on any it cannot represent: an unknown TLS Feature
+    value, a duplicate), so one odd extension cannot hide the others; they are ``None`` when
+    the Extensions field itself is malformed or holds a duplicate.
+    """
     start, end = expect(tbs, 0, 0x30)
-    return children(tbs, start, end)
-
-
-def tbs_names_and_key(tbs: bytes) -> tuple[bytes, bytes, bytes]:
-    """(issuer Name DER, subject Name DER, SubjectPublicKeyInfo DER) of a TBSCertificate,
-    exactly as encoded in the certificate. Raises DecodeError on an unexpected structure."""
-    fields = _tbs_fields(tbs)
+    fields = children(tbs, start, end)
     if fields and fields[0][0] == 0xA0:  # [0] EXPLICIT version
         fields = fields[1:]
     # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, ...
     if len(fields) < 6 or any(f[0] != 0x30 for f in fields[1:6]):
         raise DecodeError("unexpected TBSCertificate structure")
-    issuer, subject, spki = fields[2], fields[4], fields[5]
-    return tbs[issuer[1] : issuer[3]], tbs[subject[1] : subject[3]], tbs[spki[1] : spki[3]]
+    alg, issuer, subject, spki = fields[1], fields[2], fields[4], fields[5]
+    exts: dict[str, tuple[bool, bytes]] | None = {}
+    for tag, _, cstart, cend in fields[6:]:
+        if tag == 0xA3:  # [3] EXPLICIT Extensions
+            try:
+                exts = _extensions(tbs, cstart, cend)
+            except DecodeError:
+                exts = None
+    return (
+        tbs[alg[1] : alg[3]],
+        tbs[issuer[1] : issuer[3]],
+        tbs[subject[1] : subject[3]],
+        tbs[spki[1] : spki[3]],
+        exts,
+    )
 
 
-def tbs_signature_algorithm(tbs: bytes) -> bytes:
-    """The inner (TBS) signature AlgorithmIdentifier DER of a TBSCertificate."""
-    fields = _tbs_fields(tbs)
-    if fields and fields[0][0] == 0xA0:
-        fields = fields[1:]
-    if len(fields) < 2 or fields[1][0] != 0x30:
-        raise DecodeError("unexpected TBSCertificate structure")
-    return tbs[fields[1][1] : fields[1][3]]
-
-
-def extension_values(tbs: bytes) -> dict[str, tuple[bool, bytes]]:
-    """A TBSCertificate's extensions, read from its bytes: OID → (critical, extnValue contents).
-
-    cryptography decodes every extension when one is read and raises on any it cannot
-    represent (an unknown TLS Feature value, a duplicate); this reader never interprets the
-    values, so one odd extension cannot hide the others. Duplicates raise DecodeError.
-    """
+def _extensions(tbs: bytes, cstart: int, cend: int) -> dict[str, tuple[bool, bytes]]:
     out: dict[str, tuple[bool, bytes]] = {}
-    for tag, _, cstart, cend in _tbs_fields(tbs):
-        if tag != 0xA3:  # [3] EXPLICIT Extensions
-            continue
-        seq_start, seq_end = expect(tbs, cstart, 0x30, cend)
-        for etag, _, estart, eend in children(tbs, seq_start, seq_end):
-            if etag != 0x30:
-                raise DecodeError("malformed certificate extension")
-            parts = children(tbs, estart, eend)
-            if len(parts) not in (2, 3) or parts[0][0] != 0x06 or parts[-1][0] != 0x04:
-                raise DecodeError("malformed certificate extension")
-            oid = decode_oid(tbs[parts[0][2] : parts[0][3]])
-            critical = len(parts) == 3 and any(tbs[parts[1][2] : parts[1][3]])
-            if oid in out:
-                raise DecodeError(f"duplicate certificate extension {oid}")
-            out[oid] = (critical, tbs[parts[-1][2] : parts[-1][3]])
+    seq_start, seq_end = expect(tbs, cstart, 0x30, cend)
+    for etag, _, estart, eend in children(tbs, seq_start, seq_end):
+        if etag != 0x30:
+            raise DecodeError("malformed certificate extension")
+        tag, ostart, oend = read_tlv(tbs, estart, eend)
+        if tag != 0x06:
+            raise DecodeError("malformed certificate extension")
+        tag, vstart, vend = read_tlv(tbs, oend, eend)
+        critical = False
+        if tag == 0x01:  # critical BOOLEAN (DEFAULT FALSE)
+            critical = any(tbs[vstart:vend])
+            tag, vstart, vend = read_tlv(tbs, vend, eend)
+        if tag != 0x04 or vend != eend:
+            raise DecodeError("malformed certificate extension")
+        oid = decode_oid(tbs[ostart:oend])
+        if oid in out:
+            raise DecodeError(f"duplicate certificate extension {oid}")
+        out[oid] = (critical, tbs[vstart:vend])
     return out
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
+from ._cache import BoundedCache
 from .models import (
     HASH_OIDS,
     OID_BASIC,
@@ -57,8 +58,16 @@ def octets(value: bytes) -> bytes:
     return tlv(0x04, value)
 
 
+_oids = BoundedCache[str, bytes]("encode.oids", 256)
+
+
 def oid(dotted: str) -> bytes:
-    """An OBJECT IDENTIFIER."""
+    """An OBJECT IDENTIFIER (the few OIDs a process writes are remembered)."""
+    hit = _oids.get(dotted)
+    return hit if hit is not None else _oids.put(dotted, _oid(dotted))
+
+
+def _oid(dotted: str) -> bytes:
     arcs = [int(a) for a in dotted.split(".")]
     if len(arcs) < 2:
         raise ValueError(f"bad OID {dotted!r}")

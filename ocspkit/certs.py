@@ -25,10 +25,8 @@ from ._der import (
     children,
     decode_oid,
     expect,
-    extension_values,
+    read_tbs,
     spki_bit_string,
-    tbs_names_and_key,
-    tbs_signature_algorithm,
 )
 from ._guard import typed_errors
 from .errors import (
@@ -150,15 +148,10 @@ def _parts_by_der(der: bytes, cert: x509.Certificate) -> CertParts:
         return hit
     try:
         tbs, outer = cert_parts(der)
-        inner = tbs_signature_algorithm(tbs)
-        issuer, subject, spki = tbs_names_and_key(tbs)
+        inner, issuer, subject, spki, exts = read_tbs(tbs)
         bits = spki_bit_string(spki)
     except DecodeError as exc:  # cryptography loaded it, so this is not expected
         raise CertificateError(f"unexpected certificate structure: {exc}") from None
-    try:
-        exts: dict[str, tuple[bool, bytes]] | None = extension_values(tbs)
-    except DecodeError:
-        exts = None
     return _parts.put(
         der,
         CertParts(

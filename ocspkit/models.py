@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from cryptography import x509
 
@@ -271,7 +271,14 @@ class OCSPRequest:
 
         ``base_url`` may have a path or not, and a trailing slash or not.
         """
-        encoded = quote(base64.b64encode(self.der).decode("ascii"), safe="")
+        # percent-encoding base64 (quote(..., safe="")) touches only these three characters
+        encoded = (
+            base64.b64encode(self.der)
+            .decode("ascii")
+            .replace("+", "%2B")
+            .replace("/", "%2F")
+            .replace("=", "%3D")
+        )
         parts = urlsplit(base_url)
         path = parts.path if parts.path.endswith("/") else parts.path + "/"
         return urlunsplit((parts.scheme, parts.netloc, path + encoded, parts.query, parts.fragment))
