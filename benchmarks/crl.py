@@ -68,17 +68,22 @@ def _tlv(tag: int, body: bytes) -> bytes:
 
 
 def make_crl(ca: CA, entries: int) -> tuple[bytes, list[int]]:
-    """A signed CRL with ``entries`` entries, each with a reasonCode (built as DER directly:
-    cryptography's builder is quadratic in the number of entries)."""
-    now = datetime.now(timezone.utc)
+    """A signed CRL with ``entries`` entries, each with its own revocation time (one every
+    ~5 minutes going back) and a reasonCode, keyCompromise, superseded or cessationOfOperation
+    in turn (built as DER directly: cryptography's builder is quadratic in the number of
+    entries)."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
     utc = _tlv(0x17, now.strftime("%y%m%d%H%M%SZ").encode())
     later = _tlv(0x17, (now + timedelta(days=1)).strftime("%y%m%d%H%M%SZ").encode())
-    reason = bytes.fromhex("300c300a0603551d1504030a0101")
+    reasons = [bytes.fromhex(f"300c300a0603551d1504030a01{code:02x}") for code in (1, 4, 5)]
     serials = [(1 << 120) + i * 7919 for i in range(entries)]
-    body = b"".join(
-        _tlv(0x30, _tlv(0x02, s.to_bytes(s.bit_length() // 8 + 1, "big")) + utc + reason)
-        for s in serials
-    )
+
+    def revoked(i: int, serial: int) -> bytes:
+        when = (now - timedelta(seconds=i * 307)).strftime("%y%m%d%H%M%SZ").encode()
+        number = _tlv(0x02, serial.to_bytes(serial.bit_length() // 8 + 1, "big"))
+        return _tlv(0x30, number + _tlv(0x17, when) + reasons[i % 3])
+
+    body = b"".join(revoked(i, s) for i, s in enumerate(serials))
     alg = bytes.fromhex("300a06082a8648ce3d040302")
     number = _tlv(0x30, bytes.fromhex("0603551d14") + _tlv(0x04, b"\x02\x01\x01"))
     tbs = _tlv(

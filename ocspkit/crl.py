@@ -33,7 +33,7 @@ from ._der import (
 )
 from ._guard import typed_errors
 from ._pem import der_from
-from .crlmodels import CRL, CRLEntry, IssuingDistributionPoint
+from .crlmodels import CRL, CRLEntry, IssuingDistributionPoint, new_entry
 from .errors import DecodeError
 from .models import Extension, RevocationReason
 
@@ -176,6 +176,8 @@ class CRLIndex:
         hit = self._offsets.get(serial)
         if hit is None:
             return None
+        if certificate_issuer is None and not self._issuer_at and not isinstance(hit, list):
+            return _entry_at(self._der, hit, None)  # the common case: one entry, a direct CRL
         for offset in hit if isinstance(hit, list) else (hit,):
             issuer = self._issuer_of(offset)
             if issuer == certificate_issuer:
@@ -255,11 +257,15 @@ def _entry_at(der: bytes, offset: int, issuer: bytes | None) -> CRLEntry:
         serial = int.from_bytes(der[offset + 4 : send], "big", signed=True)
         when = decode_time(0x17, der[send + 2 : tend])
         if tend == cend:
-            return CRLEntry(serial, when, None, issuer)
+            return new_entry(serial, when, None, issuer, None, ())
         if cend - tend == 14 and der[tend : tend + 13] == _REASON_ONLY:
-            code = int.from_bytes(der[tend + 13 : cend], "big", signed=True)
-            ext = Extension(OID_REASON_CODE, False, der[tend + 11 : cend])
-            return CRLEntry(serial, when, _REASONS.get(code, code), issuer, extensions=(ext,))
+            value = der[tend + 11 : cend]
+            known = _REASON_EXTS.get(value)
+            if known is None:  # one immutable Extension per reasonCode value (at most 256)
+                code = int.from_bytes(value[2:], "big", signed=True)
+                ext = Extension(OID_REASON_CODE, False, value)
+                known = _REASON_EXTS[value] = (ext, _REASONS.get(code, code))
+            return new_entry(serial, when, known[1], issuer, None, (known[0],))
     _, cstart, cend = read_tlv(der, offset)
     _, sstart, send = read_tlv(der, cstart, cend)
     ttag, tstart, tend = read_tlv(der, send, cend)
@@ -292,7 +298,7 @@ def _entry_at(der: bytes, offset: int, issuer: bytes | None) -> CRLEntry:
 
 
 _REASONS: dict[int, int] = {int(r): r for r in RevocationReason}
-
+_REASON_EXTS: dict[bytes, tuple[Extension, int]] = {}
 
 # ReasonFlags bit → CRLReason code: bits 1-6 are codes 1-6, bit 7 privilegeWithdrawn (9),
 # bit 8 aACompromise (10); bit 0 is unused and later bits name no reason

@@ -11,7 +11,7 @@ the parser fills with :class:`ocspkit.RevocationReason` members).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Protocol
 
@@ -23,6 +23,7 @@ __all__ = [
     "EntryIndex",
     "IssuingDistributionPoint",
     "RawExtension",
+    "new_entry",
 ]
 
 
@@ -68,6 +69,34 @@ class CRLEntry:
             f"CRLEntry(serial_number=0x{self.serial_number:x}, "
             f"revocation_time={self.revocation_time.isoformat()}, reason={reason})"
         )
+
+
+def new_entry(
+    serial_number: int,
+    revocation_time: datetime,
+    reason: int | None,
+    certificate_issuer: bytes | None,
+    invalidity_date: datetime | None,
+    extensions: tuple[RawExtension, ...],
+) -> CRLEntry:
+    """A :class:`CRLEntry` from every field, in order, for the parser's values (already of the
+    right types): the slots are filled directly, without the frozen dataclass ``__init__``'s
+    ``object.__setattr__`` per field, which was the largest part of a CRL look-up."""
+    entry = _new(CRLEntry)
+    _set_serial(entry, serial_number)
+    _set_time(entry, revocation_time)
+    _set_reason(entry, reason)
+    _set_issuer(entry, certificate_issuer)
+    _set_invalidity(entry, invalidity_date)
+    _set_extensions(entry, extensions)
+    return entry
+
+
+_new = object.__new__
+# the slot descriptors of CRLEntry's fields, in field order (a test checks they are all here)
+_set_serial, _set_time, _set_reason, _set_issuer, _set_invalidity, _set_extensions = (
+    CRLEntry.__dict__[f.name].__set__ for f in fields(CRLEntry)
+)
 
 
 @dataclass(frozen=True, slots=True)

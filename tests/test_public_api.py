@@ -22,8 +22,9 @@ NOT_EXPORTED: dict[str, set[str]] = {
     # the validator's source of facts: internal to the core
     "ocspkit.response": {"response_facts"},
     "ocspkit.crl": {"crl_facts"},
-    # structural protocols of the CRL models, not values a caller builds
-    "ocspkit.crlmodels": {"EntryIndex", "RawExtension"},
+    # structural protocols of the CRL models, not values a caller builds, and the parser's
+    # unchecked constructor for entries (callers build CRLEntry itself)
+    "ocspkit.crlmodels": {"EntryIndex", "RawExtension", "new_entry"},
     # the verdict flow's protocol and helpers, driven by the clients' runners
     "ocspkit.revocation": {
         "SOURCES",

@@ -79,3 +79,18 @@ def test_lookup_agrees_with_cryptography(
             e.oid.dotted_string for e in revoked.extensions
         ]
     assert ours.lookup(max(e[0] for e in entries) + 1) is None
+
+
+def test_the_parsers_entry_constructor_sets_every_field() -> None:
+    """``new_entry`` fills CRLEntry's slots directly: a field added to CRLEntry and not to it
+    would be left unset, so every field must be set and equal to what ``__init__`` makes."""
+    from dataclasses import fields
+
+    from ocspkit.crlmodels import CRLEntry, new_entry
+
+    values = (7, _NOW, 1, b"\x30\x00", _NOW - timedelta(days=1), ())
+    assert len(fields(CRLEntry)) == len(values)
+    made = new_entry(*values)
+    assert made == CRLEntry(*values)
+    assert [getattr(made, f.name) for f in fields(CRLEntry)] == list(values)
+    assert hash(made) == hash(CRLEntry(*values))
