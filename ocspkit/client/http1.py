@@ -35,6 +35,7 @@ __all__ = ["USER_AGENT", "PlainHTTPPool", "PlainTarget", "httpx_error", "plain_t
 
 #: The User-Agent of every request the clients make.
 USER_AGENT = f"ocspkit/{__version__}"
+_AGENT = USER_AGENT.encode("ascii")
 
 #: The HTTP exchanges of :meth:`PlainHTTPPool.exchange`, in httpx's and httpcore's formats.
 log = logging.getLogger("ocspkit.http")
@@ -272,7 +273,7 @@ class PlainHTTPPool:
         """
         timeout = action.timeout
         key = (target.host, target.port)
-        headers = [(b"Host", target.host_header), (b"User-Agent", USER_AGENT.encode())]
+        headers = [(b"Host", target.host_header), (b"User-Agent", _AGENT)]
         headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in action.headers]
         body = action.body
         if body is not None:
