@@ -82,6 +82,16 @@ def plain_target(url: str) -> PlainTarget | None:
     return PlainTarget(host.lower(), port or 80, netloc.lower().encode(), target.encode())
 
 
+def _events(method: str | bytes, target: bytes, headers: list[tuple[bytes, bytes]],
+            body: bytes | None) -> list[Any]:  # fmt: skip
+    """h11's events for one request: the head, the body if any, the end of the message."""
+    events: list[Any] = [h11.Request(method=method, target=target, headers=headers)]
+    if body:
+        events.append(h11.Data(data=body))
+    events.append(h11.EndOfMessage())
+    return events
+
+
 class _Connection:
     """One TCP connection and its h11 state machine."""
 
@@ -247,11 +257,7 @@ class PlainHTTPPool:
         body = await request.aread()
         headers = [(b"Host", request.headers.get("host", url.netloc.decode("ascii")).encode())]
         headers += [(k, v) for k, v in request.headers.raw if k.lower() != b"host"]
-        events: list[Any] = [h11.Request(method=request.method, target=url.raw_path,
-                                         headers=headers)]  # fmt: skip
-        if body:
-            events.append(h11.Data(data=body))
-        events.append(h11.EndOfMessage())
+        events = _events(request.method, url.raw_path, headers, body)
         conn, event = await self._open_response(key, events, timeouts)
         return httpx.Response(
             status_code=event.status_code,
@@ -278,12 +284,7 @@ class PlainHTTPPool:
         body = action.body
         if body is not None:
             headers.append((b"Content-Length", str(len(body)).encode()))
-        events: list[Any] = [
-            h11.Request(method=action.method, target=target.target, headers=headers)
-        ]
-        if body:
-            events.append(h11.Data(data=body))
-        events.append(h11.EndOfMessage())
+        events = _events(action.method, target.target, headers, body)
         timeouts: dict[str, float | None] = {"connect": timeout, "read": timeout, "write": timeout}
         try:
             conn, event = await self._open_response(key, events, timeouts)

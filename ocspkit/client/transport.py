@@ -253,10 +253,10 @@ class AsyncDeadlineTransport(httpx.AsyncBaseTransport):
         return await self._plain_pool().exchange(action, target)
 
     def _pool(self, url: httpx.URL) -> httpcore.AsyncConnectionPool | PlainHTTPPool:
-        self._plain_pool()
+        plain = self._plain_pool()  # also drops the pools of a finished event loop
         proxy = proxy_for(url, self._proxy, self._environment)
         if proxy is None and url.scheme == "http":
-            return self._plain
+            return plain
         pool = self._pools.get(proxy)
         if pool is None:
             kind, args = _pool_args(proxy, self._ssl_context, self._limits)
