@@ -109,6 +109,10 @@ _parts = BoundedCache[bytes, CertParts]("certs.parts", 1024)
 # certificate so costs one comparison (~2 µs), the same object nothing.
 _by_signature = BoundedCache[bytes, CertParts]("certs.by_signature", 1024)
 _keys = BoundedCache[bytes, CertificatePublicKeyTypes]("certs.keys", 1024)
+# A front for the front: the object already read (a check reads one certificate's parts a
+# dozen times, and cryptography copies the signature out on every ``.signature``, ~4 µs).
+# The entry holds the object itself, so its id() cannot be reused while the entry lives.
+_by_object = BoundedCache[int, tuple[x509.Certificate, "CertParts"]]("certs.by_object", 1024)
 
 
 def cert_der(cert: x509.Certificate) -> bytes:
@@ -126,12 +130,15 @@ def parts_of(cert: Cert) -> CertParts:
     is found by its signature value and confirmed by comparing the two certificates)."""
     if isinstance(cert, CertParts):
         return cert
+    seen = _by_object.get(id(cert))
+    if seen is not None and seen[0] is cert:
+        return seen[1]
     signature = cert.signature
     hit = _by_signature.get(signature)
-    if hit is not None and (hit.cert is cert or hit.cert == cert):
-        return hit
-    hit = _parts_by_der(cert_der(cert), cert)
-    return _by_signature.put(signature, hit)
+    if hit is None or (hit.cert is not cert and hit.cert != cert):
+        hit = _by_signature.put(signature, _parts_by_der(cert_der(cert), cert))
+    _by_object.put(id(cert), (cert, hit))
+    return hit
 
 
 def known_certificate(der: bytes) -> x509.Certificate | None:

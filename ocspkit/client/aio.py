@@ -11,8 +11,7 @@ import asyncio
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
@@ -76,21 +75,35 @@ class _HostSlots:
         self._limit = limit
         self._slots: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
 
-    @asynccontextmanager
-    async def slot(self, url: str) -> AsyncIterator[None]:
+    async def acquire(self, url: str) -> str | None:
+        """Wait for a slot of ``url``'s host; the key to :meth:`release` it with."""
         if self._limit is None:
-            yield
-            return
+            return None
         host = host_and_port(url)[0]
-        sem, users = self._slots.setdefault(host, (asyncio.Semaphore(self._limit), [0]))
+        entry = self._slots.get(host)
+        if entry is None:
+            entry = self._slots[host] = (asyncio.Semaphore(self._limit), [0])
+        sem, users = entry
         users[0] += 1
         try:
-            async with sem:
-                yield
-        finally:
-            users[0] -= 1
-            if users[0] == 0:
-                del self._slots[host]
+            await sem.acquire()
+        except BaseException:  # cancelled while waiting: no slot was taken
+            self._leave(host, users)
+            raise
+        return host
+
+    def release(self, host: str | None) -> None:
+        """Give back the slot :meth:`acquire` returned ``host`` for."""
+        if host is None:
+            return
+        sem, users = self._slots[host]
+        sem.release()
+        self._leave(host, users)
+
+    def _leave(self, host: str, users: list[int]) -> None:
+        users[0] -= 1
+        if users[0] == 0:
+            del self._slots[host]
 
 
 async def _resolve(action: Resolve) -> tuple[str, ...]:
@@ -234,9 +247,12 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
             raise FetchTimeoutError("deadline exceeded", url=action.url) from None
 
     async def _exchange_now(self, action: Exchange) -> Reply:
-        async with self._slots.slot(action.url):
+        host = await self._slots.acquire(action.url)
+        try:
             with limits(action.deadline, action.addresses):
                 return await self._send(action)
+        finally:
+            self._slots.release(host)
 
     async def _send(self, action: Exchange) -> Reply:
         if self._direct is not None:

@@ -210,9 +210,9 @@ class _AsyncBody(httpx.AsyncByteStream):
 class AsyncDeadlineTransport(httpx.AsyncBaseTransport):
     """The async twin of :class:`DeadlineTransport`.
 
-    Direct ``http://`` requests (no proxy) go through :class:`~.http1.PlainHTTPPool` (h11
-    over asyncio: much less CPU per request than httpcore's pool); TLS and proxies through
-    httpcore's pools.
+    Direct ``http://`` requests (no proxy) go through :class:`~.http1.PlainHTTPPool` (ocspkit's
+    own HTTP/1.1 reader over asyncio: much less CPU per request than httpcore's pool); TLS and
+    proxies through httpcore's pools.
 
     The deadline itself is enforced by the async client cancelling the exchange; the backend
     chooses the addresses. Pools are per event loop: a client used from a second event loop
