@@ -288,14 +288,19 @@ class ResponseReader:
                 self._state = "done"
                 return END
             return NEED_DATA
-        left = self._left
-        if left == 0:
+        if self._left == 0:
             self._state = "done"
             return END
+        return self._take()
+
+    def _take(self) -> bytes | _Marker:
+        """Up to ``_left`` (> 0) bytes of body from the buffer."""
+        buf = self._buf
         if not buf:
             if self._eof:
                 raise RemoteProtocolError("server disconnected mid-response")
             return NEED_DATA
+        left = self._left
         data = bytes(buf[:left])
         del buf[:left]
         self._left = left - len(data)
@@ -305,13 +310,7 @@ class ResponseReader:
         buf = self._buf
         left = self._left
         if left > 0:  # inside a chunk's data
-            if not buf:
-                if self._eof:
-                    raise RemoteProtocolError("server disconnected mid-response")
-                return NEED_DATA
-            data = bytes(buf[:left])
-            del buf[:left]
-            self._left = left - len(data)
+            data = self._take()
             if self._left == 0:
                 self._left = -2  # the CRLF after the data
             return data
