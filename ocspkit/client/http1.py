@@ -99,14 +99,26 @@ class _Connection:
         self.reader.start(method)
         await self.stream.write(data, timeout)
 
-    async def next_event(self, timeout: float | None) -> Head | bytes | object:
-        """The answer's next :class:`~.wire.Head`, body bytes or :data:`~.wire.END`."""
+    async def _event(self, timeout: float | None) -> object:
         reader = self.reader
         while True:
             event = reader.next_event()
             if event is not NEED_DATA:
                 return event
             reader.feed(await self.stream.read(_READ, timeout))  # b"": the server closed
+
+    async def head(self, timeout: float | None) -> Head:
+        """The answer's final head (informational 1xx heads skipped)."""
+        while True:
+            event = await self._event(timeout)
+            if isinstance(event, Head) and event.status_code >= 200:
+                return event
+
+    async def body(self, timeout: float | None) -> AsyncIterator[bytes]:
+        """The answer's body, piece by piece, to its end."""
+        while (event := await self._event(timeout)) is not END:
+            assert isinstance(event, bytes)
+            yield event
 
 
 class _Body(httpx.AsyncByteStream):
@@ -125,14 +137,10 @@ class _Body(httpx.AsyncByteStream):
         if conn is None:
             return
         try:
-            while True:
-                event = await conn.next_event(self._timeout)
-                if event is END:
-                    self._conn = None
-                    await self._pool.release(self._key, conn)
-                    return
-                assert isinstance(event, bytes)
-                yield event
+            async for part in conn.body(self._timeout):
+                yield part
+            self._conn = None
+            await self._pool.release(self._key, conn)
         except _CORE_ERRORS as exc:
             await self.aclose()
             raise httpx_error(exc) from exc
@@ -216,11 +224,7 @@ class PlainHTTPPool:
                 log.debug("send_request_headers.started request=<Request [%s]>", verb)
             try:
                 await conn.send(method, data, timeouts.get("write"))
-                event = await conn.next_event(timeouts.get("read"))
-                while isinstance(event, Head) and event.status_code < 200:
-                    event = await conn.next_event(timeouts.get("read"))
-                if not isinstance(event, Head):  # pragma: no cover - the reader's order
-                    raise httpcore.RemoteProtocolError("server closed without a response")
+                head = await conn.head(timeouts.get("read"))
             except (httpcore.ReadError, httpcore.WriteError, httpcore.RemoteProtocolError):
                 await conn.stream.aclose()
                 if reused and attempt == 0:
@@ -229,7 +233,7 @@ class PlainHTTPPool:
             except BaseException:
                 await conn.stream.aclose()
                 raise
-            return conn, event
+            return conn, head
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
@@ -295,8 +299,7 @@ class PlainHTTPPool:
                 await conn.stream.aclose()  # the body is not read: the connection cannot be reused
                 return Reply(event.status_code, found, b"", peer)
             reader = BodyReader(action, found)
-            while (part := await conn.next_event(timeout)) is not END:
-                assert isinstance(part, bytes)
+            async for part in conn.body(timeout):
                 reader.feed(part)
         except _CORE_ERRORS as exc:
             await conn.stream.aclose()

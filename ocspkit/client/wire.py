@@ -25,8 +25,9 @@ maps httpcore's own.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import ClassVar
 
 from httpcore import LocalProtocolError, RemoteProtocolError
 
@@ -129,8 +130,8 @@ def _lines(block: bytes) -> list[bytes]:
 
 
 def _framing(head: Head, method: bytes) -> tuple[str, int]:
-    """How the body of ``head`` ends: ("none", 0), ("length", n), ("chunked", 0) or
-    ("close", 0); raises for framing h11 refuses."""
+    """How the body of ``head`` is read: ("end", 0) for none, ("length", n), ("size", 0)
+    for chunked (a chunk-size line first) or ("close", 0); raises for framing h11 refuses."""
     length: bytes | None = None
     chunked = False
     for name, value in head.headers:
@@ -151,9 +152,9 @@ def _framing(head: Head, method: bytes) -> tuple[str, int]:
                 raise RemoteProtocolError("only Transfer-Encoding: chunked is supported")
             chunked = True
     if method == b"HEAD" or head.status_code in (204, 304):
-        return "none", 0
+        return "end", 0
     if chunked:
-        return "chunked", 0
+        return "size", 0
     if length is not None:
         return "length", int(length)
     return "close", 0
@@ -180,16 +181,15 @@ class ResponseReader:
     :param max_head: the longest head, trailer section or chunk-size line accepted.
     """
 
-    __slots__ = ("_buf", "_eof", "_keep", "_kind", "_left", "_max", "_method", "_state")
+    __slots__ = ("_buf", "_eof", "_keep", "_left", "_max", "_method", "_state")
 
     def __init__(self, max_head: int = MAX_HEAD) -> None:
         self._buf = bytearray()
         self._eof = False
         self._max = max_head
         self._method = b"GET"
-        self._state = "idle"
-        self._kind = "none"
-        self._left = 0
+        self._state = "idle"  # then head, a body state (length, close, size, data, crlf,
+        self._left = 0  # trailers), end, done; _left: the bytes left of a body or a chunk
         self._keep = False
 
     def start(self, method: str | bytes) -> None:
@@ -216,17 +216,10 @@ class ResponseReader:
     def next_event(self) -> Head | bytes | _Marker:
         """The next piece of the answer: a :class:`Head`, body bytes, :data:`END` or
         :data:`NEED_DATA`."""
-        state = self._state
-        if state == "head":
-            return self._head()
-        if state == "body":
-            return self._body()
-        if state == "chunk":
-            return self._chunk()
-        if state == "end":
-            self._state = "done"
-            return END
-        raise LocalProtocolError("no answer is awaited (no request sent, or read to its end)")
+        read = self._READERS.get(self._state)
+        if read is None:
+            raise LocalProtocolError("no answer is awaited (no request sent, or read to its end)")
+        return read(self)
 
     # -- the head ---------------------------------------------------------------------------
 
@@ -267,31 +260,26 @@ class ResponseReader:
             if head.status_code == 101:
                 raise RemoteProtocolError("unexpected 101 Switching Protocols")
             return head  # informational: the real head follows
-        kind, self._left = _framing(head, self._method)
-        self._keep = kind != "close" and _keep_alive(head)
-        self._kind = kind
-        self._state = {"none": "end", "chunked": "chunk"}.get(kind, "body")
-        if kind == "chunked":
-            self._left = -1  # at a chunk-size line
+        self._state, self._left = _framing(head, self._method)
+        self._keep = self._state != "close" and _keep_alive(head)
         return head
+
+    def _end(self) -> _Marker:
+        self._state = "done"
+        return END
 
     # -- the body ---------------------------------------------------------------------------
 
-    def _body(self) -> bytes | _Marker:
+    def _until_close(self) -> bytes | _Marker:
         buf = self._buf
-        if self._kind == "close":
-            if buf:
-                data = bytes(buf)
-                buf.clear()
-                return data
-            if self._eof:
-                self._state = "done"
-                return END
-            return NEED_DATA
-        if self._left == 0:
-            self._state = "done"
-            return END
-        return self._take()
+        if buf:
+            data = bytes(buf)
+            buf.clear()
+            return data
+        return self._end() if self._eof else NEED_DATA
+
+    def _length(self) -> bytes | _Marker:
+        return self._take() if self._left else self._end()
 
     def _take(self) -> bytes | _Marker:
         """Up to ``_left`` (> 0) bytes of body from the buffer."""
@@ -306,31 +294,8 @@ class ResponseReader:
         self._left = left - len(data)
         return data
 
-    def _chunk(self) -> bytes | _Marker:
+    def _chunk_size(self) -> bytes | _Marker:
         buf = self._buf
-        left = self._left
-        if left > 0:  # inside a chunk's data
-            data = self._take()
-            if self._left == 0:
-                self._left = -2  # the CRLF after the data
-            return data
-        if left == -2:
-            if len(buf) < 2:
-                if self._eof:
-                    raise RemoteProtocolError("server disconnected mid-response")
-                return NEED_DATA
-            if buf[:2] != b"\r\n":
-                raise RemoteProtocolError("a chunk's data is not followed by CRLF")
-            del buf[:2]
-            self._left = -1
-        if left == -3:  # the trailer section after the last chunk
-            block = self._block("trailers")
-            if block is None:
-                return NEED_DATA
-            if block:
-                _fields(_lines(block))  # validated, not used
-            self._state = "done"
-            return END
         end = buf.find(b"\r\n")
         if end < 0:
             if len(buf) > self._max:
@@ -341,10 +306,47 @@ class ResponseReader:
         found = _CHUNK.fullmatch(buf, 0, end)
         if found is None:
             raise RemoteProtocolError("illegal chunk-size line")
-        size = int(found[1], 16)
+        self._left = int(found[1], 16)
         del buf[: end + 2]
-        if size == 0:
-            self._left = -3
-            return self._chunk()
-        self._left = size
-        return self._chunk()
+        if self._left:
+            self._state = "data"
+            return self._chunk_data()
+        self._state = "trailers"
+        return self._trailers()
+
+    def _chunk_data(self) -> bytes | _Marker:
+        data = self._take()
+        if not self._left:
+            self._state = "crlf"
+        return data
+
+    def _chunk_end(self) -> bytes | _Marker:
+        buf = self._buf
+        if len(buf) < 2:
+            if self._eof:
+                raise RemoteProtocolError("server disconnected mid-response")
+            return NEED_DATA
+        if buf[:2] != b"\r\n":
+            raise RemoteProtocolError("a chunk's data is not followed by CRLF")
+        del buf[:2]
+        self._state = "size"
+        return self._chunk_size()
+
+    def _trailers(self) -> _Marker:
+        block = self._block("trailers")
+        if block is None:
+            return NEED_DATA
+        if block:
+            _fields(_lines(block))  # validated, not used
+        return self._end()
+
+    _READERS: ClassVar[dict[str, Callable[[ResponseReader], Head | bytes | _Marker]]] = {
+        "head": _head,
+        "length": _length,
+        "close": _until_close,
+        "size": _chunk_size,
+        "data": _chunk_data,
+        "crlf": _chunk_end,
+        "trailers": _trailers,
+        "end": _end,
+    }
