@@ -42,6 +42,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 from _common import vm_hwm_kib
 from cryptography import x509
@@ -169,8 +170,7 @@ class _Bare(asyncio.Protocol):
         self.done, self.data, self.size = done, data, 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        transport.write(self.data)
+        cast(asyncio.Transport, transport).write(self.data)
 
     def data_received(self, data: bytes) -> None:
         self.size += len(data)

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import httpcore
@@ -268,8 +268,8 @@ class _Protocol(asyncio.Protocol):
         self._writable: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport, though not always an asyncio.Transport subclass (uvloop's are not).
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -368,7 +368,6 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         except BaseException:
             sock.close()
             raise
-        assert isinstance(transport, asyncio.Transport)
         return cls(transport, protocol)
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
@@ -422,7 +421,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         except (OSError, ssl.SSLError) as exc:
             self._transport.close()
             raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-        assert isinstance(tls, asyncio.Transport)
+        if tls is None:  # typeshed allows it; no loop we know of does it
+            raise httpcore.ConnectError("the TLS handshake gave no transport")
         return AsyncioStream(tls, self._protocol)
 
     def get_extra_info(self, info: str) -> Any:

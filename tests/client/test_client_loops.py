@@ -1,0 +1,181 @@
+"""The clients over https and on other event loops: a real nginx terminating TLS in front of the
+test responder, trusted the way httpx documents (``SSL_CERT_FILE``), and the async client and
+``check_many`` on uvloop as well as asyncio (uvloop's transports are not ``asyncio.Transport``
+subclasses). Each run is a fresh interpreter, so the trust store it reads is its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ocspkit.testing import CA, Responder
+from tests._lab import RunningServer, Site, start_nginx
+from tests._servers import REQUIRE
+
+pytestmark = [pytest.mark.servers, pytest.mark.timeout(120)]
+
+#: Runs in a child interpreter: checks each leaf against ``url`` with the client ``mode`` names,
+#: on the event loop ``loop`` names, and prints one JSON list of status names or error types.
+SCRIPT = r"""
+import asyncio, json, sys
+from pathlib import Path
+from ocspkit import load_certificate
+from ocspkit.client import AsyncClient, Client, ClientConfig, acheck_many
+
+mode, loop, url, issuer_path, *leaf_paths = sys.argv[1:]
+issuer = load_certificate(Path(issuer_path))
+leaves = [load_certificate(Path(p)) for p in leaf_paths]
+config = ClientConfig(force_url=url, retries=0, deadline=20.0)
+
+def name(status, error):
+    return status.name if status is not None else type(error).__name__
+
+async def run_async():
+    if mode == "bulk":
+        out = [None] * len(leaves)
+        async for o in acheck_many(((c, issuer) for c in leaves), config=config):
+            out[o.index] = name(o.status, o.error)
+        return out
+    out = []
+    async with AsyncClient(config) as client:
+        for leaf in leaves:
+            try:
+                out.append((await client.check(leaf, issuer)).status.name)
+            except Exception as exc:
+                out.append(type(exc).__name__)
+    return out
+
+if mode == "sync":
+    out = []
+    with Client(config) as client:
+        for leaf in leaves:
+            try:
+                out.append(client.check(leaf, issuer).status.name)
+            except Exception as exc:
+                out.append(type(exc).__name__)
+elif loop == "uvloop":
+    import uvloop
+    out = uvloop.run(run_async())
+else:
+    out = asyncio.run(run_async())
+print(json.dumps(out))
+"""
+
+
+def _need_uvloop() -> None:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        if REQUIRE:
+            pytest.fail("uvloop is not installed and OCSPKIT_REQUIRE_SERVERS=1")
+        pytest.skip("uvloop is not installed")
+
+
+class Setup:
+    """A CA, its responder, nginx serving it over TLS at :attr:`https`, and the files."""
+
+    def __init__(self, base: Path, responder: Responder, nginx: RunningServer) -> None:
+        self.base = base
+        self.responder = responder
+        self.http = responder.url
+        self.https = f"https://127.0.0.1:{nginx.port('front')}/ocsp/"
+
+    def run(
+        self, mode: str, loop: str, url: str, leaves: list[Path], *, trust: bool = True
+    ) -> list[str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+        if trust:
+            env["SSL_CERT_FILE"] = str(self.base / "root.pem")
+        else:  # a trust store without our root: the system's would not have it either
+            env["SSL_CERT_FILE"] = str(self.base / "other-root.pem")
+        args = [mode, loop, url, str(self.base / "issuer.pem"), *map(str, leaves)]
+        done = subprocess.run(
+            [sys.executable, "-c", SCRIPT, *args],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        result: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Setup, CA, list[Path]]]:
+    base = tmp_path_factory.mktemp("loops")
+    ca = CA("ecdsa")
+    (base / "root.pem").write_bytes(ca.root_pem)
+    (base / "other-root.pem").write_bytes(CA("ecdsa", name="other").root_pem)
+    (base / "issuer.pem").write_bytes(ca.issuer_pem)
+    with Responder(ca) as responder:
+        leaves = []
+        for i, revoked in enumerate((False, True, False)):
+            leaf = ca.issue(f"loop{i}.test", sans=(f"loop{i}.test",))
+            if revoked:
+                ca.revoke(leaf.cert)
+            path = base / f"leaf{i}.pem"
+            path.write_bytes(leaf.cert_pem)
+            leaves.append(path)
+        front = ca.issue("localhost", ocsp_url="", crl_url="")
+        site = Site.from_leaf(
+            "front",
+            front,
+            base / "sites",
+            stapling=False,
+            extra=f"location /ocsp/ {{ proxy_pass http://127.0.0.1:{responder.port}/; }}",
+        )
+        with start_nginx(base, [site]) as nginx:
+            yield Setup(base, responder, nginx), ca, leaves
+
+
+EXPECTED = ["GOOD", "REVOKED", "GOOD"]
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+@pytest.mark.parametrize("mode", ["async", "bulk"])
+def test_async_client_over_https_on_each_loop(
+    setup: tuple[Setup, CA, list[Path]], mode: str, loop: str
+) -> None:
+    s, _, leaves = setup
+    if loop == "uvloop":
+        _need_uvloop()
+    before = s.responder.requests
+    assert s.run(mode, loop, s.https, leaves) == EXPECTED
+    assert s.responder.requests - before == len(leaves)  # answered through nginx, not a cache
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+@pytest.mark.parametrize("mode", ["async", "bulk"])
+def test_async_client_over_plain_http_on_each_loop(
+    setup: tuple[Setup, CA, list[Path]], mode: str, loop: str
+) -> None:
+    s, _, leaves = setup
+    if loop == "uvloop":
+        _need_uvloop()
+    assert s.run(mode, loop, s.http, leaves) == EXPECTED
+
+
+def test_blocking_client_over_https(setup: tuple[Setup, CA, list[Path]]) -> None:
+    s, _, leaves = setup
+    assert s.run("sync", "asyncio", s.https, leaves) == EXPECTED
+
+
+@pytest.mark.parametrize(("mode", "loop"), [("sync", "asyncio"), ("async", "asyncio"),
+                                            ("bulk", "asyncio"), ("async", "uvloop")])  # fmt: skip
+def test_an_untrusted_https_responder_is_an_error_never_a_status(
+    setup: tuple[Setup, CA, list[Path]], mode: str, loop: str
+) -> None:
+    s, _, leaves = setup
+    if loop == "uvloop":
+        _need_uvloop()
+    before = s.responder.requests
+    assert s.run(mode, loop, s.https, leaves, trust=False) == ["ConnectError"] * len(leaves)
+    assert s.responder.requests == before  # the handshake failed before any request was sent
