@@ -13,7 +13,10 @@ Goals (issue 14, goal 4), measured side by side in one run against the same resp
   beside what this machine spends on the two parts no client can skip, measured in the same
   run: a bare asyncio exchange with the same responder (connect, send the request, read to
   the close, no HTTP parsing; ``openssl ocsp`` closes every connection) and the two P-256
-  signature verifications of a check (the response's, and the issuer's on the certificate);
+  signature verifications of a check (the response's, and the issuer's on the certificate),
+  and beside a minimal pyca-only bulk client (:func:`naive_bulk_cpu`: the same checks a short
+  script on cryptography and asyncio makes, nothing more), both from each certificate's DER,
+  in interleaved rounds;
 - with latency, check_many's default ``per_host=10`` caps it at 10 answers per round trip
   (500/s at 20 ms), so a row with ``per_host=50`` (the whole concurrency) is shown beside it;
 - peak memory of a child running check_many over 4,000 items (read lazily from a file) within
@@ -41,9 +44,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import cast
 
+import naive
 from _common import vm_hwm_kib
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -218,6 +223,90 @@ def verify_cpu(leaf: x509.Certificate, issuer: x509.Certificate, rounds: int = 2
     return (time.process_time() - cpu) / rounds * 1e6
 
 
+def naive_bulk_cpu(ders: list[bytes], issuer: x509.Certificate, concurrency: int) -> float:
+    """CPU µs per check of a minimal pyca-only bulk client, from each certificate's DER.
+
+    What a short script on cryptography and asyncio does for each certificate: load it, take
+    its AIA OCSP URL, build the request (``OCSPRequestBuilder``), POST it on a bare asyncio
+    connection under a 10 s deadline, split the HTTP answer at the blank line (status 200),
+    verify the issuer's signature on the certificate, and validate the response with
+    ``naive.validate_objects``. No guard, retries, redirects, caches, content-type or size
+    checks, nonce, or typed errors: a yardstick for what Python spends, not a client to use.
+    """
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509 import ocsp
+    from cryptography.x509.oid import AuthorityInformationAccessOID
+
+    now = datetime.now(timezone.utc)
+
+    async def one(sem: asyncio.Semaphore, der: bytes) -> object:
+        cert = x509.load_der_x509_certificate(der)
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+        url = next(d.access_location.value for d in aia
+                   if d.access_method == AuthorityInformationAccessOID.OCSP)  # fmt: skip
+        hostport = url.removeprefix("http://").split("/", 1)[0]
+        host, port = hostport.rsplit(":", 1)
+        builder = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1())
+        body = builder.build().public_bytes(Encoding.DER)
+        head = (b"POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/ocsp-request"
+                b"\r\nContent-Length: %d\r\n\r\n" % (hostport.encode(), len(body)))  # fmt: skip
+        async with sem:
+            loop = asyncio.get_running_loop()
+            done: asyncio.Future[bytes] = loop.create_future()
+            connect = loop.create_connection(lambda: _Whole(done, head + body), host, int(port))
+            await asyncio.wait_for(connect, 10)
+            raw = await asyncio.wait_for(done, 10)
+        status, _, response = raw.partition(b"\r\n\r\n")
+        if not status.startswith((b"HTTP/1.0 200", b"HTTP/1.1 200")):
+            raise naive.NaiveError("HTTP status")
+        cert.verify_directly_issued_by(issuer)
+        single = naive.validate_objects(ocsp.load_der_ocsp_response(response), cert, issuer, now)
+        return single.certificate_status
+
+    async def run() -> None:
+        sem = asyncio.Semaphore(concurrency)
+        found = await asyncio.gather(*(one(sem, d) for d in ders))
+        assert all(f is ocsp.OCSPCertStatus.GOOD for f in found), "the naive client failed"
+
+    cpu = time.process_time()
+    asyncio.run(run())
+    return (time.process_time() - cpu) / len(ders) * 1e6
+
+
+class _Whole(asyncio.Protocol):
+    """Sends ``data``, collects the answer until the server closes."""
+
+    def __init__(self, done: asyncio.Future[bytes], data: bytes) -> None:
+        self.done, self.data, self.buffer = done, data, bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        cast(asyncio.Transport, transport).write(self.data)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(bytes(self.buffer))
+
+
+def versus_naive(
+    rounds: int, ders: list[bytes], issuer: x509.Certificate
+) -> tuple[list[float], list[float]]:
+    """Interleaved CPU µs per check: (check_many, the naive client), both from DER."""
+    ours, theirs = [], []
+    for _ in range(rounds):
+        statuses: dict[str, int] = {}
+        cpu = time.process_time()
+        for outcome in check_many((x509.load_der_x509_certificate(d), issuer) for d in ders):
+            key = outcome.status.name if outcome.status else type(outcome.error).__name__
+            statuses[key] = statuses.get(key, 0) + 1
+        ours.append((time.process_time() - cpu) / len(ders) * 1e6)
+        assert statuses == {"GOOD": len(ders)}, statuses
+        theirs.append(naive_bulk_cpu(ders, issuer, 10))
+    return ours, theirs
+
+
 # -- the peers --------------------------------------------------------------------------------
 
 
@@ -387,6 +476,14 @@ def main() -> int:
               f"2 P-256 verifications {2 * verify:.0f} us = {floor / 1000:.2f} ms "
               f"({(GOAL_CPU_MS - floor / 1000) * 1000:.0f} us of the 0.7 ms goal left for "
               f"everything else; check_many = {cpu_ms / (floor / 1000):.1f}x the floor)")  # fmt: skip
+        ders = [c.public_bytes(Encoding.DER) for c in leaves]
+        ours, theirs = versus_naive(args.rounds, ders, ca.issuer)
+        ratios = [o / t for o, t in zip(ours, theirs, strict=True)]
+        print("CPU per check from DER, interleaved: check_many "
+              + ", ".join(f"{o / 1000:.2f}" for o in ours) + " ms; a minimal pyca-only client "
+              + ", ".join(f"{t / 1000:.2f}" for t in theirs) + " ms (benchmarks/bulk.py "
+              f"naive_bulk_cpu); check_many / minimal = {statistics.median(ratios):.2f}x median, "
+              f"{min(ratios):.2f}x best")  # fmt: skip
 
         if args.latency_ms:
             relay_proc, slow_url = start_relay(work, url, args.latency_ms / 1000)

@@ -9,9 +9,7 @@ What it must never do: let one item's error abort the batch, or hold more than
 from __future__ import annotations
 
 import asyncio
-import queue
 import sys
-import threading
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -23,7 +21,7 @@ from collections.abc import (
 )
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol, TypeVar, Union
+from typing import Protocol, TypeVar, Union
 
 import httpx
 from cryptography import x509
@@ -35,6 +33,7 @@ from ..policy import ValidationPolicy
 from .aio import AsyncClient
 from .base import BundleInput, CertInput, new_async_http
 from .config import ClientConfig
+from .handoff import iterate_batch
 
 __all__ = [
     "BatchJob",
@@ -398,67 +397,4 @@ def check_many(
             per_host=per_host,
         )
 
-    return _iterate(batch, concurrency, progress)
-
-
-def _iterate(
-    make_batch: Callable[[], AsyncGenerator[OutcomeT, None]],
-    concurrency: int,
-    progress: Callable[[int, OutcomeT], None] | None,
-) -> Generator[OutcomeT, None, None]:
-    handoff: queue.Queue[tuple[str, Any]] = queue.Queue()
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    state: dict[str, Any] = {}
-
-    async def main() -> None:
-        batch = make_batch()
-        try:
-            async for outcome in batch:
-                # at most `concurrency` outcomes wait for the caller; a slow caller makes the
-                # batch wait (polling: no cross-thread wake-up per outcome in the fast case)
-                while handoff.qsize() >= concurrency:
-                    await asyncio.sleep(0.005)
-                handoff.put(("outcome", outcome))
-        finally:
-            await batch.aclose()
-
-    def run() -> None:
-        try:
-            task = loop.create_task(main())
-            state["task"] = task
-            started.set()
-            loop.run_until_complete(task)
-            handoff.put(("end", None))
-        except BaseException as exc:  # handed to the caller's thread
-            handoff.put(("error", exc))
-        finally:
-            started.set()
-            try:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-            finally:
-                loop.close()
-
-    worker = threading.Thread(target=run, name="ocspkit-check-many", daemon=True)
-    worker.start()
-    done = 0
-    try:
-        while True:
-            kind, value = handoff.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            done += 1
-            if progress is not None:
-                progress(done, value)
-            yield value
-    finally:
-        started.wait()
-        task = state.get("task")
-        if worker.is_alive() and task is not None:
-            try:
-                loop.call_soon_threadsafe(task.cancel)
-            except RuntimeError:
-                pass
-        worker.join()
+    return iterate_batch(batch, concurrency, progress)

@@ -31,8 +31,9 @@ from ..policy import ValidationPolicy
 from ..revocation import SOURCES, check_sources
 from .aio import AsyncClient
 from .base import BundleInput, CertInput
-from .bulk import Bundle, Item, _iterate, _prepare, outcome_of, run_batch
+from .bulk import Bundle, Item, _prepare, outcome_of, run_batch
 from .config import ClientConfig
+from .handoff import iterate_batch
 from .revocation_flow import SingleFlight
 
 __all__ = ["RevocationOutcome", "acheck_revocation_many", "check_revocation_many"]
@@ -223,4 +224,4 @@ def check_revocation_many(
             per_host=per_host,
         )
 
-    return _iterate(batch, concurrency, progress)
+    return iterate_batch(batch, concurrency, progress)

@@ -250,6 +250,26 @@ def test_error_in_the_input_reaches_the_caller(
         list(check_many(broken(), issuer=ca.issuer))
 
 
+def test_outcomes_before_an_input_error_are_delivered_first(
+    pki: tuple[CA, Responder, list[x509.Certificate]],
+) -> None:
+    """What completed before the input failed reaches the caller, then the error."""
+    ca, _, leaves = pki
+
+    async def broken() -> AsyncIterator[x509.Certificate]:
+        for leaf in leaves[:3]:
+            yield leaf
+        await asyncio.sleep(0.5)  # the three checks complete meanwhile
+        raise RuntimeError("input failed")
+
+    got = []
+    with pytest.raises(RuntimeError, match="input failed"):
+        for outcome in check_many(broken(), issuer=ca.issuer):
+            got.append(outcome)
+    assert sorted(o.index for o in got) == [0, 1, 2]
+    assert all(o.status is CertStatus.GOOD for o in got)
+
+
 def test_empty_input() -> None:
     assert list(check_many([])) == []
 
