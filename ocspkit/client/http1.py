@@ -16,6 +16,7 @@ anything about OCSP.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -85,11 +86,13 @@ def plain_target(url: str) -> PlainTarget | None:
 class _Connection:
     """One TCP connection and the reader of its answers."""
 
-    __slots__ = ("reader", "stream")
+    __slots__ = ("held", "reader", "stream")
 
     def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
         self.stream = stream
         self.reader = ResponseReader()
+        #: True while an exchange uses it and it holds one of the pool's connection slots
+        self.held = False
 
     def reusable(self) -> bool:
         """An idle connection the server has neither closed nor written to since."""
@@ -148,7 +151,7 @@ class _Body(httpx.AsyncByteStream):
     async def aclose(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:  # not read to the end: the connection cannot be reused
-            await conn.stream.aclose()
+            await self._pool.discard(conn)
 
 
 def httpx_error(exc: Exception) -> Exception:
@@ -165,31 +168,48 @@ def httpx_error(exc: Exception) -> Exception:
 class PlainHTTPPool:
     """Keep-alive HTTP/1.1 connections per ``(host, port)`` for direct ``http://`` requests.
 
-    :param max_idle: idle connections kept per host (more are closed).
+    :param max_idle: idle connections kept, all hosts together (more are closed).
+    :param max_connections: connections in use at once (``None``: no limit); further requests
+        wait for one to be released, as in httpcore's pool, rather than open sockets until the
+        process runs out of descriptors.
 
     Errors are httpcore's (the transport maps them, as for its httpcore pools), except those
     raised while the body is read, which are httpx's already.
     """
 
-    def __init__(self, max_idle: int) -> None:
+    def __init__(self, max_idle: int, max_connections: int | None = None) -> None:
         self._backend = AsyncPinnedBackend(pin=True)
         self._max_idle = max_idle
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
+        self._idle_count = 0
+        self._slots = asyncio.Semaphore(max_connections) if max_connections else None
+
+    def _free(self, conn: _Connection) -> None:
+        if conn.held:
+            conn.held = False
+            if self._slots is not None:
+                self._slots.release()
+
+    async def discard(self, conn: _Connection) -> None:
+        """Close ``conn`` (an answer not read to its end, or a failure) and free its slot."""
+        self._free(conn)
+        await conn.stream.aclose()
 
     async def release(self, key: tuple[str, int], conn: _Connection) -> None:
         """Keep ``conn`` for the next request to ``key`` if both sides may go on and the server
         sent nothing past its answer (never parse unrequested bytes as the next answer)."""
-        if conn.reader.reusable:
-            idle = self._idle.setdefault(key, [])
-            if len(idle) < self._max_idle:
-                idle.append(conn)
-                return
+        self._free(conn)
+        if conn.reader.reusable and self._idle_count < self._max_idle:
+            self._idle.setdefault(key, []).append(conn)
+            self._idle_count += 1
+            return
         await conn.stream.aclose()
 
     async def _take_idle(self, key: tuple[str, int]) -> _Connection | None:
         idle = self._idle.get(key)
         while idle:
             conn = idle.pop()
+            self._idle_count -= 1
             if conn.reusable():
                 return conn
             await conn.stream.aclose()
@@ -203,7 +223,26 @@ class PlainHTTPPool:
         timeouts: dict[str, float | None],
     ) -> tuple[_Connection, Head]:
         """Send the request ``data`` on an idle connection to ``key`` (a fresh one when the
-        server had closed it) or on a new one; return the connection and the final head."""
+        server had closed it) or on a new one, once a connection slot is free; return the
+        connection (holding the slot) and the final head."""
+        if self._slots is not None:
+            await self._slots.acquire()
+        try:
+            conn, head = await self._send_on_one(key, method, data, timeouts)
+        except BaseException:
+            if self._slots is not None:
+                self._slots.release()
+            raise
+        conn.held = True
+        return conn, head
+
+    async def _send_on_one(
+        self,
+        key: tuple[str, int],
+        method: str | bytes,
+        data: bytes,
+        timeouts: dict[str, float | None],
+    ) -> tuple[_Connection, Head]:
         for attempt in (0, 1):
             conn = await self._take_idle(key)
             reused = conn is not None
@@ -296,17 +335,17 @@ class PlainHTTPPool:
             addr = conn.stream.get_extra_info("server_addr")
             peer = str(addr[0]) if addr else None
             if not body_wanted(event.status_code, found, action):
-                await conn.stream.aclose()  # the body is not read: the connection cannot be reused
+                await self.discard(conn)  # the body is not read: the connection cannot be reused
                 return Reply(event.status_code, found, b"", peer)
             reader = BodyReader(action, found)
             async for part in conn.body(timeout):
                 reader.feed(part)
         except _CORE_ERRORS as exc:
-            await conn.stream.aclose()
+            await self.discard(conn)
             mapped = httpx_error(exc)
             raise transport_error(mapped, action.url) from mapped
         except BaseException:
-            await conn.stream.aclose()
+            await self.discard(conn)
             raise
         await self.release(key, conn)
         reader.check_deadline()
@@ -314,7 +353,7 @@ class PlainHTTPPool:
 
     async def aclose(self) -> None:
         """Close the idle connections."""
-        idle, self._idle = self._idle, {}
+        idle, self._idle, self._idle_count = self._idle, {}, 0
         for conns in idle.values():
             for conn in conns:
                 await conn.stream.aclose()

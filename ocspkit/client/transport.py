@@ -232,13 +232,17 @@ class AsyncDeadlineTransport(httpx.AsyncBaseTransport):
         self._limits = limits
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pools: dict[str | None, httpcore.AsyncConnectionPool] = {}
-        self._plain = PlainHTTPPool(limits.max_keepalive_connections or 20)
+        self._plain = self._new_plain_pool()
+
+    def _new_plain_pool(self) -> PlainHTTPPool:
+        limits = self._limits
+        return PlainHTTPPool(limits.max_keepalive_connections or 20, limits.max_connections)
 
     def _plain_pool(self) -> PlainHTTPPool:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # connections of a finished loop cannot be used (or closed)
             self._pools = {}
-            self._plain = PlainHTTPPool(self._limits.max_keepalive_connections or 20)
+            self._plain = self._new_plain_pool()
             self._loop = loop
         return self._plain
 

@@ -8,6 +8,7 @@ import asyncio
 import base64
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from urllib.parse import unquote
 
@@ -27,12 +28,16 @@ STRAY = (
 class KeepAliveServer:
     """HTTP/1.1 on 127.0.0.1 answering OCSP GET/POST from ``responder``; after each answer it
     keeps the connection (``keep``), closes it without saying so (``close``) or writes a second,
-    unrequested response on it (``stray``)."""
+    unrequested response on it (``stray``). Each answer waits ``delay`` seconds; ``busiest`` is
+    the most connections it held open at once."""
 
-    def __init__(self, responder: Responder, mode: str) -> None:
+    def __init__(self, responder: Responder, mode: str, delay: float = 0.0) -> None:
         self.responder = responder
         self.mode = mode
+        self.delay = delay
         self.connections = 0
+        self.open = self.busiest = 0
+        self.lock = threading.Lock()
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
         threading.Thread(target=self._accept, daemon=True).start()
@@ -44,7 +49,17 @@ class KeepAliveServer:
             except OSError:
                 return
             self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            threading.Thread(target=self._count, args=(conn,), daemon=True).start()
+
+    def _count(self, conn: socket.socket) -> None:
+        with self.lock:
+            self.open += 1
+            self.busiest = max(self.busiest, self.open)
+        try:
+            self._serve(conn)
+        finally:
+            with self.lock:
+                self.open -= 1
 
     def _serve(self, conn: socket.socket) -> None:
         buf = b""
@@ -70,6 +85,7 @@ class KeepAliveServer:
                     text = unquote(target.lstrip("/"))
                     body = base64.b64decode(text + "=" * (-len(text) % 4))
                 der = self.responder.respond(body).der
+                time.sleep(self.delay)
                 conn.sendall(
                     b"HTTP/1.1 200 OK\r\nContent-Type: application/ocsp-response\r\n"
                     b"Content-Length: %d\r\n\r\n" % len(der) + der
@@ -114,5 +130,28 @@ def test_kept_alive_connections_are_reused_only_while_clean(
     try:
         assert checks(ca, server.url, 3) == [CertStatus.GOOD] * 3
         assert server.connections == connections
+    finally:
+        server.close()
+
+
+def test_connections_in_use_are_capped_like_httpcores_pool(pki: tuple[CA, Responder]) -> None:
+    """Many concurrent checks on one client wait for a connection slot (100, httpx's default
+    max_connections) instead of opening a socket each until descriptors run out."""
+    ca, responder = pki
+    server = KeepAliveServer(responder, "keep", delay=0.3)
+    leaves = [ca.issue(f"many{i}.test").cert for i in range(250)]
+
+    async def go() -> list[CertStatus]:
+        async with AsyncClient(ClientConfig(retries=0, deadline=60)) as client:
+            results = await asyncio.gather(
+                *(client.check(leaf, ca.issuer, url=server.url) for leaf in leaves)
+            )
+        return [r.status for r in results]
+
+    try:
+        assert asyncio.run(go()) == [CertStatus.GOOD] * len(leaves)
+        # the server counts a closed connection a moment late (its thread sees the EOF after
+        # the client opened the next one), hence the slack
+        assert 50 < server.busiest <= 110
     finally:
         server.close()
