@@ -16,9 +16,9 @@ private-address guard checked (for direct connections), so a DNS answer that cha
 check cannot redirect the request, and never to a cloud metadata address
 (:func:`~ocspkit.client.guard.is_metadata_address`), whatever name led there.
 
-The async backend runs its connections on asyncio itself (:class:`AsyncioStream`: a protocol
-and a buffer of its own, TLS through ``loop.start_tls``) rather than through AnyIO's streams,
-whose cancel scopes and task groups cost more CPU than the rest of a bulk check's HTTP work.
+The async backend runs its connections on asyncio itself (:class:`~.aiostream.AsyncioStream`)
+rather than through AnyIO's streams, whose cancel scopes and task groups cost more CPU than the
+rest of a bulk check's HTTP work.
 
 Host names are resolved by :func:`resolve_within`: a blocking ``getaddrinfo`` cannot be
 interrupted, so it runs in a daemon thread that the caller stops waiting for at the deadline;
@@ -27,27 +27,25 @@ at most :data:`MAX_LOOKUPS` such threads exist at once, however many lookups tim
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import ssl
-import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import anyio
 import httpcore
 
+from .aiostream import AsyncioStream
 from .guard import getaddrinfo_addresses, is_metadata_address, literal_address
 
 __all__ = [
     "MAX_LOOKUPS",
     "AsyncPinnedBackend",
-    "AsyncioStream",
     "CallLimits",
     "DeadlineBackend",
     "MetadataAddressError",
@@ -250,188 +248,6 @@ class DeadlineBackend(httpcore.NetworkBackend):
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
-
-
-#: Reading pauses when this many received bytes wait unread (the size cap is enforced above).
-_READ_BUFFER = 256 * 1024
-
-
-class _Protocol(asyncio.Protocol):
-    """Collects what the connection receives; wakes the reader and the writer."""
-
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
-        self.eof = False
-        self.error: Exception | None = None
-        self._readable: asyncio.Future[None] | None = None
-        self._writable: asyncio.Future[None] | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # A stream transport, though not always an asyncio.Transport subclass (uvloop's are not).
-        self.transport = cast(asyncio.Transport, transport)
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        if len(self.buffer) > _READ_BUFFER and self.transport is not None:
-            self.transport.pause_reading()
-        self._wake_reader()
-
-    def eof_received(self) -> bool:
-        self.eof = True
-        self._wake_reader()
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.eof = True
-        self.error = exc
-        self._wake_reader()
-        self.resume_writing()
-
-    def pause_writing(self) -> None:
-        if self._writable is None:
-            self._writable = asyncio.get_running_loop().create_future()
-
-    def resume_writing(self) -> None:
-        waiter, self._writable = self._writable, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _wake_reader(self) -> None:
-        waiter, self._readable = self._readable, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def readable(self) -> None:
-        self._readable = asyncio.get_running_loop().create_future()
-        await self._readable
-
-    @property
-    def paused(self) -> bool:
-        """True while the transport's write buffer is over its high-water mark."""
-        return self._writable is not None
-
-    async def writable(self) -> None:
-        if self._writable is not None:
-            await asyncio.shield(self._writable)
-
-
-async def _within(awaitable: Any, timeout: float | None) -> Any:
-    """``await awaitable`` for at most ``timeout`` seconds (``asyncio.TimeoutError`` after)."""
-    if timeout is None:
-        return await awaitable
-    if sys.version_info >= (3, 11):
-        async with asyncio.timeout(timeout):  # no extra task, unlike wait_for
-            return await awaitable
-    return await asyncio.wait_for(awaitable, timeout)
-
-
-class AsyncioStream(httpcore.AsyncNetworkStream):
-    """An httpcore network stream on an asyncio transport and :class:`_Protocol` (see module).
-
-    Each operation is bounded by the ``timeout`` httpcore passes; the async client's deadline
-    cancels the whole exchange on top.
-    """
-
-    def __init__(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
-        self._transport = transport
-        self._protocol = protocol
-
-    @classmethod
-    async def connect(
-        cls,
-        address: str,
-        port: int,
-        timeout: float | None,
-        local_address: str | None,
-        socket_options: Iterable[Any] | None,
-    ) -> AsyncioStream:
-        """A TCP connection to the IP ``address`` (TCP_NODELAY set, as AnyIO does)."""
-        loop = asyncio.get_running_loop()
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setblocking(False)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            for option in socket_options or ():
-                sock.setsockopt(*option)
-            if local_address is not None:
-                sock.bind((local_address, 0))
-            await _within(loop.sock_connect(sock, (address, port)), timeout)
-            transport, protocol = await loop.create_connection(_Protocol, sock=sock)
-        except asyncio.TimeoutError as exc:
-            sock.close()
-            raise httpcore.ConnectTimeout(f"timed out connecting to {address}:{port}") from exc
-        except OSError as exc:
-            sock.close()
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-        except BaseException:
-            sock.close()
-            raise
-        return cls(transport, protocol)
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        protocol = self._protocol
-        if not protocol.buffer and not protocol.eof:
-            try:
-                await _within(protocol.readable(), timeout)
-            except asyncio.TimeoutError:
-                raise httpcore.ReadTimeout("timed out reading the response") from None
-        if not protocol.buffer and protocol.error is not None:
-            raise httpcore.ReadError(str(protocol.error) or type(protocol.error).__name__)
-        data = bytes(protocol.buffer[:max_bytes])
-        del protocol.buffer[:max_bytes]
-        if len(protocol.buffer) <= _READ_BUFFER and not self._transport.is_closing():
-            self._transport.resume_reading()
-        return data
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if not buffer:
-            return
-        if self._transport.is_closing():
-            raise httpcore.WriteError("the connection is closed")
-        self._transport.write(buffer)
-        if not self._protocol.paused:
-            return
-        try:
-            await _within(self._protocol.writable(), timeout)
-        except asyncio.TimeoutError:
-            raise httpcore.WriteTimeout("timed out sending the request") from None
-
-    async def aclose(self) -> None:
-        self._transport.close()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        try:
-            tls = await _within(
-                loop.start_tls(
-                    self._transport, self._protocol, ssl_context, server_hostname=server_hostname
-                ),
-                timeout,
-            )
-        except asyncio.TimeoutError as exc:
-            self._transport.close()
-            raise httpcore.ConnectTimeout("timed out in the TLS handshake") from exc
-        except (OSError, ssl.SSLError) as exc:
-            self._transport.close()
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-        if tls is None:  # typeshed allows it; no loop we know of does it
-            raise httpcore.ConnectError("the TLS handshake gave no transport")
-        return AsyncioStream(tls, self._protocol)
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":  # data or EOF waiting on an idle connection: do not reuse it
-            return bool(self._protocol.buffer) or self._protocol.eof
-        names = {"client_addr": "sockname", "server_addr": "peername"}
-        if info in ("ssl_object", "socket", "client_addr", "server_addr"):
-            return self._transport.get_extra_info(names.get(info, info))
-        return None
 
 
 class AsyncPinnedBackend(httpcore.AsyncNetworkBackend):

@@ -1,4 +1,4 @@
-"""Plain-HTTP/1.1 exchanges for the async transport, over :class:`~.backends.AsyncioStream`.
+"""Plain-HTTP/1.1 exchanges for the async transport, over :class:`~.aiostream.AsyncioStream`.
 
 What this module owns: :class:`PlainHTTPPool`, the keep-alive connections of direct
 ``http://`` requests made by :class:`~ocspkit.client.transport.AsyncDeadlineTransport`
