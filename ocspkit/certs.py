@@ -52,6 +52,7 @@ OID_AD_CA_ISSUERS = "1.3.6.1.5.5.7.48.2"
 OID_TLS_FEATURE = "1.3.6.1.5.5.7.1.24"
 OID_EKU = "2.5.29.37"
 OID_CRL_DP = "2.5.29.31"
+OID_FRESHEST_CRL = "2.5.29.46"
 _TLS_FEATURE_STATUS_REQUEST = 5
 
 #: Certificate extensions whose meaning ocspkit (or any RFC 5280 path validator) knows; a
@@ -320,9 +321,19 @@ def ca_issuer_urls(cert: x509.Certificate) -> tuple[str, ...]:
 def crl_urls(cert: x509.Certificate) -> tuple[str, ...]:
     """The URIs of the certificate's CRL Distribution Points (fullName), in order."""
     ext = extension(cert, OID_CRL_DP)
-    if ext is None:
-        return ()
-    value = ext[1]
+    return () if ext is None else distribution_point_uris(ext[1])
+
+
+def freshest_crl_urls(cert: x509.Certificate) -> tuple[str, ...]:
+    """The URIs of the certificate's freshestCRL extension (where its delta CRLs are), in
+    order (RFC 5280 §4.2.1.15)."""
+    ext = extension(cert, OID_FRESHEST_CRL)
+    return () if ext is None else distribution_point_uris(ext[1])
+
+
+def distribution_point_uris(value: bytes) -> tuple[str, ...]:
+    """The fullName URIs of a CRLDistributionPoints value (also the syntax of freshestCRL, in
+    a certificate or a CRL), in order; () when it does not decode."""
     urls = []
     try:
         for tag, _, start, end in _sequence_items(value):

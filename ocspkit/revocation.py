@@ -8,9 +8,10 @@ Owns the decisions of :func:`ocspkit.check_revocation`, written once as a genera
 2. a certificate that needs no answer (RFC 9608 noRevAvail, short-lived) is GOOD with source
    NO_REVOCATION_INFO or SHORT_LIVED (:func:`ocspkit.revocation_not_needed`);
 3. then each source of ``sources`` in order: ``"ocsp"`` asks every OCSP URL in turn,
-   ``"crl"`` every CRL distribution point; a source falls through to the next when it has no
+   ``"crl"`` every CRL distribution point (with the delta CRL that freshestCRL names, when
+   the certificate or the CRL names one); a source falls through to the next when it has no
    URL or when every URL failed (transport, responder status, decoding, any validation
-   failure: signature, nonce, freshness, scope);
+   failure: signature, nonce, freshness, scope, a delta that cannot be used);
 4. the first validated GOOD or REVOKED answer wins; every failure before it is a
    :class:`~ocspkit.RevocationAttempt`. A validated OCSP "unknown" does not stop the search; it
    is the answer only when no later source says GOOD or REVOKED.
@@ -33,14 +34,28 @@ from typing import Any, Union
 
 from cryptography import x509
 
-from .certs import crl_urls, describe, ocsp_urls
+from .certs import (
+    OID_FRESHEST_CRL,
+    crl_urls,
+    describe,
+    distribution_point_uris,
+    freshest_crl_urls,
+    ocsp_urls,
+)
 from .crl_check import crl_status, revocation_not_needed
 from .crlmodels import CRL
-from .errors import NoCRLURLError, NoOCSPURLError, OCSPError, RevocationUnavailableError
+from .errors import (
+    DeltaCRLError,
+    NoCRLURLError,
+    NoOCSPURLError,
+    OCSPError,
+    RevocationUnavailableError,
+)
 from .models import (
     CertStatus,
     OCSPResponse,
     RevocationAttempt,
+    RevocationReason,
     RevocationResult,
     RevocationSource,
     ValidationResult,
@@ -226,14 +241,8 @@ def revocation_flow(
                 found = yield from need_issuer()
                 try:
                     crl: CRL = yield AskCRL(url, found)
-                    checked = crl_status(
-                        cert,
-                        found,
-                        crl,
-                        now=now,
-                        url=url,
-                        policy=policy,
-                        extra_certs=extra_certs,
+                    checked = yield from _crl_answer(
+                        cert, found, crl, url, now, policy, extra_certs, attempts
                     )
                 except OCSPError as exc:
                     attempts.append(RevocationAttempt(RevocationSource.CRL, url, exc))
@@ -247,3 +256,58 @@ def revocation_flow(
             f"no revocation source answered for {describe(cert)}", attempts=tuple(attempts)
         )
     return RevocationResult(status=CertStatus.UNKNOWN, source=None, attempts=tuple(attempts))
+
+
+def delta_urls(cert: x509.Certificate, crl: CRL) -> tuple[str, ...]:
+    """Where the delta CRLs of ``crl`` are, for ``cert``: the certificate's freshestCRL URIs,
+    then the complete CRL's (RFC 5280 §4.2.1.15, §5.2.6), each once."""
+    named = list(freshest_crl_urls(cert))
+    for ext in crl.extensions:
+        if ext.oid == OID_FRESHEST_CRL:
+            named += distribution_point_uris(ext.value)
+    return tuple(dict.fromkeys(named))
+
+
+def _crl_answer(
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    crl: CRL,
+    url: str,
+    now: datetime | None,
+    policy: ValidationPolicy,
+    extra_certs: Sequence[x509.Certificate],
+    attempts: list[RevocationAttempt],
+) -> Generator[Request, Any, RevocationResult]:
+    """The answer of the complete CRL ``crl`` fetched from ``url``, with its delta CRL when the
+    certificate or the CRL names one (§6.3.3 (c)): a complete CRL whose delta says more is
+    not the current answer, so a delta that cannot be fetched or does not fit makes this CRL
+    fail (:class:`~ocspkit.DeltaCRLError`), unless the complete CRL already revokes the
+    certificate for good (any reason but certificateHold, which only a delta could lift)."""
+
+    def status(delta: CRL | None = None) -> RevocationResult:
+        return crl_status(
+            cert, issuer, crl, now=now, url=url, delta=delta, policy=policy,
+            extra_certs=extra_certs,
+        )  # fmt: skip
+
+    named = delta_urls(cert, crl)
+    if not named:
+        return status()
+    failure: OCSPError | None = None
+    for where in named:
+        if not where.lower().startswith(("http://", "https://")):
+            continue  # ldap:// and the like: not fetched (as for distribution points)
+        try:
+            delta: CRL = yield AskCRL(where, issuer)
+            return status(delta)
+        except OCSPError as exc:
+            failure = exc
+            attempts.append(RevocationAttempt(RevocationSource.CRL, where, exc))
+    alone = status()  # the complete CRL's own errors come first
+    if alone.revoked and alone.revocation_reason is not RevocationReason.CERTIFICATE_HOLD:
+        return alone
+    why = f"the last failed: {failure}" if failure else "none is at an http or https URL"
+    raise DeltaCRLError(
+        f"the CRL names delta CRLs ({', '.join(named)}) and none could be used ({why}), so "
+        "it cannot say the certificate is not revoked"
+    )

@@ -180,12 +180,14 @@ class CA:
         crl_url: str | Sequence[str] | None = None,
         no_rev_avail: bool = False,
         lifetime: timedelta | None = None,
+        freshest_crl_url: str | None = None,
     ) -> Leaf:
         """Issue a TLS server/client leaf certificate.
 
         :param crl_url: crlDistributionPoints URI(s); ``None`` uses :attr:`crl_url`, ``()``
             or ``""`` omits the extension (``ocsp_url=""`` too: the Let's Encrypt shape).
         :param no_rev_avail: add the RFC 9608 noRevAvail extension.
+        :param freshest_crl_url: a freshestCRL URI (where the delta CRLs are).
         :param lifetime: notAfter - notBefore (e.g. ``timedelta(days=6)`` with
             ``ocsp_url=""`` and ``crl_url=""``: a short-lived certificate); ``not_after`` wins.
 
@@ -213,6 +215,7 @@ class CA:
             must_staple=must_staple,
             crl_urls=urls,
             no_rev_avail=no_rev_avail,
+            freshest_crl_urls=(freshest_crl_url,) if freshest_crl_url else (),
         )
         return self._record(cert, key)
 

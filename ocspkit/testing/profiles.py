@@ -90,6 +90,7 @@ def build_certificate(
     crl_reasons: frozenset[x509.ReasonFlags] | None = None,
     crl_points: Sequence[x509.DistributionPoint] = (),
     no_rev_avail: bool = False,
+    freshest_crl_urls: Sequence[str] = (),
 ) -> x509.Certificate:
     """Build and sign one certificate.
 
@@ -109,6 +110,8 @@ def build_certificate(
     :param crl_reasons: the reasons of that distribution point (its CRLs cover only these).
     :param crl_points: more distribution points, after that one, as given.
     :param no_rev_avail: add the RFC 9608 noRevAvail extension (2.5.29.56, non-critical).
+    :param freshest_crl_urls: freshestCRL (where the delta CRLs are): one distribution point
+        with these fullName URIs.
     """
     if issuer is None:
         issuer_name = subject
@@ -179,6 +182,10 @@ def build_certificate(
         points.insert(0, point)
     if points:
         builder = builder.add_extension(x509.CRLDistributionPoints(points), critical=False)
+    if freshest_crl_urls:
+        names = [x509.UniformResourceIdentifier(u) for u in freshest_crl_urls]
+        freshest = x509.FreshestCRL([x509.DistributionPoint(names, None, None, None)])
+        builder = builder.add_extension(freshest, critical=False)
     if no_rev_avail:
         builder = builder.add_extension(
             x509.UnrecognizedExtension(x509.ObjectIdentifier(OID_NO_REV_AVAIL), b"\x05\x00"),
@@ -244,6 +251,7 @@ def tls_leaf_certificate(
     crl_reasons: frozenset[x509.ReasonFlags] | None = None,
     crl_points: Sequence[x509.DistributionPoint] = (),
     no_rev_avail: bool = False,
+    freshest_crl_urls: Sequence[str] = (),
 ) -> x509.Certificate:
     """A TLS server/client certificate (serverAuth + clientAuth)."""
     return build_certificate(
@@ -264,6 +272,7 @@ def tls_leaf_certificate(
         crl_reasons=crl_reasons,
         crl_points=crl_points,
         no_rev_avail=no_rev_avail,
+        freshest_crl_urls=freshest_crl_urls,
     )
 
 
