@@ -143,6 +143,7 @@ def host_and_port(url: str) -> tuple[str, int]:
     return host, port or (443 if parts.scheme == "https" else 80)
 
 
+@functools.lru_cache(maxsize=1024)
 def literal_address(host: str) -> str | None:
     """``host`` itself if it is an IP literal, else None."""
     return host if _parse(host) is not None else None

@@ -144,14 +144,6 @@ def query_flow(ctx: Context, request: OCSPRequest, url: str) -> Flow[OCSPRespons
         return exc.response
 
 
-def _well_formed(url: str) -> bool:
-    try:
-        check_scheme(url)
-    except FetchError:
-        return False
-    return True
-
-
 def check_flow(
     ctx: Context,
     cache: ResponseCache | None,
@@ -171,17 +163,19 @@ def check_flow(
     hands over to the next; when all fail, the last URL's error is raised. The cache, when given, is
     consulted first and filled with the validated response.
     """
-    urls = responder_urls(cert, url, ctx.config.force_url)
+    good: list[str] = []
     bad: OCSPError | None = None
-    for u in urls:
+    for u in responder_urls(cert, url, ctx.config.force_url):
         try:
             check_scheme(u)
         except FetchError as exc:  # a malformed URL is skipped like one that fails
             bad = exc
-    urls = tuple(u for u in urls if _well_formed(u))
-    if not urls:
+        else:
+            good.append(u)
+    if not good:
         assert bad is not None
         raise bad
+    urls = tuple(good)
     if issuer is None:
         issuer = yield from issuer_flow(ctx, cert, bundle)
     request = build_request(cert, issuer, hash_algorithm=hash_algorithm, nonce=nonce)
