@@ -2,7 +2,9 @@
 
 ``openssl ocsp -port N`` binds every address (it cannot bind 127.0.0.1 only); talk to it on
 127.0.0.1. With ``-multi N`` the parent respawns children, so :meth:`OpenSSLResponder.stop`
-signals the whole process group it started (parent *and* children).
+signals the whole process group it started (parent *and* children). A responder never
+stopped is stopped when it is garbage-collected or the interpreter exits: left running, its
+``-multi`` children spin at full CPU once the temporary directory (its ``index.txt``) is gone.
 
 This module owns reading ``index.txt`` (:func:`parse_index`, :class:`IndexFile`) and running
 ``openssl ocsp`` (:class:`OpenSSLResponder`). It must never signal processes it did not start,
@@ -21,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
@@ -196,6 +199,7 @@ class OpenSSLResponder:
         self.process: subprocess.Popen[bytes] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.directory: Path | None = None
+        self._reaper: weakref.finalize[Any, Any] | None = None
 
     @property
     def url(self) -> str:
@@ -221,12 +225,13 @@ class OpenSSLResponder:
         proc = self.process
         if not restart or proc is None:
             return
+        self._adopt(None)
         self._kill(proc)
-        self.process = None
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
-            self.process = self._spawn(self.port)
-            if self.process is not None:
+            fresh = self._spawn(self.port)
+            if fresh is not None:
+                self._adopt(fresh)
                 return
             time.sleep(0.1)
         raise OpenSSLError(f"openssl ocsp did not restart on port {self.port}")
@@ -274,11 +279,21 @@ class OpenSSLResponder:
         for _ in range(5):  # the free port may be taken between probe and bind
             proc = self._spawn(_free_port())
             if proc is not None:
-                self.process = proc
+                self._adopt(proc)
                 return self
         error = self.log[-500:].strip()
         self._cleanup()
         raise OpenSSLError(f"openssl ocsp did not start: {error}")
+
+    def _adopt(self, proc: subprocess.Popen[bytes] | None) -> None:
+        """Make ``proc`` the running responder, killed with its group when this object is
+        garbage-collected or the interpreter exits if :meth:`stop` was not called first."""
+        if self._reaper is not None:
+            self._reaper.detach()
+        self.process = proc
+        # made after the temporary directory's own finalizer, so at exit it runs first: the
+        # group is killed before its index.txt is removed
+        self._reaper = weakref.finalize(self, self._kill, proc) if proc is not None else None
 
     def _spawn(self, port: int) -> subprocess.Popen[bytes] | None:
         """Start OpenSSL on ``port``; the process once it listens, None if it did not."""
@@ -328,7 +343,8 @@ class OpenSSLResponder:
 
     def stop(self) -> None:
         """Kill ``openssl ocsp`` and its children, and remove the temporary files."""
-        proc, self.process = self.process, None
+        proc = self.process
+        self._adopt(None)
         if proc is not None:
             self._kill(proc)
         self._cleanup()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -285,3 +286,49 @@ def test_responder_serves_an_index_written_by_openssl_ca(openssl: str, tmp_path:
         assert res.status is CertStatus.REVOKED
         assert res.revocation_reason is RevocationReason.CESSATION_OF_OPERATION
         assert validate_against(responder.url, keep, ca).status is CertStatus.GOOD
+
+
+def _openssl_processes(directory: str) -> list[str]:
+    """The command lines of running processes that name ``directory`` (from /proc)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if directory in cmd and "openssl" in cmd:
+            found.append(cmd)
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
+@pytest.mark.parametrize("ending", ["exit", "collected"])
+def test_a_responder_never_stopped_does_not_outlive_its_owner(openssl: str, ending: str) -> None:
+    """A script that starts OpenSSLResponder(multi=2) and exits (or drops it) without stop():
+    the whole process group goes (left behind, the -multi children spin at full CPU once the
+    temporary directory is removed)."""
+    script = f"""
+import gc, sys, time
+from ocspkit.testing import CA, OpenSSLResponder
+r = OpenSSLResponder(CA("ecdsa"), multi=2, openssl={openssl!r}).start()
+print(r.directory, flush=True)
+time.sleep(0.3)
+if {ending == "collected"!r}:
+    del r
+    gc.collect()
+    print("dropped", flush=True)
+    time.sleep(1.0)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    directory = proc.stdout.readline().strip()
+    assert directory and len(_openssl_processes(directory)) == 3  # the parent and 2 children
+    if ending == "collected":
+        assert proc.stdout.readline().strip() == "dropped"
+        assert _openssl_processes(directory) == []  # gone while the script still runs
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 5
+    while _openssl_processes(directory) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _openssl_processes(directory) == []
