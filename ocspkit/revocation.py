@@ -55,7 +55,6 @@ from .models import (
     CertStatus,
     OCSPResponse,
     RevocationAttempt,
-    RevocationReason,
     RevocationResult,
     RevocationSource,
     ValidationResult,
@@ -98,10 +97,16 @@ class AskOCSP:
 @dataclass(frozen=True, slots=True)
 class AskCRL:
     """Fetch the CRL at ``url`` (validated against ``issuer`` when the runner can); answer with
-    the :class:`~ocspkit.CRL`, or throw the error it ended with. The flow checks it again."""
+    the :class:`~ocspkit.CRL`, or throw the error it ended with. The flow checks it again.
+
+    ``scope_url`` is the URL its issuingDistributionPoint must name when that is not ``url``
+    (a delta CRL's is its complete CRL's); ``refresh`` asks the server even when a cached
+    copy is still fresh (a delta cached before the complete CRL just fetched)."""
 
     url: str
     issuer: x509.Certificate
+    scope_url: str | None = None
+    refresh: bool = False
 
 
 #: What a verdict flow asks its runner for.
@@ -279,10 +284,11 @@ def _crl_answer(
     attempts: list[RevocationAttempt],
 ) -> Generator[Request, Any, RevocationResult]:
     """The answer of the complete CRL ``crl`` fetched from ``url``, with its delta CRL when the
-    certificate or the CRL names one (§6.3.3 (c)): a complete CRL whose delta says more is
-    not the current answer, so a delta that cannot be fetched or does not fit makes this CRL
-    fail (:class:`~ocspkit.DeltaCRLError`), unless the complete CRL already revokes the
-    certificate for good (any reason but certificateHold, which only a delta could lift)."""
+    certificate or the CRL names one (§6.3.3 (c)). A complete CRL whose delta may say more
+    is not the current answer: when no delta named at an http(s) URL can be fetched and
+    fits, this CRL fails (:class:`~ocspkit.DeltaCRLError`) rather than say GOOD, but a
+    revocation it lists stands (certificateHold too: only the delta could lift it, and the
+    strictest signed answer at hand wins). Each delta that failed is an attempt."""
 
     def status(delta: CRL | None = None) -> RevocationResult:
         return crl_status(
@@ -290,24 +296,34 @@ def _crl_answer(
             extra_certs=extra_certs,
         )  # fmt: skip
 
+    alone = status()  # the complete CRL's own errors (and the certificate's) come first
     named = delta_urls(cert, crl)
     if not named:
-        return status()
+        return alone
     failure: OCSPError | None = None
     for where in named:
         if not where.lower().startswith(("http://", "https://")):
             continue  # ldap:// and the like: not fetched (as for distribution points)
         try:
-            delta: CRL = yield AskCRL(where, issuer)
+            delta: CRL = yield AskCRL(where, issuer, scope_url=url)
+            if _older(delta, crl):  # a copy cached before this complete CRL: ask again
+                delta = yield AskCRL(where, issuer, scope_url=url, refresh=True)
             return status(delta)
         except OCSPError as exc:
             failure = exc
             attempts.append(RevocationAttempt(RevocationSource.CRL, where, exc))
-    alone = status()  # the complete CRL's own errors come first
-    if alone.revoked and alone.revocation_reason is not RevocationReason.CERTIFICATE_HOLD:
+    if alone.revoked:
         return alone
     why = f"the last failed: {failure}" if failure else "none is at an http or https URL"
     raise DeltaCRLError(
         f"the CRL names delta CRLs ({', '.join(named)}) and none could be used ({why}), so "
         "it cannot say the certificate is not revoked"
+    )
+
+
+def _older(delta: CRL, complete: CRL) -> bool:
+    return (
+        delta.crl_number is not None
+        and complete.crl_number is not None
+        and delta.crl_number < complete.crl_number
     )

@@ -209,7 +209,11 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             self._transport.close()
             raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
         if tls is None:  # typeshed allows it; no loop we know of does it
+            self._transport.close()
             raise httpcore.ConnectError("the TLS handshake gave no transport")
+        # the protocol now hears from the TLS transport: it must pause (and read() resume)
+        # that one, not the TCP transport beneath it, or a paused socket is never resumed
+        self._protocol.transport = tls
         return AsyncioStream(tls, self._protocol)
 
     def get_extra_info(self, info: str) -> Any:

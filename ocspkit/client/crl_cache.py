@@ -214,15 +214,20 @@ class CRLCache:
         now: datetime | None = None,
         policy: ValidationPolicy | None = None,
         extra_certs: Sequence[x509.Certificate] = (),
+        scope_url: str | None = None,
     ) -> CRL | None:
         """The CRL of ``url`` if one is cached, before its nextUpdate, and validates now
-        (``issuer``, ``policy``, ``extra_certs`` as for :func:`ocspkit.validate_crl`); else
-        None. An entry that fails validation for another reason than the time (expired,
-        not yet valid, too old for the policy) is dropped."""
+        (``issuer``, ``policy``, ``extra_certs`` as for :func:`ocspkit.validate_crl`, and
+        ``scope_url``, default ``url``, as its ``url``); else None. An entry that fails
+        validation for another reason than the time (expired, not yet valid, too old for
+        the policy) is dropped."""
         cached = self.lookup(url)
         if cached is None:
             return None
-        return self.validated(url, cached, issuer, now=now, policy=policy, extra_certs=extra_certs)
+        return self.validated(
+            url, cached, issuer, now=now, policy=policy, extra_certs=extra_certs,
+            scope_url=scope_url,
+        )  # fmt: skip
 
     def validated(
         self,
@@ -233,14 +238,16 @@ class CRLCache:
         now: datetime | None,
         policy: ValidationPolicy | None,
         extra_certs: Sequence[x509.Certificate],
+        scope_url: str | None = None,
     ) -> CRL | None:
         """``cached`` validated for serving without a request, or None (see :meth:`get`)."""
         if not is_fresh(cached.crl, now):
             return None
         try:
             return validate_crl(
-                cached.crl, issuer, url=url, now=now, policy=policy, extra_certs=extra_certs
-            )
+                cached.crl, issuer, url=scope_url or url, now=now, policy=policy,
+                extra_certs=extra_certs,
+            )  # fmt: skip
         except _TIME_ERRORS:
             return None
         except OCSPError as exc:

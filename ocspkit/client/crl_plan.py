@@ -86,6 +86,8 @@ def crl_flow(
     extra_certs: Sequence[x509.Certificate],
     now: datetime | None,
     policy: ValidationPolicy,
+    scope_url: str | None = None,
+    refresh: bool = False,
 ) -> Flow[CRL]:
     """Fetch the CRL at ``url``; with ``issuer``, validate it, through the cache.
 
@@ -99,31 +101,41 @@ def crl_flow(
     against the URL asked for (the partition rule), refused with
     :class:`~ocspkit.CRLStaleError` if its CRL number is below the cached copy's (a
     rollback), and only then stored.
+
+    The partition rule checks ``scope_url`` instead of ``url`` when given (a delta CRL names
+    its complete CRL's distribution point); ``refresh`` asks the server even when the cached
+    copy would serve (conditionally, with its validators).
     """
     check_scheme(url)
+    scope = scope_url or url
     cached: CachedCRL | None = None
     if issuer is not None and cache is not None:
         cached = cache.lookup(url)
         if cached is not None:
-            hit = cache.validated(
-                url, cached, issuer, now=now, policy=policy, extra_certs=extra_certs
-            )
+            hit = None
+            if not refresh:
+                hit = cache.validated(
+                    url, cached, issuer, now=now, policy=policy, extra_certs=extra_certs,
+                    scope_url=scope,
+                )  # fmt: skip
             if hit is not None:
                 return hit
-            if not _genuine(cached.crl, issuer, url, policy, extra_certs):
+            if not _genuine(cached.crl, issuer, scope, policy, extra_certs):
                 cache.delete(url)  # not a copy worth revalidating
                 cached = None
     token = ""
     if issuer is not None and cache is not None:
         token, waited = yield from _lease(ctx, cache, url)
         if waited:  # another member of the fleet was fetching it: its copy may serve
-            fresh = cache.get(url, issuer, now=now, policy=policy, extra_certs=extra_certs)
+            fresh = cache.get(
+                url, issuer, now=now, policy=policy, extra_certs=extra_certs, scope_url=scope
+            )
             if fresh is not None:
                 if token:
                     cache.release(url, token)
                 return fresh
     try:
-        return (yield from _fetch(ctx, cache, url, cached, issuer, extra_certs, now, policy))
+        return (yield from _fetch(ctx, cache, url, scope, cached, issuer, extra_certs, now, policy))
     finally:
         if token and cache is not None:
             cache.release(url, token)
@@ -154,6 +166,7 @@ def _fetch(
     ctx: Context,
     cache: CRLCache | None,
     url: str,
+    scope: str,
     cached: CachedCRL | None,
     issuer: x509.Certificate | None,
     extra_certs: Sequence[x509.Certificate],
@@ -181,7 +194,7 @@ def _fetch(
     if reply.status_code == 304:
         assert cached is not None and cache is not None and issuer is not None
         crl = validate_crl(
-            cached.crl, issuer, url=url, now=now, policy=policy, extra_certs=extra_certs
+            cached.crl, issuer, url=scope, now=now, policy=policy, extra_certs=extra_certs
         )
         cache.put(
             url, crl, etag=etag or cached.etag, last_modified=modified or cached.last_modified
@@ -190,7 +203,7 @@ def _fetch(
     crl = crl_body(reply.body, reply.headers, final)
     if issuer is None:
         return crl
-    crl = validate_crl(crl, issuer, url=url, now=now, policy=policy, extra_certs=extra_certs)
+    crl = validate_crl(crl, issuer, url=scope, now=now, policy=policy, extra_certs=extra_certs)
     if cached is not None:
         _no_rollback(crl, cached.crl, url)
     if cache is not None:

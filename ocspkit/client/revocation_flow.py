@@ -169,9 +169,10 @@ def _crl(
     if ctx.remaining() <= 0:
         raise FetchTimeoutError("deadline exceeded before fetching the CRL", url=need.url)
     flow = crl_flow(
-        ctx, cache, need.url, issuer=need.issuer, extra_certs=bundle, now=now, policy=policy
-    )
-    key = (need.url, need.issuer.tbs_certificate_bytes)
+        ctx, cache, need.url, issuer=need.issuer, extra_certs=bundle, now=now, policy=policy,
+        scope_url=need.scope_url, refresh=need.refresh,
+    )  # fmt: skip
+    key = (need.url, need.scope_url, need.refresh, need.issuer.tbs_certificate_bytes)
     got = yield FetchCRL(need.url, key, flow)  # type: ignore[misc]
     if isinstance(got, Failed):
         raise got.error

@@ -10,11 +10,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
-from ocspkit.testing import CA, Responder
+from ocspkit.testing import CA, CRLServer, Responder
+from ocspkit.testing.profiles import CRLEntrySpec
 from tests._lab import RunningServer, Site, start_nginx
 from tests._servers import REQUIRE
 
@@ -23,7 +26,7 @@ pytestmark = [pytest.mark.servers, pytest.mark.timeout(120)]
 #: Runs in a child interpreter: checks each leaf against ``url`` with the client ``mode`` names,
 #: on the event loop ``loop`` names, and prints one JSON list of status names or error types.
 SCRIPT = r"""
-import asyncio, json, sys
+import asyncio, json, sys, time
 from pathlib import Path
 from ocspkit import load_certificate
 from ocspkit.client import AsyncClient, Client, ClientConfig, acheck_many
@@ -36,7 +39,22 @@ config = ClientConfig(force_url=url, retries=0, deadline=20.0)
 def name(status, error):
     return status.name if status is not None else type(error).__name__
 
+async def big_crl():
+    # the loop is busy (blocked 50 ms at a time) while the exchange goes on
+    async with AsyncClient(ClientConfig(retries=0, timeout=2.0, deadline=15.0)) as client:
+        task = asyncio.ensure_future(client.fetch_crl(url, issuer=issuer))
+        for _ in range(20):
+            time.sleep(0.05)
+            await asyncio.sleep(0)
+        try:
+            crl = await task
+        except Exception as exc:
+            return [type(exc).__name__]
+        return ["CRL", len(crl.der)]
+
 async def run_async():
+    if mode == "big-crl":
+        return await big_crl()
     if mode == "bulk":
         out = [None] * len(leaves)
         async for o in acheck_many(((c, issuer) for c in leaves), config=config):
@@ -85,6 +103,7 @@ class Setup:
         self.responder = responder
         self.http = responder.url
         self.https = f"https://127.0.0.1:{nginx.port('front')}/ocsp/"
+        self.big_crl = f"https://127.0.0.1:{nginx.port('front')}/crl/big.crl"
 
     def run(
         self, mode: str, loop: str, url: str, leaves: list[Path], *, trust: bool = True
@@ -115,7 +134,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Setup, CA,
     (base / "root.pem").write_bytes(ca.root_pem)
     (base / "other-root.pem").write_bytes(CA("ecdsa", name="other").root_pem)
     (base / "issuer.pem").write_bytes(ca.issuer_pem)
-    with Responder(ca) as responder:
+    with Responder(ca) as responder, CRLServer(ca) as crls:
         leaves = []
         for i, revoked in enumerate((False, True, False)):
             leaf = ca.issue(f"loop{i}.test", sans=(f"loop{i}.test",))
@@ -124,19 +143,25 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Setup, CA,
             path = base / f"leaf{i}.pem"
             path.write_bytes(leaf.cert_pem)
             leaves.append(path)
+        when = datetime.now(timezone.utc) - timedelta(minutes=1)
+        entries = [CRLEntrySpec(10**9 + i, when) for i in range(BIG_CRL_ENTRIES)]
+        crls.publish("/big.crl", ca.sign_crl(entries=entries).public_bytes(Encoding.DER))
         front = ca.issue("localhost", ocsp_url="", crl_url="")
         site = Site.from_leaf(
             "front",
             front,
             base / "sites",
             stapling=False,
-            extra=f"location /ocsp/ {{ proxy_pass http://127.0.0.1:{responder.port}/; }}",
+            extra=f"location /ocsp/ {{ proxy_pass http://127.0.0.1:{responder.port}/; }}\n"
+            f"    location /crl/ {{ proxy_pass http://127.0.0.1:{crls.port}/; }}",
         )
         with start_nginx(base, [site]) as nginx:
             yield Setup(base, responder, nginx), ca, leaves
 
 
 EXPECTED = ["GOOD", "REVOKED", "GOOD"]
+#: About 460 KB of CRL: well past the 256 KiB the stream buffers before it pauses reading.
+BIG_CRL_ENTRIES = 20000
 
 
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
@@ -179,3 +204,92 @@ def test_an_untrusted_https_responder_is_an_error_never_a_status(
     before = s.responder.requests
     assert s.run(mode, loop, s.https, leaves, trust=False) == ["ConnectError"] * len(leaves)
     assert s.responder.requests == before  # the handshake failed before any request was sent
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_large_crl_over_https_on_a_busy_loop(
+    setup: tuple[Setup, CA, list[Path]], loop: str
+) -> None:
+    """A CRL bigger than the stream's read buffer, over https, while the loop is busy."""
+    s, _, _ = setup
+    if loop == "uvloop":
+        _need_uvloop()
+    kind, size = s.run("big-crl", loop, s.big_crl, [])
+    assert kind == "CRL" and int(size) > 400_000
+
+
+STREAM_SCRIPT = r"""
+import asyncio, ssl, sys
+import httpcore
+from ocspkit.client.aiostream import AsyncioStream
+
+cert, key, root, loop_name = sys.argv[1:5]
+tls = sys.argv[5] == "tls"
+SIZE = 2 * 1024 * 1024
+
+async def main():
+    async def handle(reader, writer):
+        writer.write(b"x" * SIZE)
+        await writer.drain()
+        writer.close()
+
+    context = None
+    if tls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    stream = await AsyncioStream.connect("127.0.0.1", port, 5, None, None)
+    if tls:
+        client = ssl.create_default_context(cafile=root)
+        stream = await stream.start_tls(client, "localhost", 5)
+    await asyncio.sleep(0.5)  # the reader falls behind: far more than the buffer arrives
+    got = 0
+    try:
+        while chunk := await stream.read(65536, timeout=3):
+            got += len(chunk)
+    except httpcore.ReadTimeout:
+        print("stalled", got)
+        return
+    finally:
+        server.close()
+    print("read", got)
+
+if loop_name == "uvloop":
+    import uvloop
+    uvloop.run(main())
+else:
+    asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("tls", ["tcp", "tls"])
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_lagging_reader_gets_the_whole_body(tmp_path: Path, loop: str, tls: str) -> None:
+    """Past its buffer the stream pauses the transport and read() resumes it; after
+    start_tls that is the TLS transport (pausing the TCP one beneath it was never undone, and
+    the read stalled until its timeout)."""
+    if loop == "uvloop":
+        _need_uvloop()
+    ca = CA("ecdsa")
+    files = ca.issue("localhost").write(tmp_path, "server")
+    root = tmp_path / "root.pem"
+    root.write_bytes(ca.root_pem)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            STREAM_SCRIPT,
+            str(files.chain),
+            str(files.key),
+            str(root),
+            loop,
+            tls,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["read", str(2 * 1024 * 1024)]

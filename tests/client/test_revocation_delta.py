@@ -159,16 +159,72 @@ def test_a_permanent_revocation_stands_without_its_delta(pki: PKI) -> None:
     assert [a.url for a in result.attempts] == [pki.delta_url]  # what was tried is kept
 
 
-def test_a_hold_needs_its_delta_and_the_delta_can_lift_it(pki: PKI) -> None:
+def test_a_hold_stands_without_its_delta_and_the_delta_can_lift_it(pki: PKI) -> None:
     leaf = pki.leaf("held.test")
     pki.ca.revoke(leaf, RevocationReason.CERTIFICATE_HOLD)
     base = pki.publish_base()
-    assert check(pki, leaf).status is CertStatus.UNKNOWN  # a hold a delta may lift: no answer
+    held = check(pki, leaf)  # the delta is missing: the strictest signed answer at hand
+    assert held.status is CertStatus.REVOKED and held.delta is None
+    assert held.revocation_reason is RevocationReason.CERTIFICATE_HOLD
+    assert [a.url for a in held.attempts] == [pki.delta_url]
     now = datetime.now(timezone.utc) - timedelta(seconds=5)
     lift = CRLEntrySpec(leaf.serial_number, now, x509.ReasonFlags.remove_from_crl)
     pki.publish_delta(base, [lift])
     result = check(pki, leaf)
     assert result.status is CertStatus.GOOD and result.delta is not None
+
+
+def test_the_delta_of_a_partition_is_scoped_by_its_complete_crl(pki: PKI) -> None:
+    """A partition's delta carries the partition's issuingDistributionPoint (the complete
+    CRL's URL, not the delta's own): it fits, and what it lists counts."""
+    leaf = pki.leaf("partition.test")
+    crl = pki.ca.sign_crl(idp_url=pki.base_url, extensions=[freshest(pki.delta_url)])
+    pki.server.publish("/base.crl", der(crl))
+    base = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    pki.ca.revoke(leaf, RevocationReason.KEY_COMPROMISE)
+    delta = pki.ca.sign_crl(delta_base=base, idp_url=pki.base_url)
+    pki.server.publish("/delta.crl", der(delta))
+    result = check(pki, leaf)
+    assert result.status is CertStatus.REVOKED and result.delta is not None
+    assert result.attempts == ()
+
+
+def test_a_cached_delta_older_than_a_new_complete_crl_is_asked_for_again(pki: PKI) -> None:
+    """The complete CRL expired and was fetched again while the cached delta is still fresh
+    but built on the old one: the delta is asked for again, not refused until it expires."""
+    leaf = pki.leaf("stale-delta.test")
+    extensions = [freshest(pki.delta_url)]
+    first = pki.ca.sign_crl(validity=timedelta(hours=1), extensions=extensions)
+    pki.server.publish("/base.crl", der(first))
+    number = first.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    pki.publish_delta(number)
+    with ocspkit.Client(FAST) as client:
+        assert client.check_revocation(leaf, pki.ca.issuer, sources=("crl",)).delta is not None
+        newer = pki.ca.sign_crl(validity=timedelta(days=1), extensions=extensions)
+        pki.server.publish("/base.crl", der(newer))
+        pki.ca.revoke(leaf, RevocationReason.KEY_COMPROMISE)
+        number = newer.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+        pki.publish_delta(number)
+        later = datetime.now(timezone.utc) + timedelta(hours=2)  # the first one has expired
+        result = client.check_revocation(leaf, pki.ca.issuer, sources=("crl",), now=later)
+    assert result.status is CertStatus.REVOKED and result.delta is not None
+    assert result.delta.base_crl_number == number
+    assert pki.paths() == ["/base.crl", "/delta.crl", "/base.crl", "/delta.crl"]
+
+
+def test_what_the_complete_crl_cannot_answer_is_its_own_failure(pki: PKI) -> None:
+    """A complete CRL that covers only some reasons fails for itself, once, and its delta
+    is not fetched for nothing."""
+    leaf = pki.leaf("some-reasons.test")
+    reasons = frozenset({x509.ReasonFlags.key_compromise})
+    crl = pki.ca.sign_crl(only_some_reasons=reasons, extensions=[freshest(pki.delta_url)])
+    pki.server.publish("/base.crl", der(crl))
+    result = check(pki, leaf)
+    assert result.status is CertStatus.UNKNOWN
+    assert [(a.url, type(a.error).__name__) for a in result.attempts] == [
+        (pki.base_url, "CRLScopeError")
+    ]
+    assert pki.paths() == ["/base.crl"]
 
 
 def test_async_and_bulk_fetch_the_complete_crl_and_its_delta_once(pki: PKI) -> None:
