@@ -169,9 +169,10 @@ class PlainHTTPPool:
     """Keep-alive HTTP/1.1 connections per ``(host, port)`` for direct ``http://`` requests.
 
     :param max_idle: idle connections kept, all hosts together (more are closed).
-    :param max_connections: connections in use at once (``None``: no limit); further requests
-        wait for one to be released, as in httpcore's pool, rather than open sockets until the
-        process runs out of descriptors.
+    :param max_connections: connections open at once, in use or idle (``None``: no limit);
+        further requests wait for one to be released, as in httpcore's pool, rather than open
+        sockets until the process runs out of descriptors, and an idle connection is closed
+        to make room for a new one.
 
     Errors are httpcore's (the transport maps them, as for its httpcore pools), except those
     raised while the body is read, which are httpx's already.
@@ -183,12 +184,26 @@ class PlainHTTPPool:
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
         self._idle_count = 0
         self._slots = asyncio.Semaphore(max_connections) if max_connections else None
+        self._limit = max_connections or 0
+        self._busy = 0  # slots taken: requests on a connection, or about to be
 
     def _free(self, conn: _Connection) -> None:
         if conn.held:
             conn.held = False
-            if self._slots is not None:
-                self._slots.release()
+            self._give_slot()
+
+    def _give_slot(self) -> None:
+        if self._slots is not None:
+            self._busy -= 1
+            self._slots.release()
+
+    async def _make_room(self) -> None:
+        """Close the oldest idle connections while opening one more would pass the limit."""
+        while self._limit and self._busy + self._idle_count > self._limit:
+            key = next(k for k, conns in self._idle.items() if conns)
+            conn = self._idle[key].pop(0)
+            self._idle_count -= 1
+            await conn.stream.aclose()
 
     async def discard(self, conn: _Connection) -> None:
         """Close ``conn`` (an answer not read to its end, or a failure) and free its slot."""
@@ -227,11 +242,11 @@ class PlainHTTPPool:
         connection (holding the slot) and the final head."""
         if self._slots is not None:
             await self._slots.acquire()
+            self._busy += 1
         try:
             conn, head = await self._send_on_one(key, method, data, timeouts)
         except BaseException:
-            if self._slots is not None:
-                self._slots.release()
+            self._give_slot()
             raise
         conn.held = True
         return conn, head
@@ -247,6 +262,7 @@ class PlainHTTPPool:
             conn = await self._take_idle(key)
             reused = conn is not None
             if conn is None:
+                await self._make_room()
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug("connect_tcp.started host=%r port=%d", key[0], key[1])
                 try:

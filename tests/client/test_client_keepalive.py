@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import socket
 import threading
 import time
@@ -15,7 +16,7 @@ from urllib.parse import unquote
 import pytest
 
 from ocspkit import CertStatus
-from ocspkit.client import AsyncClient, ClientConfig
+from ocspkit.client import AsyncClient, ClientConfig, acheck_many
 from ocspkit.testing import CA, Responder
 
 pytestmark = pytest.mark.timeout(60)
@@ -155,3 +156,45 @@ def test_connections_in_use_are_capped_like_httpcores_pool(pki: tuple[CA, Respon
         assert 50 < server.busiest <= 110
     finally:
         server.close()
+
+
+def test_idle_connections_count_toward_the_cap(pki: tuple[CA, Responder]) -> None:
+    """A bulk check over two responders keeps at most ``concurrency`` sockets open in all,
+    idle ones included: an idle connection to one host is closed to open one to the other."""
+    ca, responder = pki
+    servers = [KeepAliveServer(responder, "keep", delay=0.02) for _ in range(2)]
+    # thirty for the first responder, then thirty for the second: its idle connections
+    # would otherwise stay open beside the second's
+    leaves = [ca.issue(f"two{i}.test", ocsp_url=servers[i // 30].url).cert for i in range(60)]
+    most = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        # what stays open for 30 ms: a server thread sees a close a moment late (it shares
+        # the GIL with the client), so a single sample can count a closed connection
+        nonlocal most
+        window: collections.deque[int] = collections.deque(maxlen=15)
+        while not stop.is_set():
+            window.append(sum(s.open for s in servers))
+            if len(window) == window.maxlen:
+                most = max(most, min(window))
+            time.sleep(0.002)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+
+    async def go() -> list[CertStatus]:
+        out = []
+        async for outcome in acheck_many(((leaf, ca.issuer) for leaf in leaves), concurrency=4):
+            assert outcome.status is not None, outcome.error
+            out.append(outcome.status)
+        return out
+
+    try:
+        assert asyncio.run(go()) == [CertStatus.GOOD] * len(leaves)
+    finally:
+        stop.set()
+        sampler.join()
+        for server in servers:
+            server.close()
+    assert 2 <= most <= 4
