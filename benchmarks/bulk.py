@@ -43,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import cast
@@ -170,38 +170,51 @@ def start_relay(work: Path, url: str, delay: float) -> tuple[subprocess.Popen[by
 # -- the floor: what no client can skip -------------------------------------------------------
 
 
-class _Bare(asyncio.Protocol):
-    def __init__(self, done: asyncio.Future[int], data: bytes) -> None:
-        self.done, self.data, self.size = done, data, 0
+class _Whole(asyncio.Protocol):
+    """Sends ``data``, collects the answer until the server closes."""
+
+    def __init__(self, done: asyncio.Future[bytes], data: bytes) -> None:
+        self.done, self.data, self.buffer = done, data, bytearray()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         cast(asyncio.Transport, transport).write(self.data)
 
     def data_received(self, data: bytes) -> None:
-        self.size += len(data)
+        self.buffer += data
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.done.done():
-            self.done.set_result(self.size)
+            self.done.set_result(bytes(self.buffer))
+
+
+async def bare_post(hostport: str, body: bytes, timeout: float | None = None) -> bytes:
+    """POST ``body`` to ``http://hostport/`` on a bare asyncio connection and read to the
+    close (each wait bounded by ``timeout`` when given); the raw answer."""
+    host, port = hostport.rsplit(":", 1)
+    head = (b"POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/ocsp-request"
+            b"\r\nContent-Length: %d\r\n\r\n" % (hostport.encode(), len(body)))  # fmt: skip
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[bytes] = loop.create_future()
+    connect = loop.create_connection(lambda: _Whole(done, head + body), host, int(port))
+    if timeout is None:
+        await connect
+        return await done
+    await asyncio.wait_for(connect, timeout)
+    return await asyncio.wait_for(done, timeout)
 
 
 def bare_exchange_cpu(url: str, bodies: list[bytes], concurrency: int) -> float:
     """CPU µs per request of a bare asyncio client: POST each body, read to the close."""
-    host, port = url.removeprefix("http://").rstrip("/").rsplit(":", 1)
+    hostport = url.removeprefix("http://").rstrip("/")
 
-    async def one(sem: asyncio.Semaphore, body: bytes) -> int:
+    async def one(sem: asyncio.Semaphore, body: bytes) -> bytes:
         async with sem:
-            loop = asyncio.get_running_loop()
-            done: asyncio.Future[int] = loop.create_future()
-            head = (b"POST / HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/ocsp-request"
-                    b"\r\nContent-Length: %d\r\n\r\n" % (host.encode(), port.encode(), len(body)))  # fmt: skip
-            await loop.create_connection(lambda: _Bare(done, head + body), host, int(port))
-            return await done
+            return await bare_post(hostport, body)
 
     async def run() -> None:
         sem = asyncio.Semaphore(concurrency)
-        sizes = await asyncio.gather(*(one(sem, b) for b in bodies))
-        assert all(sizes), "the responder sent nothing"
+        answers = await asyncio.gather(*(one(sem, b) for b in bodies))
+        assert all(answers), "the responder sent nothing"
 
     cpu = time.process_time()
     asyncio.run(run())
@@ -245,17 +258,10 @@ def naive_bulk_cpu(ders: list[bytes], issuer: x509.Certificate, concurrency: int
         url = next(d.access_location.value for d in aia
                    if d.access_method == AuthorityInformationAccessOID.OCSP)  # fmt: skip
         hostport = url.removeprefix("http://").split("/", 1)[0]
-        host, port = hostport.rsplit(":", 1)
         builder = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1())
         body = builder.build().public_bytes(Encoding.DER)
-        head = (b"POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/ocsp-request"
-                b"\r\nContent-Length: %d\r\n\r\n" % (hostport.encode(), len(body)))  # fmt: skip
         async with sem:
-            loop = asyncio.get_running_loop()
-            done: asyncio.Future[bytes] = loop.create_future()
-            connect = loop.create_connection(lambda: _Whole(done, head + body), host, int(port))
-            await asyncio.wait_for(connect, 10)
-            raw = await asyncio.wait_for(done, 10)
+            raw = await bare_post(hostport, body, timeout=10)
         status, _, response = raw.partition(b"\r\n\r\n")
         if not status.startswith((b"HTTP/1.0 200", b"HTTP/1.1 200")):
             raise naive.NaiveError("HTTP status")
@@ -273,35 +279,15 @@ def naive_bulk_cpu(ders: list[bytes], issuer: x509.Certificate, concurrency: int
     return (time.process_time() - cpu) / len(ders) * 1e6
 
 
-class _Whole(asyncio.Protocol):
-    """Sends ``data``, collects the answer until the server closes."""
-
-    def __init__(self, done: asyncio.Future[bytes], data: bytes) -> None:
-        self.done, self.data, self.buffer = done, data, bytearray()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        cast(asyncio.Transport, transport).write(self.data)
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.done.done():
-            self.done.set_result(bytes(self.buffer))
-
-
 def versus_naive(
     rounds: int, ders: list[bytes], issuer: x509.Certificate
 ) -> tuple[list[float], list[float]]:
     """Interleaved CPU µs per check: (check_many, the naive client), both from DER."""
     ours, theirs = [], []
     for _ in range(rounds):
-        statuses: dict[str, int] = {}
-        cpu = time.process_time()
-        for outcome in check_many((x509.load_der_x509_certificate(d), issuer) for d in ders):
-            key = outcome.status.name if outcome.status else type(outcome.error).__name__
-            statuses[key] = statuses.get(key, 0) + 1
-        ours.append((time.process_time() - cpu) / len(ders) * 1e6)
+        fresh = (x509.load_der_x509_certificate(d) for d in ders)
+        _, cpu, statuses = run_check_many(fresh, issuer, None, 10)
+        ours.append(cpu / len(ders) * 1e6)
         assert statuses == {"GOOD": len(ders)}, statuses
         theirs.append(naive_bulk_cpu(ders, issuer, 10))
     return ours, theirs
@@ -311,7 +297,7 @@ def versus_naive(
 
 
 def run_check_many(
-    leaves: list[x509.Certificate], issuer: x509.Certificate, url: str | None, per_host: int
+    leaves: Iterable[x509.Certificate], issuer: x509.Certificate, url: str | None, per_host: int
 ) -> tuple[float, float, dict[str, int]]:
     """(wall seconds, CPU seconds of this process, outcome counts) of one check_many run."""
     statuses: dict[str, int] = {}

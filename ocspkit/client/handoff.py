@@ -33,7 +33,8 @@ class _Handoff(Generic[OutcomeT]):
         self._cond = threading.Condition()
         self._chunks: deque[list[OutcomeT]] = deque()
         self._waiting = 0  # outcomes handed over, not yet taken by the caller
-        self._end: tuple[str, BaseException | None] | None = None
+        self._ended = False
+        self._error: BaseException | None = None
 
     def room(self) -> int:
         """How many more outcomes may be handed over now."""
@@ -49,19 +50,18 @@ class _Handoff(Generic[OutcomeT]):
     def finish(self, error: BaseException | None) -> None:
         """No more chunks: the batch ended (``error`` is what it raised, if anything)."""
         with self._cond:
-            self._end = ("error", error) if error is not None else ("end", None)
+            self._ended, self._error = True, error
             self._cond.notify()
 
     def take(self) -> list[OutcomeT] | None:
         """The next chunk (None at the end); raises what the batch raised."""
         with self._cond:
-            while not self._chunks and self._end is None:
+            while not self._chunks and not self._ended:
                 self._cond.wait()
             if self._chunks:
                 return self._chunks.popleft()
-            kind, error = self._end or ("end", None)
-        if kind == "error" and error is not None:
-            raise error
+        if self._error is not None:
+            raise self._error
         return None
 
     def taken(self) -> None:

@@ -200,10 +200,18 @@ class PlainHTTPPool:
     async def _make_room(self) -> None:
         """Close the oldest idle connections while opening one more would pass the limit."""
         while self._limit and self._busy + self._idle_count > self._limit:
-            key = next(k for k, conns in self._idle.items() if conns)
-            conn = self._idle[key].pop(0)
-            self._idle_count -= 1
+            key = next(iter(self._idle))  # the first host pooled (dicts keep insertion order)
+            conn = self._pop_idle(key, 0)
             await conn.stream.aclose()
+
+    def _pop_idle(self, key: tuple[str, int], where: int) -> _Connection:
+        """Take an idle connection of ``key`` out of the pool (a host left with none goes)."""
+        idle = self._idle[key]
+        conn = idle.pop(where)
+        self._idle_count -= 1
+        if not idle:
+            del self._idle[key]
+        return conn
 
     async def discard(self, conn: _Connection) -> None:
         """Close ``conn`` (an answer not read to its end, or a failure) and free its slot."""
@@ -221,10 +229,8 @@ class PlainHTTPPool:
         await conn.stream.aclose()
 
     async def _take_idle(self, key: tuple[str, int]) -> _Connection | None:
-        idle = self._idle.get(key)
-        while idle:
-            conn = idle.pop()
-            self._idle_count -= 1
+        while key in self._idle:
+            conn = self._pop_idle(key, -1)
             if conn.reusable():
                 return conn
             await conn.stream.aclose()
