@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
+from ._cache import BoundedCache
 from ._guard import typed_errors
 from ._sigalgs import verify_signature
 from ._time import after, fmt, utc
@@ -93,16 +94,22 @@ def crl_sign_bit(cert: x509.Certificate) -> bool | None:
     return len(value) >= 4 and value[0] == 0x03 and bool(value[3] & 0x02)
 
 
+#: (CRL DER, signer certificate DER, SHA-1 allowed) of each signature that verified: a batch
+#: checking thousands of certificates against one CRL hashes its megabytes once, not once per
+#: certificate. Only successes are kept; the key holds the DER object the CRL facts hold.
+_verified = BoundedCache[tuple[bytes, bytes, bool], bool]("crl_validate.verified", 16)
+
+
 def _verify(facts: CRLFacts, cert: x509.Certificate, policy: ValidationPolicy) -> None:
+    allow_sha1 = policy.allow_sha1_signatures
+    key = (facts.crl.der, parts_of(cert).der, allow_sha1)
+    if _verified.get(key):
+        return
     oid, params = algorithm_identifier(facts.outer_algorithm)
     verify_signature(
-        public_key(cert),
-        oid,
-        params,
-        facts.signature,
-        facts.tbs,
-        allow_sha1=policy.allow_sha1_signatures,
+        public_key(cert), oid, params, facts.signature, facts.tbs, allow_sha1=allow_sha1
     )
+    _verified.put(key, True)
 
 
 def _signer_problem(

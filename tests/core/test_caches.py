@@ -83,3 +83,53 @@ def test_fresh_objects_for_the_same_bytes_give_the_same_verdicts(ca: CA) -> None
             x509.load_der_x509_certificate(issuer_der),
             now=later,
         )
+
+
+def _crl_der(crl: x509.CertificateRevocationList) -> bytes:
+    return crl.public_bytes(Encoding.DER)
+
+
+def test_a_crl_signature_proved_once_answers_only_for_those_bytes_and_that_signer(ca: CA) -> None:
+    der = _crl_der(ca.sign_crl(now=NOW))
+    assert ocspkit.validate_crl(der, ca.issuer, now=NOW).der == der  # proved, and remembered
+    twin = CA("ecdsa", name=ca.name)  # the same names, another key
+    assert twin.issuer.subject == ca.issuer.subject
+    with pytest.raises(ocspkit.CRLSignatureError):
+        ocspkit.validate_crl(der, twin.issuer, now=NOW)
+    # the same TBSCertList under another signature value (s flipped in its last bit)
+    mutated = der[:-1] + bytes([der[-1] ^ 1])
+    with pytest.raises(ocspkit.CRLSignatureError):
+        ocspkit.validate_crl(mutated, ca.issuer, now=NOW)
+    # a fresh bytes object of the genuine CRL, and a fresh issuer object: still proved
+    issuer = x509.load_der_x509_certificate(ca.issuer.public_bytes(Encoding.DER))
+    assert ocspkit.validate_crl(bytes(bytearray(der)), issuer, now=NOW).der == der
+    # a proved signature is no pass for the rest: the same bytes after nextUpdate are refused
+    with pytest.raises(ocspkit.CRLExpiredError):
+        ocspkit.validate_crl(der, ca.issuer, now=NOW + timedelta(days=3))
+
+
+def _sha1_crl(rsa: CA) -> bytes:
+    """A CRL of ``rsa`` signed with sha1WithRSAEncryption (which cryptography no longer signs
+    with: a SHA-256 CRL's two AlgorithmIdentifiers swapped, same length, and signed again)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.asymmetric import rsa as rsa_keys
+
+    sha256 = bytes.fromhex("300d06092a864886f70d01010b0500")
+    sha1 = bytes.fromhex("300d06092a864886f70d0101050500")
+    crl = rsa.sign_crl(now=NOW)
+    tbs = crl.tbs_certlist_bytes.replace(sha256, sha1, 1)
+    key = rsa.issuer_key
+    assert isinstance(key, rsa_keys.RSAPrivateKey)
+    signature = key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())
+    return _tlv(0x30, tbs + sha1 + _tlv(0x03, b"\x00" + signature))
+
+
+def test_a_sha1_crl_proved_where_sha1_is_allowed_is_still_refused_where_it_is_not() -> None:
+    rsa = CA("rsa")
+    der = _sha1_crl(rsa)
+    strict = ocspkit.ValidationPolicy(allow_sha1_signatures=False)
+    for _ in range(2):  # the second time from the cache of proved signatures
+        assert ocspkit.validate_crl(der, rsa.issuer, now=NOW).der == der  # SHA-1 allowed
+        with pytest.raises(ocspkit.WeakAlgorithmError):
+            ocspkit.validate_crl(der, rsa.issuer, now=NOW, policy=strict)
