@@ -206,8 +206,8 @@ async def bare_post(hostport: str, body: bytes, timeout: float | None = None) ->
 
 
 def bare_exchange(url: str, bodies: list[bytes], concurrency: int) -> tuple[float, float]:
-    """(CPU µs per request, requests per second) of a bare asyncio client: POST each body,
-    read to the close."""
+    """(CPU µs per request, wall seconds) of a bare asyncio client: POST each body, read to
+    the close."""
     hostport = url.removeprefix("http://").rstrip("/")
 
     async def one(sem: asyncio.Semaphore, body: bytes) -> bytes:
@@ -221,8 +221,7 @@ def bare_exchange(url: str, bodies: list[bytes], concurrency: int) -> tuple[floa
 
     cpu, start = time.process_time(), time.perf_counter()
     asyncio.run(run())
-    took = time.perf_counter() - start
-    return (time.process_time() - cpu) / len(bodies) * 1e6, len(bodies) / took
+    return (time.process_time() - cpu) / len(bodies) * 1e6, time.perf_counter() - start
 
 
 def verify_cpu(leaf: x509.Certificate, issuer: x509.Certificate, rounds: int = 2000) -> float:
@@ -342,25 +341,24 @@ def compare(
     goal: float,
     force_url: bool,
     per_hosts: tuple[int, ...] = (10,),
-    minimal: bool = False,
+    minimal: list[bytes] | None = None,
 ) -> float:
     """Interleaved rounds of check_many (once per ``per_host`` value), the openssl loop and,
-    with ``minimal``, the minimal pyca-only client (10 at a time, from DER: what a client that
-    checks next to nothing reaches here); prints a row each; returns the median CPU ms per
-    check of the first ``per_host``."""
+    given the certificates' DER as ``minimal``, the minimal pyca-only client (10 at a time:
+    what a client that checks next to nothing reaches here); prints a row each; returns the
+    median CPU ms per check of the first ``per_host``."""
     n = len(leaves)
     ratios: dict[int, list[float]] = {p: [] for p in per_hosts}
     peer: list[float] = []
     cpus = []
-    ders = [c.public_bytes(Encoding.DER) for c in leaves] if minimal else []
     for r in range(rounds):
         runs = {p: run_check_many(leaves, issuer, url if force_url else None, p) for p in per_hosts}
         t_sample, good = openssl_loop(*loop, url)
         t_openssl = t_sample / len(loop[1]) * n
         print(f"  round {r + 1}: openssl ocsp loop {n / t_openssl:5.1f}/s "
               f"(good {good}/{len(loop[1])})")  # fmt: skip
-        if minimal:
-            peer_cpu, t_peer = naive_bulk(ders, issuer, 10)
+        if minimal is not None:
+            peer_cpu, t_peer = naive_bulk(minimal, issuer, 10)
             peer.append(t_openssl / t_peer)
             print(f"    minimal pyca-only client {n} in {t_peer:6.2f}s ({n / t_peer:5.0f}/s, "
                   f"{peer_cpu / 1000:.2f} ms CPU/check); ratio {peer[-1]:5.1f}")  # fmt: skip
@@ -471,14 +469,15 @@ def main() -> int:
 
         print(f"\nloopback responder ({args.count} certificates, openssl loop timed over "
               f"{len(paths)} per round and scaled):")  # fmt: skip
+        ders = [c.public_bytes(Encoding.DER) for c in leaves]
         cpu_ms = compare("loopback", args.rounds, leaves, ca.issuer, url, loop, GOAL_SPEEDUP,
-                         False, minimal=True)  # fmt: skip
+                         False, minimal=ders)  # fmt: skip
         print(f"client CPU per check (process CPU / checks, median round): {cpu_ms:.2f} ms  "
               f"goal <= {GOAL_CPU_MS}: {'met' if cpu_ms <= GOAL_CPU_MS else 'NOT met'}")  # fmt: skip
         bodies = [ocspkit.build_request(c, ca.issuer).der for c in leaves]
         exchanges = [bare_exchange(url, bodies, 10) for _ in range(3)]
         bare = statistics.median(cpu for cpu, _ in exchanges)
-        rate = statistics.median(rate for _, rate in exchanges)
+        rate = len(bodies) / statistics.median(took for _, took in exchanges)
         verify = verify_cpu(leaves[0], ca.issuer)
         floor = bare + 2 * verify
         print(f"the floor on this machine, same run: a bare asyncio exchange {bare:.0f} us + "
@@ -486,7 +485,6 @@ def main() -> int:
               f"({(GOAL_CPU_MS - floor / 1000) * 1000:.0f} us of the 0.7 ms goal left for "
               f"everything else; check_many = {cpu_ms / (floor / 1000):.1f}x the floor)")  # fmt: skip
         print(f"the responder's headroom: the bare exchange, 10 at a time, ran at {rate:.0f}/s")
-        ders = [c.public_bytes(Encoding.DER) for c in leaves]
         ours, theirs = versus_naive(args.rounds, ders, ca.issuer)
         ratios = [o / t for o, t in zip(ours, theirs, strict=True)]
         print("CPU per check from DER, interleaved: check_many "
