@@ -17,8 +17,8 @@ from .guard import is_public_address
 
 __all__ = ["ClientConfig", "Method"]
 
-#: How requests are sent: ``"auto"`` (RFC 5019 GET when it fits, else POST; GET failures fall
-#: back to POST), ``"post"`` or ``"get"``.
+#: How requests are sent: ``"auto"`` (RFC 5019 GET when it fits, else POST; GET failures, and
+#: GETs answered ``malformedRequest``, fall back to POST), ``"post"`` or ``"get"``.
 Method = Literal["auto", "post", "get"]
 
 _METHODS = ("auto", "post", "get")

@@ -104,8 +104,10 @@ CASES: dict[Fault, Case] = {
     # tryLater is retried (twice by default); GET worked as transport, so it stays GET
     Fault.TRY_LATER: Case(ResponderError, ("GET",) * 3, extra=_status(ResponseStatus.TRY_LATER)),
     Fault.UNAUTHORIZED: Case(ResponderError, ONE_GET, extra=_status(ResponseStatus.UNAUTHORIZED)),
+    # a GET called malformed may have been mangled on the way (a path-normalising proxy): the
+    # same request goes again by POST, whose answer is the one reported
     Fault.MALFORMED_REQUEST: Case(
-        ResponderError, ONE_GET, extra=_status(ResponseStatus.MALFORMED_REQUEST)
+        ResponderError, ("GET", "POST"), extra=_status(ResponseStatus.MALFORMED_REQUEST)
     ),
     Fault.INTERNAL_ERROR: Case(
         ResponderError, ONE_GET, extra=_status(ResponseStatus.INTERNAL_ERROR)
