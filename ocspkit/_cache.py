@@ -1,15 +1,17 @@
 """The bounded caches of the pure core, all in one place, keyed by bytes.
 
 Owns memoisation of pure functions of DER bytes: a certificate's slices, issuer hashes, an
-issuer's proof, a delegate's checks, a decoded response, a CRL's proved signature. Keys are DER
-bytes, so a certificate decoded afresh from the same bytes hits, and a cached value can never
-outlive the meaning of its key. Two fronts stand before the certificate slices:
-``certs.by_signature`` is keyed by a certificate's signature value, and every hit is confirmed
-by comparing the certificates' contents, so it too answers only for the same bytes;
-``certs.by_object`` is keyed by a certificate object's ``id()`` and holds that object, so the
-id cannot be reused while the entry lives and a hit is that very object. Each cache is emptied
-when full (a hit stays one dict read). Values must be immutable. Must never hold anything that
-depends on the clock, the network or a caller's policy unless that policy is part of the key.
+issuer's proof, a delegate's checks, a decoded response, a CRL's proved signature, and what the
+encoder writes again and again (OIDs; a CertID's hash algorithm and issuer hashes). Keys are
+DER bytes (or the values they encode), so a certificate decoded afresh from the same bytes
+hits, and a cached value can never outlive the meaning of its key. Two fronts stand before the
+certificate slices: ``certs.by_signature`` is keyed by a certificate's signature value, and
+every hit is confirmed by comparing the certificates' contents, so it too answers only for the
+same bytes; ``certs.by_object`` is keyed by a certificate object's ``id()`` and holds that
+object, so the id cannot be reused while the entry lives and a hit is that very object. Each
+cache is emptied when full (a hit stays one dict read). Values must be immutable. Must never
+hold anything that depends on the clock, the network or a caller's policy unless that policy is
+part of the key.
 """
 
 from __future__ import annotations

@@ -91,24 +91,35 @@ def generalized_time(t: datetime) -> bytes:
     return tlv(0x18, text.encode("ascii"))
 
 
+# (hash algorithm, issuerNameHash, issuerKeyHash) -> the encoding of those three CertID fields:
+# every request and answer about one issuer's certificates starts its CertIDs the same way.
+_cert_id_heads = BoundedCache[tuple[str, bytes, bytes], bytes]("encode.certid_heads", 64)
+
+
 def _cert_id(c: CertID) -> bytes:
-    hash_oid = _HASH_OID_OF.get(c.hash_algorithm, c.hash_algorithm)
-    return seq(
-        seq(oid(hash_oid), _NULL),
-        octets(c.issuer_name_hash),
-        octets(c.issuer_key_hash),
-        integer(c.serial_number),
-    )
+    key = (c.hash_algorithm, c.issuer_name_hash, c.issuer_key_hash)
+    head = _cert_id_heads.get(key)
+    if head is None:
+        hash_oid = _HASH_OID_OF.get(c.hash_algorithm, c.hash_algorithm)
+        head = _cert_id_heads.put(
+            key,
+            seq(oid(hash_oid), _NULL) + octets(c.issuer_name_hash) + octets(c.issuer_key_hash),
+        )
+    return tlv(0x30, head + integer(c.serial_number))
 
 
-def _extensions(exts: Sequence[Extension]) -> bytes:
-    return seq(
-        *(seq(oid(e.oid), b"\x01\x01\xff" if e.critical else b"", octets(e.value)) for e in exts)
-    )
+def _extension(e: Extension) -> bytes:
+    return seq(oid(e.oid), b"\x01\x01\xff" if e.critical else b"", octets(e.value))
 
 
-def _nonce_ext(nonce: bytes) -> Extension:
-    return Extension(OID_NONCE, False, octets(nonce))
+def _extensions(encoded: Sequence[bytes]) -> bytes:
+    """Extensions, from each Extension's encoding (nonce first when there is one)."""
+    return tlv(0x30, b"".join(encoded))
+
+
+def _nonce_ext(nonce: bytes) -> bytes:
+    """The nonce extension (RFC 8954: extnValue holds an OCTET STRING of the nonce)."""
+    return seq(oid(OID_NONCE), octets(octets(nonce)))
 
 
 def _single(s: SingleResponse) -> bytes:
@@ -127,7 +138,7 @@ def _single(s: SingleResponse) -> bytes:
     if s.next_update is not None:
         parts.append(tlv(0xA0, generalized_time(s.next_update)))
     if s.extensions:
-        parts.append(tlv(0xA1, _extensions(s.extensions)))
+        parts.append(tlv(0xA1, _extensions([_extension(e) for e in s.extensions])))
     return seq(*parts)
 
 
@@ -135,7 +146,7 @@ def encode_request(
     cert_ids: Sequence[CertID], nonce: bytes | None, extensions: Sequence[Extension] = ()
 ) -> bytes:
     """DER of an unsigned OCSPRequest."""
-    exts = list(extensions)
+    exts = [_extension(e) for e in extensions]
     if nonce is not None:
         exts.insert(0, _nonce_ext(nonce))
     tbs = [seq(*(seq(_cert_id(c)) for c in cert_ids))]
@@ -160,7 +171,7 @@ def encode_response_data(
         assert responder_name_der is not None
         rid = tlv(0xA1, responder_name_der)
     parts = [rid, generalized_time(produced_at), seq(*(_single(s) for s in singles))]
-    exts = list(extensions)
+    exts = [_extension(e) for e in extensions]
     if nonce is not None:
         exts.insert(0, _nonce_ext(nonce))
     if exts:
