@@ -97,7 +97,8 @@ _cert_id_heads = BoundedCache[tuple[str, bytes, bytes], bytes]("encode.certid_he
 
 
 def _cert_id(c: CertID) -> bytes:
-    key = (c.hash_algorithm, c.issuer_name_hash, c.issuer_key_hash)
+    # bytes() returns a bytes object itself; a bytearray (typed as bytes, but it encoded) is copied
+    key = (c.hash_algorithm, bytes(c.issuer_name_hash), bytes(c.issuer_key_hash))
     head = _cert_id_heads.get(key)
     if head is None:
         hash_oid = _HASH_OID_OF.get(c.hash_algorithm, c.hash_algorithm)

@@ -214,9 +214,13 @@ def _split(
     )
 
 
-async def _aiter(items: AsyncIterable[Item]) -> AsyncGenerator[Item, None]:
-    async for item in items:
-        yield item
+async def _aiter(items: Iterable[Item] | AsyncIterable[Item]) -> AsyncGenerator[object, None]:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item
 
 
 def _prepare(
@@ -298,10 +302,7 @@ async def run_batch(
         client = AsyncClient(replace(settings, proxy=None), http_client=http)
     elif config is not None:
         raise ValueError("pass the config to the client, not with client=")
-    # A plain iterable is read with next(): between two awaits nothing else runs on the loop,
-    # so the workers need neither the async wrapper nor the lock that an async iterable does.
-    plain = None if isinstance(items, AsyncIterable) else iter(items)
-    source = _aiter(items) if isinstance(items, AsyncIterable) else None
+    source = _aiter(items)
     # Workers pull items one at a time; a slot is taken before each pull and given back when
     # the caller has received the outcome, so at most `concurrency` items are held at once.
     slots = asyncio.Semaphore(concurrency)
@@ -312,26 +313,15 @@ async def run_batch(
     async def worker() -> None:
         while True:
             await slots.acquire()
-            if plain is not None:
+            async with pull:
                 try:
-                    item = next(plain)
-                except StopIteration:
+                    item = await source.__anext__()
+                except StopAsyncIteration:
                     break
                 except Exception as exc:  # the input iterator failed: hand it to the caller
                     results.put_nowait(_Stop(exc))
                     return
                 index = next(counter)
-            else:
-                assert source is not None
-                async with pull:
-                    try:
-                        item = await source.__anext__()
-                    except StopAsyncIteration:
-                        break
-                    except Exception as exc:  # the input iterator failed: hand it to the caller
-                        results.put_nowait(_Stop(exc))
-                        return
-                    index = next(counter)
             # the job turns every Exception into the item's outcome; only cancellation escapes
             results.put_nowait(await job.run(client, index, item, found_issuer, found_bundle))
         results.put_nowait(_Stop(None))
@@ -356,8 +346,7 @@ async def run_batch(
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
-        if source is not None:
-            await source.aclose()
+        await source.aclose()
         if http is not None:
             await http.aclose()
 
