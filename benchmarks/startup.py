@@ -25,6 +25,8 @@ from pathlib import Path
 
 from _common import PY, interleaved, python_code_hwm, run_process, verdict
 
+from ocspkit.cli import UNUSED_OPTIONAL_IMPORTS
+
 CRYPTO = [PY, "-c", "import cryptography.x509"]
 #: Runs the ocspkit command inside a ``python -c`` child (for its peak RSS and module list).
 _AS_MAIN = "import runpy, sys\nsys.argv = ['ocspkit', *{args!r}]\n" + (
@@ -34,7 +36,7 @@ _AS_MAIN = "import runpy, sys\nsys.argv = ['ocspkit', *{args!r}]\n" + (
 _MODULES = (
     "import atexit, os, sys\n"
     "atexit.register(lambda: open(os.environ['BENCH_MODULES'], 'w')"
-    ".write('\\n'.join(sorted(sys.modules))))\n"
+    ".write('\\n'.join(sorted(k for k, v in sys.modules.items() if v is not None))))\n"
 )
 #: Modules a certificate check has no use for (other subcommands, TLS probing, stapling, ...).
 UNUSED = (
@@ -119,9 +121,10 @@ def import_set() -> None:
         print(f"\nimports of {label}: {len(mods)} modules, {len(ours)} of ocspkit; "
               f"httpx stack: {', '.join(heavy) or 'none'}")  # fmt: skip
         print(f"  unused by it but loaded: {', '.join(unused) or 'none'}")
-        extras = [m for m in ("rich", "click", "pygments", "trio") if m in mods]
-        if extras:  # httpx imports its CLI's, httpcore trio's, whenever they are installed
-            print(f"  loaded by httpx/httpcore because they are installed: {', '.join(extras)}")
+        extras = [m for m in UNUSED_OPTIONAL_IMPORTS if m in mods]
+        # httpx imports its CLI's, httpcore trio's, whenever they are installed (and not
+        # marked absent, as the ocspkit executable does: ocspkit.cli.UNUSED_OPTIONAL_IMPORTS)
+        print(f"  loaded only because they are installed: {', '.join(extras) or 'none'}")
         print(f"  ocspkit modules: {' '.join(m.removeprefix('ocspkit.') for m in ours)}")
 
 

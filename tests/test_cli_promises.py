@@ -350,3 +350,49 @@ def test_check_many_help_names_no_cert_option() -> None:
     run = ocspkit_cmd("check-many", "--help")
     assert run.code == 0 and "--cert" not in run.out and "--url" in run.out
     assert "--jsonl" in run.out and "--csv" in run.out
+
+
+# -- the executable's imports ----------------------------------------------------------------
+
+#: Runs ``python -m ocspkit`` as the executable does and prints which of the optional packages
+#: (and whether httpx) the process held at its exit, and the command's exit code.
+_HELD = (
+    "import atexit, json, runpy, sys\n"
+    "names = ('httpx',) + tuple(sys.argv[1].split(','))\n"
+    "atexit.register(lambda: print(json.dumps(\n"
+    "    sorted(n for n in names if sys.modules.get(n) is not None))))\n"
+    "sys.argv = ['ocspkit', *sys.argv[2:]]\n"
+    "runpy.run_module('ocspkit', run_name='__main__', alter_sys=True)\n"
+)
+
+
+def test_the_executable_keeps_out_what_httpx_imports_only_because_it_is_installed(
+    ca: CA, responder: Responder, tmp_path: Path
+) -> None:
+    """httpx imports its command line's click/rich/pygments and httpcore imports trio whenever
+    they are installed; ``ocspkit check`` uses none of them and does not load them, while a
+    caller's own process keeps its imports as they are."""
+    from ocspkit.cli import UNUSED_OPTIONAL_IMPORTS, main
+
+    names = ",".join(UNUSED_OPTIONAL_IMPORTS)
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
+    write_leaf(ca, responder, tmp_path, "imp")
+    done = subprocess.run(
+        [sys.executable, "-c", _HELD, names, "check", "--cert", str(tmp_path / "imp.chain.pem")],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "GOOD" in done.stdout
+    assert json.loads(done.stdout.splitlines()[-1]) == ["httpx"]  # the client ran, nothing else
+    # what a plain `import httpx` loads here (the packages of this machine), for contrast
+    plain = subprocess.run(
+        [sys.executable, "-c", f"import httpx, sys; print(*[n for n in {names!r}.split(',') "
+         "if sys.modules.get(n) is not None])"],
+        capture_output=True, text=True, timeout=60, env=env, check=True,
+    )  # fmt: skip
+    installed = [n for n in plain.stdout.split() if n in UNUSED_OPTIONAL_IMPORTS]
+    print("loaded by a plain `import httpx` on this machine:", installed)
+    # in-process, main() marks nothing absent
+    before = {n: sys.modules.get(n, "absent") for n in UNUSED_OPTIONAL_IMPORTS}
+    assert main(["--version"]) == 0
+    assert {n: sys.modules.get(n, "absent") for n in UNUSED_OPTIONAL_IMPORTS} == before
