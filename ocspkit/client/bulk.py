@@ -247,7 +247,7 @@ def acheck_many(
     policy: ValidationPolicy | None = None,
     config: ClientConfig | None = None,
     concurrency: int = 50,
-    per_host: int | None = 10,
+    per_host: int | None = 20,
     progress: Progress | None = None,
     client: AsyncClient | None = None,
 ) -> AsyncGenerator[CheckOutcome, None]:
@@ -370,7 +370,7 @@ def check_many(
     policy: ValidationPolicy | None = None,
     config: ClientConfig | None = None,
     concurrency: int = 50,
-    per_host: int | None = 10,
+    per_host: int | None = 20,
     progress: Progress | None = None,
 ) -> Generator[CheckOutcome, None, None]:
     """The blocking form of :func:`acheck_many` (same arguments but ``client``): an iterator

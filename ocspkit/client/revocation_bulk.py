@@ -158,7 +158,7 @@ def acheck_revocation_many(
     policy: ValidationPolicy | None = None,
     config: ClientConfig | None = None,
     concurrency: int = 50,
-    per_host: int | None = 10,
+    per_host: int | None = 20,
     progress: RevocationProgress | None = None,
     client: AsyncClient | None = None,
 ) -> AsyncGenerator[RevocationOutcome, None]:
@@ -199,7 +199,7 @@ def check_revocation_many(
     policy: ValidationPolicy | None = None,
     config: ClientConfig | None = None,
     concurrency: int = 50,
-    per_host: int | None = 10,
+    per_host: int | None = 20,
     progress: RevocationProgress | None = None,
 ) -> Generator[RevocationOutcome, None, None]:
     """The blocking form of :func:`acheck_revocation_many` (same arguments but ``client``):
