@@ -37,6 +37,7 @@ from .errors import (
     DecodeError,
     DeltaCRLError,
     MalformedCRLError,
+    OCSPError,
 )
 from .issuers import prove_issuer
 from .models import (
@@ -173,6 +174,16 @@ def _check_scope(cert: x509.Certificate, crl: CRL, url: str | None) -> frozenset
     if idp.only_contains_attribute_certs:
         raise CRLScopeError("the CRL covers attribute certificates only")
     return reasons if idp.only_some_reasons is None else reasons & idp.only_some_reasons
+
+
+def covers_some_reasons(cert: x509.Certificate, crl: CRL, url: str | None) -> bool:
+    """True if ``crl`` (fetched from ``url``) is in ``cert``'s scope but covers only some
+    revocation reasons for it (§6.3.3 (d)): a partition that needs the CRLs of the other
+    reasons beside it to say GOOD. False for a CRL out of scope (its own error stands)."""
+    try:
+        return _check_scope(cert, crl, url) != ALL_REASONS
+    except OCSPError:
+        return False
 
 
 def _check_delta(base: CRL, delta: CRL) -> None:

@@ -9,7 +9,8 @@ Owns the decisions of :func:`ocspkit.check_revocation`, written once as a genera
    NO_REVOCATION_INFO or SHORT_LIVED (:func:`ocspkit.revocation_not_needed`);
 3. then each source of ``sources`` in order: ``"ocsp"`` asks every OCSP URL in turn,
    ``"crl"`` every CRL distribution point (with the delta CRL that freshestCRL names, when
-   the certificate or the CRL names one); a source falls through to the next when it has no
+   the certificate or the CRL names one), then the CRLs of distribution points that each
+   cover only some reasons, together (RFC 5280 §6.3.3 (d)); a source falls through to the next when it has no
    URL or when every URL failed (transport, responder status, decoding, any validation
    failure: signature, nonce, freshness, scope, a delta that cannot be used);
 4. the first validated GOOD or REVOKED answer wins; every failure before it is a
@@ -42,9 +43,10 @@ from .certs import (
     freshest_crl_urls,
     ocsp_urls,
 )
-from .crl_check import crl_status, revocation_not_needed
+from .crl_check import covers_some_reasons, crl_status, revocation_not_needed
 from .crlmodels import CRL
 from .errors import (
+    CRLScopeError,
     DeltaCRLError,
     NoCRLURLError,
     NoOCSPURLError,
@@ -242,17 +244,30 @@ def revocation_flow(
             if not urls:
                 missing_dp = NoCRLURLError(f"{describe(cert)} has no CRL distribution point")
                 attempts.append(RevocationAttempt(RevocationSource.CRL, None, missing_dp))
+            partitions: list[tuple[CRL, str, RevocationAttempt]] = []
             for url in urls:
                 found = yield from need_issuer()
+                got: CRL | None = None  # this URL's CRL, once fetched
                 try:
                     crl: CRL = yield AskCRL(url, found)
+                    got = crl
                     checked = yield from _crl_answer(
                         cert, found, crl, url, now, policy, extra_certs, attempts
                     )
                 except OCSPError as exc:
                     attempts.append(RevocationAttempt(RevocationSource.CRL, url, exc))
+                    if got is not None and _reasons_partition(cert, got, url, exc):
+                        partitions.append((got, url, attempts[-1]))
                     continue
                 return replace(checked, attempts=tuple(attempts))
+            if len(partitions) > 1:
+                found = yield from need_issuer()
+                joined = _joined(cert, found, partitions, now, policy, extra_certs)
+                if isinstance(joined, RevocationResult):
+                    used = [a for _, _, a in partitions]
+                    left = tuple(a for a in attempts if all(a is not u for u in used))
+                    return replace(joined, attempts=left)
+                attempts.append(RevocationAttempt(RevocationSource.CRL, None, joined))
     if fallback is not None:
         others = tuple(a for a in attempts if all(a is not u for u in unknowns))
         return replace(fallback, attempts=others)
@@ -319,6 +334,36 @@ def _crl_answer(
         f"the CRL names delta CRLs ({', '.join(named)}) and none could be used ({why}), so "
         "it cannot say the certificate is not revoked"
     )
+
+
+def _reasons_partition(cert: x509.Certificate, crl: CRL, url: str, exc: OCSPError) -> bool:
+    """True if ``crl`` failed only because it covers some of the reasons for ``cert`` (and
+    names no delta CRL, which a combination of partitions could not apply)."""
+    return (
+        isinstance(exc, CRLScopeError)
+        and covers_some_reasons(cert, crl, url)
+        and not delta_urls(cert, crl)
+    )
+
+
+def _joined(
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    partitions: Sequence[tuple[CRL, str, RevocationAttempt]],
+    now: datetime | None,
+    policy: ValidationPolicy,
+    extra_certs: Sequence[x509.Certificate],
+) -> RevocationResult | OCSPError:
+    """The answer of the reason partitions of ``cert``'s distribution points together (RFC
+    5280 §6.3.3: GOOD once the reasons they cover add up to all of them), or why not."""
+    (first, url, _), *rest = partitions
+    try:
+        return crl_status(
+            cert, issuer, first, now=now, url=url, policy=policy, extra_certs=extra_certs,
+            more_crls=[(crl, where) for crl, where, _ in rest],
+        )  # fmt: skip
+    except OCSPError as exc:
+        return exc
 
 
 def _older(delta: CRL, complete: CRL) -> bool:
