@@ -372,7 +372,9 @@ def _integer_value(value: bytes, what: str) -> int:
     return decode_integer(value[start:end], max_octets=64)
 
 
-def _read(data: object) -> bytes:
+def crl_der(data: object) -> bytes:
+    """The DER of a CRL given as DER or PEM bytes (any bytes-like object), PEM text, or a file
+    path; :class:`~ocspkit.DecodeError` when it is none of these (an unreadable file too)."""
     if isinstance(data, (str, os.PathLike)):
         text = os.fspath(data)
         if isinstance(data, str) and _PEM_MARK in text:
@@ -496,5 +498,5 @@ def parse_crl(data: bytes | str | os.PathLike[str]) -> CRL:
     well-formed CRL, an unreadable file included. Parsing does not validate: use
     :func:`ocspkit.validate_crl` or :func:`ocspkit.crl_status`.
     """
-    der = _read(data)
+    der = crl_der(data)
     return crl_facts(der).crl

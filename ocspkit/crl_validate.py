@@ -11,6 +11,7 @@ I/O. The first failure raises its own :class:`~ocspkit.CRLValidationError` subcl
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -28,7 +29,7 @@ from .certs import (
     public_key,
     unknown_critical_extension,
 )
-from .crl import OID_CRL_NUMBER, OID_DELTA_CRL_INDICATOR, OID_IDP, CRLFacts, crl_facts
+from .crl import OID_CRL_NUMBER, OID_DELTA_CRL_INDICATOR, OID_IDP, CRLFacts, crl_der, crl_facts
 from .crlmodels import CRL
 from .errors import (
     CRLCriticalExtensionError,
@@ -272,7 +273,7 @@ def check_url(crl: CRL, url: str | None) -> None:
 
 @typed_errors(MalformedCRLError, "validate_crl")
 def validate_crl(
-    crl: CRL | bytes,
+    crl: CRL | bytes | str | os.PathLike[str],
     issuer: x509.Certificate,
     *,
     now: datetime | None = None,
@@ -280,7 +281,8 @@ def validate_crl(
     policy: ValidationPolicy | None = None,
     extra_certs: Sequence[x509.Certificate] = (),
 ) -> CRL:
-    """Validate ``crl`` (a :class:`CRL` or its DER) as published by ``issuer``.
+    """Validate ``crl`` (a :class:`CRL`, or what :func:`~ocspkit.parse_crl` reads: DER or PEM
+    bytes, PEM text, a file path) as published by ``issuer``.
 
     Checks, in order: the signer (the issuer, or a certificate of ``extra_certs`` whose
     subject is the CRL's issuer, issued by ``issuer`` with cRLSign and valid at ``now``) and
@@ -294,7 +296,7 @@ def validate_crl(
     subclass (or :class:`~ocspkit.WeakAlgorithmError`, or :class:`~ocspkit.DecodeError` for
     bytes that are no CRL).
     """
-    der = crl if isinstance(crl, bytes) else crl.der
+    der = crl.der if isinstance(crl, CRL) else crl_der(crl)
     facts = crl_facts(der)
     decoded = facts.crl
     policy = policy or _DEFAULT_POLICY

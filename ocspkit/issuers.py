@@ -141,7 +141,7 @@ def _signature_of(der: bytes) -> bytes:
     return der[items[2][2] + 1 : items[2][3]]
 
 
-@typed_errors(CertificateError, "is_issued_by")
+@typed_errors(CertificateError, "prove_issuer")
 def prove_issuer(cert: Cert, issuer: Cert, policy: ValidationPolicy) -> None:
     """The issuer is proved, not assumed: its subject is the certificate's issuer name
     (:class:`~ocspkit.IssuerMismatchError`) and, unless ``policy.verify_issuer_signature`` is
@@ -157,12 +157,14 @@ def prove_issuer(cert: Cert, issuer: Cert, policy: ValidationPolicy) -> None:
             raise IssuerSignatureError(f"the given issuer did not sign the certificate: {problem}")
 
 
+@typed_errors(CertificateError, "is_issued_by")
 def is_issued_by(
     cert: x509.Certificate, issuer: x509.Certificate, *, allow_sha1: bool = True
 ) -> bool:
     """True if ``issuer``'s subject is ``cert``'s issuer name and its key signed ``cert``.
 
     SHA-1 certificate signatures are accepted unless ``allow_sha1`` is False (MD5 never).
+    Raises :class:`~ocspkit.CertificateError` for an argument that is not a certificate.
     """
     try:
         return not issued_by_problem(cert, issuer, allow_sha1=allow_sha1)
@@ -172,12 +174,13 @@ def is_issued_by(
 
 @typed_errors(CertificateError, "find_issuer")
 def find_issuer(cert: x509.Certificate, candidates: Sequence[x509.Certificate]) -> x509.Certificate:
-    """The certificate among ``candidates`` that issued ``cert`` (name *and* signature checked).
+    """The certificate among ``candidates`` that issued ``cert`` (name *and* signature checked;
+    a self-signed certificate among them issued itself).
 
     Raises :class:`~ocspkit.IssuerNotFoundError` if none did.
     """
     for cand in candidates:
-        if cand is not cert and is_issued_by(cert, cand):
+        if is_issued_by(cert, cand):
             return cand
     raise IssuerNotFoundError(
         f"issuer of {describe(cert)} not found among {len(candidates)} certificate(s)"

@@ -33,6 +33,10 @@ def build_request(
         ``"sha256"``, ``"sha384"``, ``"sha512"`` (or ``"sha224"``).
     :param nonce: ``True`` for 16 random octets (the default), ``False`` for none, or explicit
         bytes (1–32 octets, RFC 8954).
+    :raises ValueError: for no certificate, or a nonce outside 1–32 octets (a
+        :class:`~ocspkit.CertificateError`, also a ``ValueError``, for an unknown
+        ``hash_algorithm`` or a certificate that cannot be read).
+    :raises TypeError: for a ``nonce`` that is neither a bool nor bytes.
     """
     certs = [cert] if isinstance(cert, x509.Certificate) else list(cert)
     if not certs:

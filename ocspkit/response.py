@@ -200,7 +200,10 @@ def build_response(
 
 
 def build_error_response(status: ResponseStatus) -> OCSPResponse:
-    """An unsuccessful response (``tryLater``, ``unauthorized``, ...): no responseBytes."""
+    """An unsuccessful response (``tryLater``, ``unauthorized``, ...): no responseBytes.
+
+    Raises ``ValueError`` for ``SUCCESSFUL`` (use :func:`build_response`) or a value that is no
+    :class:`~ocspkit.ResponseStatus`."""
     status = ResponseStatus(status)
     if status is ResponseStatus.SUCCESSFUL:
         raise ValueError("a successful response needs build_response()")

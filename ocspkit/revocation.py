@@ -10,9 +10,9 @@ Owns the decisions of :func:`ocspkit.check_revocation`, written once as a genera
 3. then each source of ``sources`` in order: ``"ocsp"`` asks every OCSP URL in turn,
    ``"crl"`` every CRL distribution point (with the delta CRL that freshestCRL names, when
    the certificate or the CRL names one), then the CRLs of distribution points that each
-   cover only some reasons, together (RFC 5280 §6.3.3 (d)); a source falls through to the next when it has no
-   URL or when every URL failed (transport, responder status, decoding, any validation
-   failure: signature, nonce, freshness, scope, a delta that cannot be used);
+   cover only some reasons, together (RFC 5280 §6.3.3 (d)); a source falls through to the
+   next when it has no URL or when every URL failed (transport, responder status, decoding,
+   any validation failure: signature, nonce, freshness, scope, a delta that cannot be used);
 4. the first validated GOOD or REVOKED answer wins; every failure before it is a
    :class:`~ocspkit.RevocationAttempt`. A validated OCSP "unknown" does not stop the search; it
    is the answer only when no later source says GOOD or REVOKED.

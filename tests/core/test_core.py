@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 import ocspkit
@@ -67,6 +68,28 @@ def test_find_issuer_checks_signature_not_just_name(pki: PKI) -> None:
     assert not ocspkit.is_issued_by(leaf, same_name.issuer)
     with pytest.raises(ocspkit.IssuerNotFoundError):
         ocspkit.find_issuer(leaf, [pki.root, impostor])
+
+
+def test_find_issuer_answers_the_same_for_an_object_and_its_copy(pki: PKI) -> None:
+    copy = x509.load_der_x509_certificate(pki.root.public_bytes(Encoding.DER))
+    assert ocspkit.find_issuer(pki.root, [pki.root]) is pki.root  # a root issued itself
+    assert ocspkit.find_issuer(pki.root, [copy]) is copy
+    leaf = pki.leaf()
+    assert ocspkit.find_issuer(leaf, [leaf, pki.issuer]) is pki.issuer
+
+
+@pytest.mark.parametrize("bad", [None, "x", b"\x30\x00", 7])
+def test_issuer_checks_refuse_what_is_no_certificate_with_a_typed_error(
+    pki: PKI, bad: object
+) -> None:
+    leaf = pki.leaf()
+    for call in (
+        lambda: ocspkit.is_issued_by(leaf, bad),  # type: ignore[arg-type]
+        lambda: ocspkit.is_issued_by(bad, pki.issuer),  # type: ignore[arg-type]
+        lambda: ocspkit.find_issuer(leaf, [bad]),  # type: ignore[list-item]
+    ):
+        with pytest.raises(ocspkit.CertificateError):
+            call()
 
 
 # --- requests ----------------------------------------------------------------------------------

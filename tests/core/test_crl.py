@@ -79,6 +79,21 @@ def test_parse_garbage_and_unreadable_file(tmp_path: Path) -> None:
         parse_crl(tmp_path / "missing.crl")
 
 
+def test_validate_crl_reads_what_parse_crl_reads(ca: CA, tmp_path: Path) -> None:
+    crl = ca.sign_crl()
+    raw = der(crl)
+    pem = crl.public_bytes(Encoding.PEM)
+    (tmp_path / "ca.crl").write_bytes(raw)
+    forms: list[object] = [raw, bytearray(raw), memoryview(raw), pem, pem.decode()]
+    forms += [tmp_path / "ca.crl", str(tmp_path / "ca.crl"), parse_crl(raw)]
+    for form in forms:
+        assert validate_crl(form, ca.issuer).der == raw  # type: ignore[arg-type]
+        assert crl_status(ca.issue("forms.test").cert, ca.issuer, form).good  # type: ignore[arg-type]
+    for junk in (b"not a crl", "not a crl", tmp_path / "missing.crl", bytearray(b"\x30\x00")):
+        with pytest.raises(DecodeError):
+            validate_crl(junk, ca.issuer)  # type: ignore[arg-type]
+
+
 def test_idp_fields_are_read(ca: CA) -> None:
     crl = parse_crl(
         der(
