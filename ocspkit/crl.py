@@ -373,8 +373,7 @@ def _integer_value(value: bytes, what: str) -> int:
 
 
 def crl_der(data: object) -> bytes:
-    """The DER of a CRL given as DER or PEM bytes (any bytes-like object), PEM text, or a file
-    path; :class:`~ocspkit.DecodeError` when it is none of these (an unreadable file too)."""
+    """A CRL's DER from DER or PEM bytes (any bytes-like), PEM text or a file path."""
     if isinstance(data, (str, os.PathLike)):
         text = os.fspath(data)
         if isinstance(data, str) and _PEM_MARK in text:
@@ -498,5 +497,4 @@ def parse_crl(data: bytes | str | os.PathLike[str]) -> CRL:
     well-formed CRL, an unreadable file included. Parsing does not validate: use
     :func:`ocspkit.validate_crl` or :func:`ocspkit.crl_status`.
     """
-    der = crl_der(data)
-    return crl_facts(der).crl
+    return crl_facts(crl_der(data)).crl
