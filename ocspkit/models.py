@@ -364,9 +364,6 @@ class ValidationResult(HTMLRepr):
         ``pandas.DataFrame([r.to_dict() for r in results])`` gives one column per key.
         """
 
-        def _iso(value: datetime | None) -> str | None:
-            return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
-
         reason = self.revocation_reason
         nonce = self.response.nonce
         return {
@@ -425,7 +422,9 @@ class RevocationAttempt:
 
 
 def _iso(t: datetime | None) -> str | None:
-    return t.isoformat() if t is not None else None
+    """ISO 8601 UTC with a ``Z``, to the second (what every ``to_dict`` and the CLI's JSON
+    print; ``None`` stays ``None``)."""
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -465,9 +464,9 @@ class RevocationResult(HTMLRepr):
 
     def to_dict(self) -> dict[str, str | None]:
         """Flat JSON-serialisable keys, stable across releases: ``status``, ``source``,
-        ``this_update``, ``next_update``, ``revocation_time`` (ISO 8601), ``reason`` (the
-        lower-case :class:`RevocationReason` name), ``url`` and ``error`` (the last
-        attempt's error when the status is UNKNOWN, else None)."""
+        ``this_update``, ``next_update``, ``revocation_time`` (ISO 8601 UTC, ``...Z``),
+        ``reason`` (the lower-case :class:`RevocationReason` name), ``url`` and ``error``
+        (the last attempt's error when the status is UNKNOWN, else None)."""
         reason = self.revocation_reason
         error = None
         if self.status is CertStatus.UNKNOWN and self.attempts:

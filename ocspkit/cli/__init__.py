@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import IO, Any, NoReturn
 
 from .._version import __version__
-from .common import CLIError, ExitCode, describe_error, exit_for_error
+from .common import CLIError, ExitCode, describe_error, exit_for_error, settled
 
 __all__ = ["COMMANDS", "UNUSED_OPTIONAL_IMPORTS", "ExitCode", "build_parser", "main", "run"]
 
@@ -150,7 +151,15 @@ def run() -> NoReturn:
     :func:`main` in its own process is left as it is."""
     for name in UNUSED_OPTIONAL_IMPORTS:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]
-    sys.exit(main())
+    code = main()
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except OSError:  # the output is lost (reported by main); keep the exit code Python's
+        # flush at shutdown would replace with 120 and a traceback-like warning
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -177,23 +186,77 @@ def _main(argv: Sequence[str] | None) -> int:
         from .verbose import enable
 
         enable(int(args.verbose))
+    settled(reset=True)
+    real = sys.stdout
+    sys.stdout = _Output(real)
     try:
-        return int(args.func(args))
-    except CLIError as exc:
-        return _fail(args, exc, str(exc), exc.code)
+        try:
+            code = int(args.func(args))
+            sys.stdout.flush()  # a full disk or a closed reader shows here, not at exit
+            return code
+        except CLIError as exc:
+            return _fail(args, exc, str(exc), exc.code)
     except KeyboardInterrupt:
         _error(args.command, "interrupted")
         return 130
-    except BrokenPipeError:  # e.g. piped into head
-        return ExitCode.GOOD
+    except BrokenPipeError:  # the reader went away (``| head``): the verdict still stands
+        return _verdict_or_no_answer()
+    except _OutputError as exc:
+        if isinstance(exc.__cause__, BrokenPipeError):
+            return _verdict_or_no_answer()
+        _error(args.command, f"cannot write the output: {exc}")
+        return int(ExitCode.NO_ANSWER)
     except Exception as exc:  # the CLI's promise: one line, never a traceback
         return _fail(args, exc, describe_error(exc), exit_for_error(exc))
+    finally:
+        sys.stdout = real
+
+
+def _verdict_or_no_answer() -> int:
+    code = settled()
+    return int(ExitCode.NO_ANSWER if code is None else code)
+
+
+class _OutputError(Exception):
+    """Writing the command's output failed (the cause is the OSError)."""
+
+
+class _Output:
+    """``sys.stdout`` while a command runs: writes and flushes that fail raise
+    :class:`_OutputError`, so a failure to deliver the output is never taken for a failure
+    of the check (nor reported by writing to the same stream again); a closed stdout
+    (``None``) swallows the output. Everything else is the real stream's."""
+
+    def __init__(self, stream: IO[str] | None) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if self._stream is None:
+            return len(text)
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise _OutputError(exc.strerror or str(exc)) from exc
+
+    def flush(self) -> None:
+        if self._stream is None:
+            return
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise _OutputError(exc.strerror or str(exc)) from exc
+
+    def isatty(self) -> bool:
+        return self._stream is not None and self._stream.isatty()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _fail(args: argparse.Namespace, exc: BaseException, message: str, code: int) -> int:
     """Report a failure that left nothing else to report: one line, and with ``--json`` a
-    document holding only the common fields and ``error``."""
-    if getattr(args, "json", False):
+    document holding only the common fields and ``error`` (unless the output itself failed)."""
+    if getattr(args, "json", False) and not isinstance(exc, _OutputError):
         from .output import emit_json, envelope, error_json
 
         # A CLIError raised while handling a library error names that error's class.

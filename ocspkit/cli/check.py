@@ -25,6 +25,7 @@ from .common import (
     exit_for_error,
     exit_for_status,
     http_url,
+    settle,
 )
 from .output import (
     Style,
@@ -165,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
         code = exit_for_status(result.status)
     else:
         code = exit_for_error(error or RuntimeError("no answer"))
+    settle(code)
     message = describe_error(error) if error is not None else None
     if args.json:
         emit_json(

@@ -23,6 +23,7 @@ from .common import (
     SubParsers,
     UsageError,
     describe_error,
+    settle,
 )
 from .output import (
     JSONValue,
@@ -65,7 +66,11 @@ def register(sub: SubParsers, summary: str) -> None:
         "files", nargs="+", metavar="FILE", help="certificate or chain files ('-': names on stdin)"
     )
     p.add_argument(
-        "--concurrency", type=int, default=8, metavar="N", help="queries in flight (default 8)"
+        "--concurrency",
+        type=int,
+        default=8,
+        metavar="N",
+        help=f"queries in flight (default 8, at most {MAX_CONCURRENCY})",
     )
     form = p.add_mutually_exclusive_group()
     form.add_argument(
@@ -77,14 +82,23 @@ def register(sub: SubParsers, summary: str) -> None:
     p.set_defaults(func=run)
 
 
+#: The most queries ``--concurrency`` may keep in flight (each holds a socket and a task).
+MAX_CONCURRENCY = 1000
+
+
 def _names(args: argparse.Namespace) -> Iterator[str]:
     for name in args.files:
-        if name == "-":
+        if name != "-":
+            yield name
+            continue
+        if sys.stdin is None:
+            raise UsageError("'-' reads file names from standard input, which is closed")
+        try:
             for line in sys.stdin:
                 if line.strip():
                     yield line.rstrip("\r\n")
-        else:
-            yield name
+        except (UnicodeDecodeError, OSError) as exc:
+            raise UsageError(f"cannot read file names from standard input: {exc}") from None
 
 
 def _progress(total: int) -> Any:
@@ -127,8 +141,8 @@ def run(args: argparse.Namespace) -> int:
     """``ocspkit check-many``."""
     from ..client import ClientConfig, check_revocation_many
 
-    if args.concurrency < 1:
-        raise UsageError("--concurrency must be at least 1")
+    if not 1 <= args.concurrency <= MAX_CONCURRENCY:
+        raise UsageError(f"--concurrency must be 1 to {MAX_CONCURRENCY}")
     extra = issuer_bundle(args)
     names = list(_names(args))
     if not names:
@@ -150,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
             url=args.url,
             sources=sources_of(args),
             require=True,
-            concurrency=args.concurrency,
+            concurrency=min(args.concurrency, max(1, len(order))),
             hash_algorithm="sha256" if args.sha256 else "sha1",
             nonce=not args.no_nonce,
             config=ClientConfig(timeout=args.timeout, deadline=args.timeout),
@@ -232,7 +246,7 @@ def _report(
             if text:
                 label = style.status(None, "ERROR".ljust(7))
                 style.line(f"{path.ljust(width)}  {label}  {message}")
-    code = _exit(statuses)
+    code = settle(_exit(statuses))
     summary = {
         "good": statuses.count(CertStatus.GOOD),
         "revoked": statuses.count(CertStatus.REVOKED),

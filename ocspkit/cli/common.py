@@ -11,6 +11,8 @@ import argparse
 import enum
 import math
 import os
+import stat
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from ..errors import (
@@ -41,11 +43,16 @@ __all__ = [
     "describe_error",
     "exit_for_error",
     "exit_for_status",
+    "file_problem",
     "http_url",
     "load_cert_file",
     "parse_target",
     "read_file",
     "seconds",
+    "server_name",
+    "settle",
+    "settled",
+    "shown",
 ]
 
 
@@ -63,6 +70,26 @@ class ExitCode(enum.IntEnum):
     NO_ANSWER = 3
     #: Bad usage: bad arguments, a missing or unreadable file, a file that is not a certificate.
     USAGE = 4
+
+
+_SETTLED: ContextVar[ExitCode | None] = ContextVar("ocspkit_cli_settled", default=None)
+
+
+def settle(code: ExitCode) -> ExitCode:
+    """Record ``code`` as the command's exit code once its verdict is known, before its output
+    is written: if the reader of the output goes away (``ocspkit check ... | head -n1``), the
+    command still exits with its verdict (1 for revoked), not 0. Returns ``code``."""
+    _SETTLED.set(code)
+    return code
+
+
+def settled(reset: bool = False) -> ExitCode | None:
+    """The code :func:`settle` recorded in this command run (None: no verdict yet); with
+    ``reset``, forget it (a new run begins)."""
+    code = _SETTLED.get()
+    if reset:
+        _SETTLED.set(None)
+    return code
 
 
 class CLIError(Exception):
@@ -102,13 +129,33 @@ def http_url(text: str) -> str:
     """argparse type for ``--url``: an absolute http:// or https:// URL with a host."""
     from urllib.parse import urlsplit
 
+    from ..client.transfer import check_scheme
+
     try:
         parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
+        port = parts.port
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not a URL: {text!r} ({exc})") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise argparse.ArgumentTypeError(f"not an http:// or https:// URL: {text!r}")
+    if port == 0:
+        raise argparse.ArgumentTypeError(f"not a usable URL: {text!r} (port 0)")
+    try:
+        check_scheme(text)  # the client's own rules: no spaces or control characters, ...
+    except OCSPError as exc:
+        raise argparse.ArgumentTypeError(f"not a usable URL: {text!r} ({exc})") from None
+    return text
+
+
+def server_name(text: str) -> str:
+    """argparse type for ``--servername``: a name TLS can send as SNI (IDNA, labels of 1 to 63
+    characters, 253 at most)."""
+    try:
+        encoded = text.encode("idna")
+    except UnicodeError as exc:
+        raise argparse.ArgumentTypeError(f"not a server name: {text!r} ({exc})") from None
+    if not text or len(encoded) > 253:
+        raise argparse.ArgumentTypeError(f"not a server name: {text!r}")
     return text
 
 
@@ -186,47 +233,64 @@ MAX_CERT_FILE = 16 * 2**20
 def read_file(path: str, limit: int) -> bytes:
     """The bytes of the regular file ``path`` (at most ``limit``), or a :class:`UsageError`
     naming the file."""
-    from pathlib import Path
-
-    p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"not a regular file: {path}" if p.exists() else f"file not found: {path}")
+    problem = file_problem(path, "")
+    if problem is not None:
+        raise UsageError(problem)
     try:
-        with p.open("rb") as f:
+        with open(path, "rb") as f:
             data = f.read(limit + 1)
     except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+        raise UsageError(f"cannot read {shown(path)}: {exc.strerror}") from None
     if len(data) > limit:
-        raise UsageError(f"{path} is larger than {limit // 2**20} MiB")
+        raise UsageError(f"{shown(path)} is larger than {limit // 2**20} MiB")
     return data
+
+
+def shown(path: str, limit: int = 200) -> str:
+    """``path`` for a message: cut to ``limit`` characters (a line of junk read as a file name
+    must not flood the terminal)."""
+    return path if len(path) <= limit else path[:limit] + "..."
+
+
+def file_problem(path: str, what: str) -> str | None:
+    """Why ``path`` is no regular file to read (``what``: "certificate " and the like, for the
+    message), or None; a name too long or unreadable is a problem, not an exception."""
+    if not path:
+        return f"no {what}file name given (an empty argument)"
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return f"{what}file not found: {shown(path)}"
+    except (OSError, ValueError) as exc:  # too long, a loop of links, a NUL in the name...
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        return f"cannot read {what}file {shown(path)}: {reason}"
+    if stat.S_ISDIR(mode):
+        return f"{what}file is a directory: {shown(path)}"
+    if not stat.S_ISREG(mode):
+        return f"{what}file is not a regular file: {shown(path)}"
+    return None
 
 
 def load_cert_file(path: str, what: str = "certificate") -> list[x509.Certificate]:
     """The certificates in a PEM/DER file, or a :class:`UsageError` naming the file."""
-    from pathlib import Path
-
     from ..certs import load_certificates
 
-    p = Path(path)
-    if not p.exists():
-        raise UsageError(f"{what} file not found: {path}")
-    if p.is_dir():
-        raise UsageError(f"{what} file is a directory: {path}")
-    if not p.is_file():
-        raise UsageError(f"{what} file is not a regular file: {path}")
+    problem = file_problem(path, f"{what} ")
+    if problem is not None:
+        raise UsageError(problem)
     try:
-        with p.open("rb") as f:
+        with open(path, "rb") as f:
             data = f.read(MAX_CERT_FILE + 1)
     except OSError as exc:
-        raise UsageError(f"cannot read {what} file {path}: {exc.strerror}") from None
+        raise UsageError(f"cannot read {what} file {shown(path)}: {exc.strerror}") from None
     if len(data) > MAX_CERT_FILE:
-        raise UsageError(f"{what} file is larger than {MAX_CERT_FILE // 2**20} MiB: {path}")
+        raise UsageError(f"{what} file is larger than {MAX_CERT_FILE // 2**20} MiB: {shown(path)}")
     try:
         certs = load_certificates(data)
     except (CertificateError, DecodeError, ValueError):
-        raise UsageError(f"not a certificate (neither PEM nor DER X.509): {path}") from None
+        raise UsageError(f"not a certificate (neither PEM nor DER X.509): {shown(path)}") from None
     if not certs:
-        raise UsageError(f"no certificate in {path}")
+        raise UsageError(f"no certificate in {shown(path)}")
     return certs
 
 

@@ -26,6 +26,7 @@ from .common import (
     add_verbose_flag,
     load_cert_file,
     read_file,
+    settle,
 )
 from .output import JSONValue, Style, emit_json, envelope, error_json, iso, subject
 
@@ -294,6 +295,7 @@ def run(args: argparse.Namespace) -> int:
         code = ExitCode.REVOKED
     elif serial is not None and not validated:  # "not listed" needs a validated CRL
         code = ExitCode.NO_ANSWER
+    settle(code)
     message = describe_crl_error(error) if error is not None else None
     if args.json:
         emit_json(
@@ -384,6 +386,7 @@ def inspect_crl(args: argparse.Namespace, crl: CRL) -> int:
         except Exception as exc:  # the CRL does not answer for it: exit 3, one line
             error = exc
             code = exit_for_error(exc)
+    settle(code)
     message = describe_crl_error(error) if error is not None else None
     if args.json:
         emit_json(

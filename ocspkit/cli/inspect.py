@@ -25,6 +25,7 @@ from .common import (
     exit_for_error,
     exit_for_status,
     read_file,
+    settle,
 )
 from .output import (
     JSONValue,
@@ -274,6 +275,7 @@ def run(args: argparse.Namespace) -> int:
         except Exception as exc:  # the response does not hold: exit 3, one line
             error = exc
             code = exit_for_error(exc)
+    settle(code)
     message = describe_error(error) if error is not None else None
     if args.json:
         fields: dict[str, JSONValue] = {

@@ -20,6 +20,8 @@ from .common import (
     exit_for_status,
     parse_target,
     seconds,
+    server_name,
+    settle,
 )
 from .output import (
     JSONValue,
@@ -56,7 +58,9 @@ def register(sub: SubParsers, summary: str) -> None:
         "replaces it.",
     )
     p.add_argument("target", metavar="HOST[:PORT]")
-    p.add_argument("--servername", metavar="NAME", help="SNI name to send (default: HOST)")
+    p.add_argument(
+        "--servername", type=server_name, metavar="NAME", help="SNI name to send (default: HOST)"
+    )
     version = p.add_mutually_exclusive_group()
     version.add_argument(
         "--tls1_2", dest="tls_version", action="store_const", const="1.2", help="TLS 1.2 only"
@@ -204,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except OCSPError as exc:
         raise CLIError(f"cannot probe {target}: {exc}") from None
-    code = probe_exit(report)
+    code = settle(probe_exit(report))
     if args.json:
         emit_json(envelope("probe", int(code), **probe_json(report)))
     else:

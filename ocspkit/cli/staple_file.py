@@ -9,6 +9,8 @@ Must never write a response it did not validate, nor one a server may not staple
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,8 +28,19 @@ from .common import (
     exit_for_error,
     http_url,
     load_cert_file,
+    settle,
+    shown,
 )
-from .output import Style, cert_json, emit_json, envelope, error_json, result_json, result_rows
+from .output import (
+    Style,
+    cert_json,
+    emit_json,
+    envelope,
+    error_json,
+    result_json,
+    result_rows,
+    subject,
+)
 
 if TYPE_CHECKING:
     from ..models import ValidationResult
@@ -99,6 +112,33 @@ def _check_servable(result: ValidationResult, now: datetime, options: StaplerOpt
         raise UnservableResponseError(f"the response would not be stapled now: {why}")
 
 
+def _out_path(args: argparse.Namespace) -> Path:
+    """``--out``, refused unless it is a regular file or a new name in an existing directory
+    (renaming the staple over a device, a FIFO or a socket would replace it) and unless it is
+    one of the inputs (the chain would be lost)."""
+    out = Path(args.out)
+    if not args.out:
+        raise UsageError("no --out file name given (an empty argument)")
+    try:
+        mode: int | None = os.stat(out).st_mode
+    except FileNotFoundError:
+        mode = None
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise UsageError(f"cannot use --out {shown(args.out)}: {reason}") from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise UsageError(f"--out is a directory: {shown(args.out)}")
+    if mode is not None and not stat.S_ISREG(mode):
+        raise UsageError(f"--out is not a regular file (a device, FIFO or socket): {args.out}")
+    if mode is not None:
+        for given in (args.chain, args.issuer):
+            if given and os.path.samefile(given, out):
+                raise UsageError(f"--out is the same file as the input {shown(given)}")
+    if not out.parent.is_dir():
+        raise UsageError(f"directory of --out does not exist: {shown(str(out.parent))}")
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     """``ocspkit staple-file``."""
     from ..client import ClientConfig, check
@@ -110,14 +150,14 @@ def run(args: argparse.Namespace) -> int:
     leaf, bundle = certs[0], list(certs[1:])
     if args.issuer:
         bundle += load_cert_file(args.issuer, "issuer")
-    out = Path(args.out)
-    if out.is_dir():
-        raise UsageError(f"--out is a directory: {args.out}")
-    if not out.parent.is_dir():
-        raise UsageError(f"directory of --out does not exist: {out.parent}")
+    out = _out_path(args)
     try:
         issuer = find_issuer(leaf, bundle)
     except IssuerNotFoundError:
+        if args.issuer:
+            raise UsageError(
+                f"{shown(args.issuer)} holds no certificate that issued {subject(leaf)}"
+            ) from None
         issuer = None
     written = False
     error: BaseException | None = None
@@ -145,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
         code = ExitCode.GOOD  # a staple was written: whatever it says, reload the server
     else:
         code = exit_for_error(error or RuntimeError("no answer"))
+    settle(code)
     message = describe_error(error) if error is not None else None
     if args.json:
         emit_json(

@@ -22,7 +22,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
-from .common import ExitCode, SubParsers, UsageError
+from .common import ExitCode, SubParsers, UsageError, settle
 
 if TYPE_CHECKING:
     from ..stapling.daemon import CertificateStatus, StaplerDaemon
@@ -221,7 +221,7 @@ class _Signals:
 def _once(daemon: StaplerDaemon, args: argparse.Namespace) -> int:
     statuses = daemon.once()
     bad = [s for s in statuses if not daemon.is_ok(s)]
-    code = ExitCode.NO_ANSWER if bad else ExitCode.GOOD
+    code = settle(ExitCode.NO_ANSWER if bad else ExitCode.GOOD)
     log = logging.getLogger("ocspkit.stapler")
     for s in bad:
         why = s.output_error or s.state.last_error or "no valid staple"

@@ -20,6 +20,8 @@ from .common import (
     load_cert_file,
     parse_target,
     seconds,
+    server_name,
+    settle,
 )
 from .output import Style, cert_json, emit_json, envelope, subject
 
@@ -37,7 +39,9 @@ def register(sub: SubParsers, summary: str) -> None:
         "server cannot be reached, 4 usage.",
     )
     p.add_argument("source", metavar="CERTFILE | HOST[:PORT]")
-    p.add_argument("--servername", metavar="NAME", help="SNI name to send (default: HOST)")
+    p.add_argument(
+        "--servername", type=server_name, metavar="NAME", help="SNI name to send (default: HOST)"
+    )
     p.add_argument(
         "--timeout", type=seconds, default=10.0, metavar="SECONDS", help="for a server (default 10)"
     )
@@ -72,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         certs = _from_server(args)
     found = any(ocsp_urls(c) for c in certs)
-    code = ExitCode.GOOD if found else ExitCode.NO_ANSWER
+    code = settle(ExitCode.GOOD if found else ExitCode.NO_ANSWER)
     if args.json:
         emit_json(
             envelope(
