@@ -378,7 +378,11 @@ def inspect_crl(args: argparse.Namespace, crl: CRL) -> int:
     item = inputs(args.cert, issuer_bundle(args)) if args.cert else None
     if item is not None:
         if item.issuer is None:
-            where = args.issuer or f"{args.cert} (after the certificate)"
+            if args.issuer:
+                raise UsageError(
+                    f"{args.issuer} holds no certificate that issued {subject(item.cert)}"
+                )
+            where = f"{args.cert} (after the certificate)"
             raise UsageError(f"no issuer of {subject(item.cert)} found in {where}: use --issuer")
         try:
             result = crl_status(item.cert, item.issuer, crl)

@@ -267,7 +267,11 @@ def run(args: argparse.Namespace) -> int:
 
         item = inputs(args.cert, issuer_bundle(args))
         if item.issuer is None:
-            where = args.issuer or f"{args.cert} (after the certificate)"
+            if args.issuer:
+                raise UsageError(
+                    f"{args.issuer} holds no certificate that issued {subject(item.cert)}"
+                )
+            where = f"{args.cert} (after the certificate)"
             raise UsageError(f"no issuer of {subject(item.cert)} found in {where}: use --issuer")
         try:
             result = validate_response(value, item.cert, item.issuer)

@@ -187,7 +187,8 @@ def transport_error(exc: Exception, url: str) -> FetchError:
         return exc
     detail = str(exc) or type(exc).__name__
     if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
-        return FetchTimeoutError(f"timed out: {detail}", url=url)
+        said = detail if detail.startswith("timed out") else f"timed out: {detail}"
+        return FetchTimeoutError(said, url=url)
     if isinstance(exc, httpx.RemoteProtocolError):
         return ConnectError(f"connection broken mid-response: {detail}", url=url)
     if isinstance(exc, (httpx.TransportError, OSError)):

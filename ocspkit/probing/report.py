@@ -51,10 +51,13 @@ class ProbeTarget:
     @classmethod
     def parse(cls, text: str, default_port: int = 443) -> ProbeTarget:
         """A target from ``"host"``, ``"host:port"``, ``"[v6]:port"``, ``"::1"`` or
-        ``"https://host:port/..."``. Raises ``ValueError`` on an empty host or a bad port."""
+        ``"https://host:port/..."``. Raises ``ValueError`` on an empty host, a bad port or a
+        URL of another scheme (an ``ftp://`` or ``http://`` address names no TLS server)."""
         spec = text.strip()
         if "://" in spec:
-            spec = spec.split("://", 1)[1]
+            scheme, spec = spec.split("://", 1)
+            if scheme.lower() != "https":
+                raise ValueError(f"not an https:// URL: {text!r} (probes speak TLS)")
         spec = spec.split("/", 1)[0].rpartition("@")[2]
         host, port_text = spec, ""
         if spec.startswith("["):

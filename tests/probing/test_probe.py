@@ -502,7 +502,9 @@ def test_target_parse(text: str, target: ProbeTarget) -> None:
     assert ProbeTarget.parse(text) == target
 
 
-@pytest.mark.parametrize("text", ["", ":443", "host:x", "host:70000", "[::1]x"])
+@pytest.mark.parametrize(
+    "text", ["", ":443", "host:x", "host:70000", "[::1]x", "ftp://host/", "http://host/"]
+)
 def test_target_parse_errors(text: str) -> None:
     with pytest.raises(ValueError):
         ProbeTarget.parse(text)
