@@ -3,7 +3,7 @@ its outputs with their reload commands, one log line per event, and a swap on re
 
 What this module owns: turning configuration values into a store, a stapler and outputs
 (:class:`StaplerDaemon`), logging the stapler's events (logger ``ocspkit.stapler``), running
-each output's reload command (an argv with a timeout, never a shell), ``--once`` (refresh what
+each output's reload command (:mod:`~.reload`) after a write, ``--once`` (refresh what
 is due, write, report) and the long-running loop (the stapler's own thread; SIGHUP and
 SIGTERM are turned into :meth:`StaplerDaemon.request_reload` / :meth:`request_stop` by the
 command line). What it must never do: schedule, fetch or validate anything itself — the
@@ -13,9 +13,7 @@ stapler's plan does that — or write a file other than atomically.
 from __future__ import annotations
 
 import logging
-import subprocess
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -35,6 +33,7 @@ from .outputs import (
     try_later_response,
 )
 from .redis_store import RedisStore
+from .reload import ReloadCommand, pending_marker
 from .stapler import Stapler
 from .state import StapleState
 from .stores import DirectoryStore, MemoryStore, StapleStore
@@ -46,42 +45,6 @@ logger = logging.getLogger("ocspkit.stapler")
 
 def _when(t: datetime | None) -> str:
     return "-" if t is None else t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class ReloadCommand:
-    """Run ``argv`` (no shell) within ``timeout`` seconds; a non-zero exit, a timeout or a
-    missing program raises :class:`~ocspkit.stapling.OutputError` (the stapler logs it and
-    tries the output again a few seconds later)."""
-
-    def __init__(self, argv: Sequence[str], timeout: float) -> None:
-        self.argv = tuple(argv)
-        self.timeout = timeout
-
-    def __call__(self) -> None:
-        started = time.monotonic()
-        try:
-            done = subprocess.run(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=self.timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise OutputError(f"reload {self} timed out after {self.timeout:g} s") from None
-        except OSError as exc:
-            raise OutputError(f"reload {self} could not start: {exc.strerror or exc}") from None
-        took = time.monotonic() - started
-        if done.returncode != 0:
-            err = done.stderr.decode("utf-8", "replace").strip().splitlines()
-            tail = f": {err[-1][:200]}" if err else ""
-            raise OutputError(f"reload {self} exited with {done.returncode}{tail}")
-        logger.info("reload: %s done in %.2f s", self, took)
-
-    def __str__(self) -> str:
-        import shlex
-
-        return shlex.join(self.argv)
 
 
 class RedisOutput:
@@ -122,7 +85,10 @@ class DaemonOutput:
 
     A file that already holds what would be written is not rewritten (a cron ``--once`` run or
     a restart with nothing new reloads no server); the reload runs only after something was
-    written. ``ok`` says whether the last update succeeded.
+    written, or while an earlier reload of these files failed: a failed reload leaves a
+    marker next to each file (``.NAME.reload-pending``), so the next run, ``--once`` in another
+    process included, reloads even though the files hold the staple already, and removes the
+    markers once a reload succeeds. ``ok`` says whether the last update succeeded.
     """
 
     def __init__(
@@ -137,6 +103,7 @@ class DaemonOutput:
     def update(self, der: bytes | None) -> None:
         """Write ``der`` (or the "no staple" content) to each part, then reload."""
         wrote = []
+        files = [part.path for part in self.parts if isinstance(part, StapleFile)]
         try:
             for part in self.parts:
                 if isinstance(part, StapleFile) and _unchanged(part, der):
@@ -146,8 +113,18 @@ class DaemonOutput:
             if wrote:
                 what = f"{len(der)}-byte staple" if der is not None else "no-staple marker"
                 logger.info("write: %s: %s to %s", self.name, what, ", ".join(wrote))
-                if self.reload is not None:
+            pending = self.reload is not None and any(pending_marker(f).exists() for f in files)
+            if self.reload is not None and (wrote or pending):
+                if pending and not wrote:
+                    logger.info("reload: %s: an earlier reload failed; again", self.name)
+                try:
                     self.reload()
+                except OutputError:
+                    for f in files:
+                        pending_marker(f).touch()
+                    raise
+                for f in files:
+                    pending_marker(f).unlink(missing_ok=True)
         except Exception as exc:
             self.ok, self.last_error = False, exc
             raise

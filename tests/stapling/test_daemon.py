@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
@@ -309,6 +310,38 @@ def test_once_reload_failure_is_logged_and_exit_3(
     assert "reload false exited with 1" in res.stderr
     assert "reload /no/such/program --flag could not start" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_a_failed_reload_is_run_again_by_the_next_once(
+    ca: CA, responder: Responder, tmp_path: Path
+) -> None:
+    """The file holds the staple after the first run, but the server never loaded it: the
+    second run (another process) must reload although nothing is written, and the third,
+    with the reload done, must not."""
+    leaf = ca.issue(ocsp_url=responder.url)
+    marker, flag = tmp_path / "reloads", tmp_path / "fail-next"
+    flag.touch()
+    code = (
+        "import os, sys; open(sys.argv[1], 'a').write('reload\\n'); "
+        "f = sys.argv[2]; failing = os.path.exists(f); failing and os.remove(f); "
+        "sys.exit(1 if failing else 0)"
+    )
+    config = write_config(
+        tmp_path / "stapler.toml",
+        {"store": str(tmp_path / "store")},  # the second run fetches nothing: same bytes
+        [{"chain": str(chain_file(leaf, tmp_path, "site")),
+          "output": [{"type": "file", "path": "s.der",
+                      "reload": [sys.executable, "-c", code, str(marker), str(flag)]}]}],
+    )  # fmt: skip
+    first = run_once(config)
+    assert first.returncode == 3 and reloads(marker) == 1, first.stderr
+    assert (tmp_path / ".s.der.reload-pending").exists()
+    second = run_once(config)
+    assert second.returncode == 0 and reloads(marker) == 2, second.stderr
+    assert "write: " not in second.stderr and "an earlier reload failed" in second.stderr
+    assert not (tmp_path / ".s.der.reload-pending").exists()
+    third = run_once(config)
+    assert third.returncode == 0 and reloads(marker) == 2, third.stderr
 
 
 # -- configuration errors ----------------------------------------------------------------------
