@@ -260,9 +260,9 @@ class UnservableResponseError(ValidationError):
 
 
 class StapleRollbackError(UnservableResponseError):
-    """A valid response older than the one being served (an earlier thisUpdate, or a
-    non-``revoked`` answer no newer than a ``revoked`` one): a cache or a lagging responder
-    replica must never roll a staple back, least of all from revoked to good.
+    """A valid response older than the one being served (an earlier thisUpdate), or any
+    non-``revoked`` answer after a ``revoked`` one (only a certificateHold may be released, by
+    a newer answer): a cache or a lagging replica must never roll a staple back.
 
     :ivar this_update: the fetched response's thisUpdate.
     :ivar current_this_update: the thisUpdate of the response being kept.

@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from ..errors import StapleRollbackError
-from ..models import CertStatus, ValidationResult
+from ..models import CertStatus, RevocationReason, ValidationResult
 from ..refresh import StapleTimes
 from .outputs import StapleOutput
 
@@ -36,20 +36,24 @@ def staleness(
     """Why ``fetched`` must not replace ``current`` (None: it may).
 
     A response older than the current one is refused (a CDN cache or a lagging responder
-    replica must not roll the staple back), and so is any answer other than ``revoked`` that is
-    not strictly newer than a ``revoked`` one: a revoked certificate never goes back to good on
-    an answer of the same age.
+    replica must not roll the staple back), and so is any answer other than ``revoked`` after a
+    ``revoked`` one: a revocation is final (RFC 5280 §5.3.1), so a later "good" is a replica
+    that never saw it, and the strictest signed answer stands. Only a certificateHold can be
+    released, by an answer strictly newer than the hold.
     """
     if current is None:
         return None
     if fetched.this_update < current.this_update:
         why = "is older than the one being served"
-    elif (
-        current.status is CertStatus.REVOKED
-        and fetched.status is not CertStatus.REVOKED
-        and fetched.this_update <= current.this_update
-    ):
-        why = f"says {fetched.status.value} but is not newer than the revoked one being served"
+    elif current.status is CertStatus.REVOKED and fetched.status is not CertStatus.REVOKED:
+        hold = current.revocation_reason is RevocationReason.CERTIFICATE_HOLD
+        if hold and fetched.this_update > current.this_update:
+            return None
+        why = (
+            f"says {fetched.status.value} but is not newer than the hold being served"
+            if hold
+            else f"says {fetched.status.value} after a revocation, which is final"
+        )
     else:
         return None
     return StapleRollbackError(

@@ -156,7 +156,7 @@ def test_older_response_from_a_cache_never_replaces_a_newer_one(ca: CA) -> None:
         assert len([e for e in ev if isinstance(e, StapleUpdated)]) == 1
 
 
-def test_revoked_never_goes_back_to_good_unless_newer(ca: CA) -> None:
+def test_revoked_never_goes_back_to_good(ca: CA) -> None:
     leaf = ca.issue("revoked.test")
     t = utcnow()
     good_before = ca.sign_response(leaf.cert, this_update=t - 20 * M).der
@@ -187,11 +187,36 @@ def test_revoked_never_goes_back_to_good_unless_newer(ca: CA) -> None:
         state = stapler.state(key, now=at)
         assert state.failures == 0 and state.last_error is None and len(ev) == events
         assert state.next_attempt > at
-        # a strictly newer good answer (e.g. a certificateHold released) is accepted
+        # a strictly newer good answer too: a keyCompromise revocation is final
         cache.body = good_later
         at = refresh_when_due(stapler, key)
+        state = stapler.state(key, now=at)
+        assert state.result is not None and state.result.status is ocspkit.CertStatus.REVOKED
+        assert isinstance(state.last_error, StapleRollbackError)
+        assert "final" in str(state.last_error)
+        assert stapler.staple_for(key, now=at) == revoked
+
+
+def test_a_certificate_hold_is_released_only_by_a_newer_answer(ca: CA) -> None:
+    leaf = ca.issue("hold.test")
+    t = utcnow()
+    ca.revoke(leaf.cert, ocspkit.RevocationReason.CERTIFICATE_HOLD)
+    held = ca.sign_response(leaf.cert, this_update=t - 10 * M).der
+    ca.unrevoke(leaf.cert)
+    same_age = ca.sign_response(leaf.cert, this_update=t - 10 * M).der
+    released = ca.sign_response(leaf.cert, this_update=t - 2 * M).der
+    with Cache() as cache:
+        cache.body = held
+        stapler = cached_stapler(cache, Events())
+        key = stapler.add(leaf.chain)
+        cache.body = same_age
+        at = refresh_when_due(stapler, key)
+        assert isinstance(stapler.state(key, now=at).last_error, StapleRollbackError)
+        assert stapler.staple_for(key, now=at) == held
+        cache.body = released
+        at = refresh_when_due(stapler, key)
         assert stapler.state(key, now=at).result.status is ocspkit.CertStatus.GOOD  # type: ignore[union-attr]
-        assert stapler.staple_for(key, now=at) == good_later
+        assert stapler.staple_for(key, now=at) == released
 
 
 def test_remove_during_an_inflight_refresh_does_not_serve_again(ca: CA) -> None:
