@@ -14,11 +14,15 @@ Apache's ``SSLStapling*`` directives one to one (``docs/howto-daemon.rst``).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
+import os
 import re
 import shlex
+import stat
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -377,8 +381,9 @@ def _certificate(
         raise ConfigError(
             "must be an array of tables ([[certificate.output]])", key=f"{key}.output"
         )
+    inputs = (chain, ipath) if "issuer" in table else (chain,)
     outputs = tuple(
-        _output(o, f"{key}.output[{j}]", root, store) for j, o in enumerate(outputs_raw)
+        _output(o, f"{key}.output[{j}]", root, store, inputs) for j, o in enumerate(outputs_raw)
     )
     return CertificateConfig(name, chain, certs, issuer, force_url, outputs)
 
@@ -388,7 +393,30 @@ def _stem(chain: Path) -> str:
     return re.sub(r"([._-]?(full)?chain)?\.(pem|crt|cer)$", "", chain.name) or chain.name
 
 
-def _output(raw: object, key: str, root: Path, store: str | None) -> OutputConfig:
+def _staple_path(value: object, key: str, root: Path, inputs: Sequence[Path]) -> Path:
+    """A staple file's path: new, or a regular file that is none of the certificate's files
+    (the staple is renamed over it: a device, FIFO or socket, or the chain, would be lost)."""
+    path = _path(value, key, root)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return path
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot use {str(path)!r}: {exc}", key=key) from None
+    if not stat.S_ISREG(mode):
+        raise ConfigError(f"{str(path)!r} is not a regular file (a device, FIFO, socket or "
+                          "directory would be replaced by the staple)", key=key)  # fmt: skip
+    for given in inputs:
+        with contextlib.suppress(OSError):
+            if os.path.samefile(given, path):
+                raise ConfigError(f"{str(path)!r} is the certificate's {given.name}: the "
+                                  "staple would replace it", key=key)  # fmt: skip
+    return path
+
+
+def _output(
+    raw: object, key: str, root: Path, store: str | None, inputs: Sequence[Path] = ()
+) -> OutputConfig:
     table = _table(raw, key)
     kind = table.get("type")
     if kind not in _OUTPUT_KEYS:
@@ -409,10 +437,10 @@ def _output(raw: object, key: str, root: Path, store: str | None) -> OutputConfi
             raise ConfigError(
                 f"must be empty, trylater, remove or keep, not {missing!r}", key=f"{key}.missing"
             )
-        file = _path(table["path"], f"{key}.path", root)
+        file = _staple_path(table["path"], f"{key}.path", root, inputs)
         return OutputConfig("file", path=file, missing=missing, **common)
     if kind == "haproxy":
-        path = _path(table["path"], f"{key}.path", root) if "path" in table else None
+        path = _staple_path(table["path"], f"{key}.path", root, inputs) if "path" in table else None
         crt = _path(table["crt"], f"{key}.crt", root) if "crt" in table else None
         if path is not None and crt is not None:
             raise ConfigError("set path (the .ocsp file) or crt, not both", key=f"{key}.crt")

@@ -141,8 +141,10 @@ class DaemonOutput:
 
 
 def _holds(path: Path, der: bytes) -> bool:
+    """True if the regular file ``path`` holds ``der`` (a FIFO or a device is never read: it
+    could block or never end)."""
     try:
-        return path.read_bytes() == der
+        return path.is_file() and path.stat().st_size == len(der) and path.read_bytes() == der
     except OSError:
         return False
 

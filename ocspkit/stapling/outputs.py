@@ -21,6 +21,7 @@ import functools
 import os
 import signal
 import socket
+import stat
 import subprocess
 import time
 from collections.abc import Callable
@@ -106,8 +107,12 @@ class StapleFile:
         self.mode = mode
 
     def update(self, der: bytes | None) -> None:
-        """Write ``der`` (or the ``missing`` content) atomically, then call ``after_write``."""
+        """Write ``der`` (or the ``missing`` content) atomically, then call ``after_write``.
+        Something other than a regular file at the path (a device, FIFO, socket or directory,
+        which the rename would replace) is an :class:`~ocspkit.stapling.OutputError`."""
         try:
+            if not regular_or_absent(self.path):
+                raise OutputError(f"staple file {str(self.path)!r} is not a regular file")
             if der is not None:
                 atomic_write(self.path, der, mode=self.mode)
             elif self.missing == "empty":
@@ -125,6 +130,16 @@ class StapleFile:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r})"
+
+
+def regular_or_absent(path: Path) -> bool:
+    """True if nothing is at ``path``, or a regular file (a symbolic link is followed)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError):
+        return False
 
 
 def _process_name_matches(pid: int, name: str) -> bool | None:

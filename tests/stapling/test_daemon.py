@@ -8,6 +8,7 @@ behind per-certificate ``force_url``: ``Stapler.add(url=...)``."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import urllib.request
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import ocspkit
-from ocspkit.stapling import Stapler, StaplerOptions
+from ocspkit.stapling import StapleFile, Stapler, StaplerOptions
 from ocspkit.stapling.config import load_config, parse_config, parse_duration
 from ocspkit.testing import CA, Leaf
 from ocspkit.testing.responder import Responder
@@ -379,6 +380,36 @@ def test_config_errors_name_the_key_and_exit_4(
     assert res.returncode == 4, res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"ocspkit stapler: error: {key}: "), res.stderr
+
+
+def test_an_output_path_that_is_no_staple_file_is_refused(ca: CA, tmp_path: Path) -> None:
+    """A FIFO (reading it blocked the daemon for ever), a device, a socket or the chain itself
+    at an output's path: the staple's rename would replace it. Exit 4, the thing intact."""
+    import socket
+
+    chain = chain_file(ca.issue(ocsp_url="http://127.0.0.1:9/"), tmp_path, "site")
+    fifo = tmp_path / "fifo.der"
+    os.mkfifo(fifo)
+    sock_path = tmp_path / "s.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(sock_path))
+    try:
+        for path, kind in ((fifo, "file"), (Path("/dev/null"), "file"), (sock_path, "haproxy"),
+                           (chain, "file")):  # fmt: skip
+            config = write_config(tmp_path / "c.toml", {},
+                                  [{"chain": str(chain),
+                                    "output": [{"type": kind, "path": str(path)}]}])  # fmt: skip
+            res = run_once(config, timeout=30)
+            assert res.returncode == 4, res.stderr
+            assert "certificate[0].output[0].path" in res.stderr, res.stderr
+    finally:
+        listener.close()
+    assert fifo.is_fifo() and sock_path.is_socket() and Path("/dev/null").is_char_device()
+    assert chain.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+    # and at run time, should one appear after the configuration was read
+    with pytest.raises(ocspkit.OutputError, match="not a regular file"):
+        StapleFile(fifo).update(b"x")
+    assert fifo.is_fifo()
 
 
 def test_config_errors_other_shapes_exit_4(tmp_path: Path) -> None:
