@@ -8,7 +8,6 @@ each exchange (``asyncio.timeout``). What it must never do: make a decision of i
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -34,7 +33,7 @@ from .actions import (
     stream_args,
     transport_error,
 )
-from .backends import limits
+from .backends import aresolve_within, limits
 from .base import BundleInput, CertInput, ClientBase, coerce_inputs, new_async_http, own_transport
 from .cache import ResponseCache
 from .config import ClientConfig
@@ -107,16 +106,12 @@ class _HostSlots:
 
 
 async def _resolve(action: Resolve) -> tuple[str, ...]:
-    loop = asyncio.get_running_loop()
     try:
-        infos = await asyncio.wait_for(
-            loop.getaddrinfo(action.host, action.port, type=socket.SOCK_STREAM), action.timeout
-        )
-    except asyncio.TimeoutError:
+        return await aresolve_within(action.host, action.port, action.timeout)
+    except TimeoutError:
         raise FetchTimeoutError(f"resolving {action.host} timed out", url=action.url) from None
     except OSError as exc:
         raise ConnectError(f"cannot resolve {action.host}: {exc}", url=action.url) from exc
-    return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 class AsyncClient(ClientBase[httpx.AsyncClient]):

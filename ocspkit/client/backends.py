@@ -20,14 +20,17 @@ The async backend runs its connections on asyncio itself (:class:`~.aiostream.As
 rather than through AnyIO's streams, whose cancel scopes and task groups cost more CPU than the
 rest of a bulk check's HTTP work.
 
-Host names are resolved by :func:`resolve_within`: a blocking ``getaddrinfo`` cannot be
-interrupted, so it runs in a daemon thread that the caller stops waiting for at the deadline;
-at most :data:`MAX_LOOKUPS` such threads exist at once, however many lookups time out.
+Host names are resolved by :func:`resolve_within` (and :func:`aresolve_within` under asyncio):
+a blocking ``getaddrinfo`` cannot be interrupted, so it runs in a daemon thread that the
+caller stops waiting for at the deadline (never in asyncio's default executor, which
+``asyncio.run`` waits for at its end); at most :data:`MAX_LOOKUPS` such threads exist at
+once, however many lookups time out.
 """
 
 from __future__ import annotations
 
-import socket
+import asyncio
+import contextlib
 import ssl
 import threading
 import time
@@ -37,7 +40,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
 import httpcore
 
 from .aiostream import AsyncioStream
@@ -139,6 +141,55 @@ def resolve_within(host: str, port: int, timeout: float) -> tuple[str, ...]:
         raise OSError(f"cannot resolve {host}: {error}") from error
     addresses: tuple[str, ...] = box["addresses"]
     return addresses
+
+
+async def aresolve_within(host: str, port: int, timeout: float) -> tuple[str, ...]:
+    """:func:`resolve_within` for asyncio: the lookup runs in a daemon thread of its own (one
+    of the same :data:`MAX_LOOKUPS`), never in the loop's default executor, which
+    ``asyncio.run`` waits for at its end: a lookup that hangs must not hold the program past
+    the deadline it was given. Raises :class:`TimeoutError` or :class:`OSError` likewise."""
+    literal = literal_address(host)
+    if literal is not None:
+        return (literal,)
+    loop = asyncio.get_running_loop()
+    end = loop.time() + max(0.0, timeout)
+    while not _LOOKUP_SLOTS.acquire(blocking=False):  # never block the loop for a slot
+        if loop.time() >= end:
+            raise TimeoutError(f"resolving {host} timed out (too many lookups pending)")
+        await asyncio.sleep(0.01)
+    answer: asyncio.Future[tuple[str, ...]] = loop.create_future()
+
+    def deliver(addresses: tuple[str, ...] | None, error: Exception | None) -> None:
+        if answer.done():
+            return
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(addresses or ())
+
+    def work() -> None:
+        addresses: tuple[str, ...] | None = None
+        error: Exception | None = None
+        try:
+            addresses = getaddrinfo_addresses(host, port)
+        except OSError as exc:
+            error = exc
+        except Exception as exc:  # UnicodeError (bad IDNA), ...
+            error = OSError(f"cannot resolve {host}: {exc}")
+        finally:
+            _LOOKUP_SLOTS.release()
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+            loop.call_soon_threadsafe(deliver, addresses, error)
+
+    try:
+        threading.Thread(target=work, name="ocspkit-resolve", daemon=True).start()
+    except BaseException:
+        _LOOKUP_SLOTS.release()
+        raise
+    try:
+        return await asyncio.wait_for(asyncio.shield(answer), max(0.0, end - loop.time()))
+    except asyncio.TimeoutError:
+        raise TimeoutError(f"resolving {host} timed out") from None
 
 
 class MetadataAddressError(httpcore.ConnectError):
@@ -280,13 +331,13 @@ class AsyncPinnedBackend(httpcore.AsyncNetworkBackend):
                 addresses = (literal,)
             else:
                 try:
-                    with anyio.fail_after(timeout):
-                        infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+                    addresses = await aresolve_within(
+                        host, port, 30.0 if timeout is None else timeout
+                    )
                 except TimeoutError as exc:
                     raise httpcore.ConnectTimeout(f"resolving {host} timed out") from exc
                 except OSError as exc:
                     raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-                addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
         addresses = _refuse_metadata(host, addresses)
         last: Exception | None = None
         for address in addresses:

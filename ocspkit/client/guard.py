@@ -32,12 +32,14 @@ from ..errors import FetchError, UnsafeURLError
 
 __all__ = [
     "METADATA_ADDRESSES",
+    "METADATA_NAMES",
     "check_address",
     "getaddrinfo_addresses",
     "host_and_port",
     "is_metadata_address",
     "is_public_address",
     "literal_address",
+    "refuse_metadata_host",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -153,3 +155,29 @@ def getaddrinfo_addresses(host: str, port: int) -> tuple[str, ...]:
     """Every address ``host`` resolves to (blocking; the edges bound it with a timeout)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+#: Cloud metadata host names a proxy would resolve for us (GCP, and the names Azure and
+#: Alibaba document for their endpoints).
+METADATA_NAMES = frozenset({"metadata.google.internal", "metadata", "metadata.azure.internal"})
+
+
+def refuse_metadata_host(url: str) -> None:
+    """Raise :class:`~ocspkit.UnsafeURLError` if ``url``'s host is a cloud metadata address in
+    any spelling (``169.254.169.254``, ``0xa9fea9fe``, ``2852039166``, ``[::ffff:...]``) or a
+    metadata host name: before any request, since a proxy would fetch it where the connection
+    rule (which sees only the proxy's address) cannot."""
+    try:
+        host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return  # the URL is refused as malformed elsewhere
+    address = host
+    if _parse(host) is None:
+        try:  # the legacy IPv4 spellings inet_aton reads (and resolvers with it)
+            address = socket.inet_ntoa(socket.inet_aton(host))
+        except (OSError, UnicodeError, ValueError):
+            address = ""
+    if host in METADATA_NAMES:
+        raise UnsafeURLError(f"refusing to connect to cloud metadata host {host}", url=url)
+    if address and is_metadata_address(address):
+        raise UnsafeURLError(f"refusing to connect to cloud metadata address {address}", url=url)

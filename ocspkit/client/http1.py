@@ -265,7 +265,9 @@ class PlainHTTPPool:
         timeouts: dict[str, float | None],
     ) -> tuple[_Connection, Head]:
         for attempt in (0, 1):
-            conn = await self._take_idle(key)
+            # the retry after a kept-alive connection the server had closed opens a new one
+            # (the other idle ones are as likely to be closed)
+            conn = await self._take_idle(key) if attempt == 0 else None
             reused = conn is not None
             if conn is None:
                 await self._make_room()

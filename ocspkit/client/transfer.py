@@ -37,7 +37,7 @@ from ..models import ResponseStatus
 from ..refresh import RefreshSchedule, retry_delay
 from .actions import Action, Exchange, Reply, Resolve, Sleep, media_type, parse_retry_after
 from .config import ClientConfig
-from .guard import check_address, host_and_port, literal_address
+from .guard import check_address, host_and_port, literal_address, refuse_metadata_host
 
 __all__ = [
     "Context",
@@ -175,9 +175,11 @@ def _guard(ctx: Context, url: str, *, redirect: bool = False) -> Flow[tuple[str,
 
 
 def _is_public_host(ctx: Context, url: str) -> Flow[bool]:
-    """True if every address of ``url``'s host is public (the source of a redirect)."""
+    """True if any address of ``url``'s host is public: the source of a redirect when the
+    address that answered is unknown (through a proxy), so that the redirect may have come
+    from a public one."""
     addresses = yield from _addresses(ctx, url)
-    return all(ctx.config.is_public(a) for a in addresses)
+    return any(ctx.config.is_public(a) for a in addresses)
 
 
 def fetch(
@@ -235,6 +237,7 @@ def fetch_reply(
     guard_next = False  # the current URL is the target of a redirect from a public address
     while True:
         checked: tuple[str, ...] = ()
+        refuse_metadata_host(current)  # also through a proxy, which would fetch it for us
         if config.block_private_addresses or guard_next:
             checked = yield from _guard(ctx, current, redirect=guard_next)
         remaining = ctx.remaining()
@@ -270,6 +273,8 @@ def fetch_reply(
                 guard_next = False  # every hop is checked anyway / the caller allowed it
             elif checked:
                 guard_next = True  # checked addresses are public ones
+            elif reply.peer and not config.proxy:
+                guard_next = config.is_public(reply.peer)  # the address that redirected
             else:
                 guard_next = yield from _is_public_host(ctx, current)
             current = target

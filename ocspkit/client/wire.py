@@ -256,6 +256,8 @@ class ResponseReader:
         if status is None:
             raise RemoteProtocolError(f"illegal status line {lines[0][:80]!r}")
         head = Head(int(status[2]), status[3] or b"", status[1], tuple(_fields(lines[1:])))
+        if head.status_code < 100:  # as h11: no status class below 1xx
+            raise RemoteProtocolError(f"illegal status code {head.status_code:03d}")
         if head.status_code < 200:
             if head.status_code == 101:
                 raise RemoteProtocolError("unexpected 101 Switching Protocols")

@@ -9,7 +9,9 @@ tests that need one inject the classification through the public config:
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+import ocspkit
 from ocspkit import CertStatus, FetchError, UnsafeURLError
 from ocspkit.client import (
     METADATA_ADDRESSES,
@@ -277,3 +280,93 @@ def test_every_metadata_address_is_non_public() -> None:
 def test_is_public_must_be_callable() -> None:
     with pytest.raises(ValueError):
         ClientConfig(is_public="yes")  # type: ignore[arg-type]
+
+
+# -- the audit's cases: the address that answered, a proxy, a hung lookup --------------------
+
+
+def _names(monkeypatch: pytest.MonkeyPatch, answers: Callable[[str], list[str] | None]) -> None:
+    """A resolver for test names (the system's for the rest): what the network's DNS says."""
+    real = socket.getaddrinfo
+
+    def lookup(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        ips = answers(name)
+        if ips is None:
+            return real(host, port, *args, **kwargs)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, int(port or 0))) for ip in ips]
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+
+
+@MODES
+@pytest.mark.parametrize("dns", ["public and private", "rebinding"])
+def test_a_redirect_is_judged_by_the_address_that_sent_it(
+    pki: tuple[CA, Responder], servers: Any, monkeypatch: pytest.MonkeyPatch, mode: str, dns: str
+) -> None:
+    """The responder's name has a public and a private address, or its answer changes between
+    look-ups (rebinding): the client talked to the public one, so its redirect into the
+    private network is refused, whatever a second look-up says."""
+    ca, responder = pki
+    internal = servers("127.0.0.2", _relay(responder))
+    public = servers("127.0.0.1", _redirect(internal.url))
+    asked = []
+
+    def answers(name: str) -> list[str] | None:
+        if name != "responder.test":
+            return None
+        asked.append(name)
+        if dns == "rebinding":
+            return ["127.0.0.1"] if len(asked) == 1 else ["127.0.0.2"]
+        return ["127.0.0.1", "127.0.0.2"]
+
+    _names(monkeypatch, answers)
+    port = public.url.rsplit(":", 1)[1].rstrip("/")
+    leaf = ca.issue("named.test", ocsp_url=f"http://responder.test:{port}/")
+    config = ClientConfig(is_public=only_127_0_0_1_is_public, **BASE)
+    with pytest.raises(UnsafeURLError):
+        run(mode, lambda c: c.check(leaf.cert, ca.issuer), config)
+    assert internal.seen == [] and len(public.seen) == 1
+
+
+@MODES
+@pytest.mark.parametrize(
+    "url",
+    ["http://169.254.169.254/latest/meta-data/", "http://0xa9fea9fe/", "http://2852039166/x",
+     "http://[::ffff:169.254.169.254]/", "http://metadata.google.internal/computeMetadata/"],
+)  # fmt: skip
+def test_a_metadata_url_is_refused_through_a_proxy_too(
+    pki: tuple[CA, Responder], servers: Any, mode: str, url: str
+) -> None:
+    """A proxy would fetch it: the connection rule sees only the proxy's address, so the URL's
+    host is refused before anything is sent, in any spelling."""
+    ca, _ = pki
+    proxy = servers("127.0.0.1", lambda method, path, body: (502, {}, b""))
+    leaf = ca.issue("proxied.test", ocsp_url=url)
+    config = ClientConfig(proxy=proxy.url, **BASE)
+    with pytest.raises(UnsafeURLError, match="metadata"):
+        run(mode, lambda c: c.check(leaf.cert, ca.issuer), config)
+    assert proxy.seen == []
+
+
+def test_a_hung_lookup_does_not_hold_asyncio_run_past_the_deadline(
+    pki: tuple[CA, Responder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lookup runs in a thread of its own, not in the loop's default executor, which
+    asyncio.run waits for at its end."""
+    ca, _ = pki
+    real = socket.getaddrinfo
+
+    def slow(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in ("hangs.test", b"hangs.test"):
+            time.sleep(8)
+            raise OSError("no answer")
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    leaf = ca.issue("slowdns.test", ocsp_url="http://hangs.test/")
+    config = ClientConfig(deadline=1.0, timeout=1.0, retries=0)
+    started = time.monotonic()
+    with pytest.raises(ocspkit.FetchTimeoutError):
+        asyncio.run(ocspkit.acheck(leaf.cert, ca.issuer, config=config))
+    assert time.monotonic() - started < 3.0  # not the 8 s the lookup takes

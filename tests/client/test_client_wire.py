@@ -125,6 +125,8 @@ BAD: list[tuple[str, Callable[[bytes], bytes]]] = [
     ("chunk not followed by CRLF", lambda d: b"HTTP/1.1 200 OK\r\n" + CT + b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % len(d) + d + b"XX0\r\n\r\n"),
     ("bad chunk size", lambda d: b"HTTP/1.1 200 OK\r\n" + CT + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n" + d),
     ("101 unasked", lambda d: b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n" + d),
+    ("status 099 before the answer", lambda d: b"HTTP/1.1 099 Odd\r\n\r\nHTTP/1.1 200 OK\r\n" + CT + b"Content-Length: %d\r\n\r\n" % len(d) + d),
+    ("status 000", lambda d: b"HTTP/1.1 000 Zero\r\n" + CT + b"Content-Length: %d\r\n\r\n" % len(d) + d),
     ("closed before any answer", lambda d: b""),
     ("closed mid-head", lambda d: b"HTTP/1.1 200 OK\r\n" + CT),
 ]  # fmt: skip
