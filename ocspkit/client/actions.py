@@ -9,7 +9,7 @@ actions; every decision stays in the plan.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -179,6 +179,34 @@ class BodyReader:
     def body(self) -> bytes:
         """The body collected so far."""
         return b"".join(self._parts)
+
+
+#: The name a response's ``Location`` travels under between the transports and the clients:
+#: httpx builds a redirect request from ``Location`` even when told not to follow it, and a
+#: value it cannot parse then fails the exchange as a protocol error (retried as a broken
+#: connection) instead of reaching the redirect rules (:mod:`~.transfer`), which refuse it.
+HIDDEN_LOCATION = b"x-ocspkit-location"
+
+
+def hide_location(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The raw response headers with ``Location`` renamed :data:`HIDDEN_LOCATION` (a header
+    the server itself sent under that name is dropped)."""
+    out = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower == HIDDEN_LOCATION:
+            continue
+        out.append((HIDDEN_LOCATION, value) if lower == b"location" else (name, value))
+    return out
+
+
+def reply_headers(headers: httpx.Headers) -> dict[str, str]:
+    """Lower-cased response headers for a :class:`Reply`, ``Location`` restored."""
+    found = {k.lower(): v for k, v in headers.items()}
+    hidden = found.pop(HIDDEN_LOCATION.decode(), None)
+    if hidden is not None:
+        found["location"] = hidden
+    return found
 
 
 def transport_error(exc: Exception, url: str) -> FetchError:

@@ -28,7 +28,7 @@ import httpx
 
 from .._version import __version__
 from ..errors import UnsafeURLError
-from .actions import BodyReader, Exchange, Reply, body_wanted, transport_error
+from .actions import BodyReader, Exchange, Reply, body_wanted, hide_location, transport_error
 from .backends import AsyncPinnedBackend, MetadataAddressError
 from .wire import END, NEED_DATA, Head, ResponseReader, request_bytes
 
@@ -313,7 +313,7 @@ class PlainHTTPPool:
         conn, event = await self._open_response(key, request.method, data, timeouts)
         return httpx.Response(
             status_code=event.status_code,
-            headers=list(event.headers),
+            headers=hide_location(event.headers),
             stream=_Body(self, key, conn, timeouts.get("read")),
             extensions={"network_stream": conn.stream, "http_version": b"HTTP/1.1"},
         )

@@ -30,6 +30,7 @@ from .actions import (
     Resolve,
     Sleep,
     body_wanted,
+    reply_headers,
     stream_args,
     transport_error,
 )
@@ -287,7 +288,7 @@ class Client(ClientBase[httpx.Client]):
         with slot, limits(action.deadline, action.addresses):
             try:
                 with self._http.stream(**stream_args(action)) as response:
-                    headers = {k.lower(): v for k, v in response.headers.items()}
+                    headers = reply_headers(response.headers)
                     peer = _peer(response)
                     if not body_wanted(response.status_code, headers, action):
                         return Reply(response.status_code, headers, b"", peer)

@@ -30,7 +30,7 @@ import httpcore
 import httpx
 
 from ..errors import UnsafeURLError
-from .actions import Exchange, Reply
+from .actions import Exchange, Reply, hide_location
 from .backends import AsyncPinnedBackend, DeadlineBackend, MetadataAddressError
 from .http1 import PlainHTTPPool, httpx_error, plain_target
 
@@ -178,7 +178,7 @@ class DeadlineTransport(httpx.BaseTransport):
             raise httpx.UnsupportedProtocol(str(exc)) from exc
         return httpx.Response(
             status_code=response.status,
-            headers=response.headers,
+            headers=hide_location(response.headers),
             stream=_Body(response.stream),
             extensions=response.extensions,
         )
@@ -284,7 +284,7 @@ class AsyncDeadlineTransport(httpx.AsyncBaseTransport):
             raise httpx.UnsupportedProtocol(str(exc)) from exc
         return httpx.Response(
             status_code=response.status,
-            headers=response.headers,
+            headers=hide_location(response.headers),
             stream=_AsyncBody(response.stream),
             extensions=response.extensions,
         )

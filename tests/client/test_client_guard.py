@@ -26,6 +26,7 @@ from ocspkit.client import (
     AsyncClient,
     Client,
     ClientConfig,
+    InvalidURLError,
     is_metadata_address,
     is_public_address,
 )
@@ -370,3 +371,17 @@ def test_a_hung_lookup_does_not_hold_asyncio_run_past_the_deadline(
     with pytest.raises(ocspkit.FetchTimeoutError):
         asyncio.run(ocspkit.acheck(leaf.cert, ca.issuer, config=config))
     assert time.monotonic() - started < 3.0  # not the 8 s the lookup takes
+
+
+@MODES
+def test_a_location_that_is_no_usable_url_is_refused_once(
+    pki: tuple[CA, Responder], leaf: Leaf, servers: Any, mode: str
+) -> None:
+    """Both clients refuse it as a bad redirect target, without asking again (httpx's own
+    redirect building turned it into a broken connection, retried, in the blocking client)."""
+    ca, _ = pki
+    bad = servers("127.0.0.1", _redirect("http://0177.0.0.2:8080/"))
+    config = ClientConfig(**{**BASE, "retries": 2, "backoff": 0.05})
+    with pytest.raises(InvalidURLError):
+        run(mode, lambda c: c.check(leaf.cert, ca.issuer, url=bad.url), config)
+    assert len(bad.seen) == 1
