@@ -12,7 +12,7 @@ import base64
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -424,7 +424,7 @@ class RevocationAttempt:
 def _iso(t: datetime | None) -> str | None:
     """ISO 8601 UTC with a ``Z``, to the second (what every ``to_dict`` and the CLI's JSON
     print; ``None`` stays ``None``)."""
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t is not None else None
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if t is not None else None
 
 
 @dataclass(frozen=True, slots=True)

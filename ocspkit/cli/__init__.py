@@ -18,6 +18,7 @@ httpcore import only because they are installed (:data:`UNUSED_OPTIONAL_IMPORTS`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -262,7 +263,8 @@ def _fail(args: argparse.Namespace, exc: BaseException, message: str, code: int)
         # A CLIError raised while handling a library error names that error's class.
         cause = exc.__context__ if isinstance(exc, CLIError) else None
         shown = cause if isinstance(cause, Exception) else exc
-        emit_json(envelope(args.command, int(code), error=error_json(shown, message)))
+        with contextlib.suppress(_OutputError):  # the line below still says what happened
+            emit_json(envelope(args.command, int(code), error=error_json(shown, message)))
     _error(args.command, message)
     return int(code)
 

@@ -186,8 +186,8 @@ async def aresolve_within(host: str, port: int, timeout: float) -> tuple[str, ..
     except BaseException:
         _LOOKUP_SLOTS.release()
         raise
-    try:
-        return await asyncio.wait_for(asyncio.shield(answer), max(0.0, end - loop.time()))
+    try:  # a timeout or a cancellation cancels ``answer``: a late result is dropped unseen
+        return await asyncio.wait_for(answer, max(0.0, end - loop.time()))
     except asyncio.TimeoutError:
         raise TimeoutError(f"resolving {host} timed out") from None
 

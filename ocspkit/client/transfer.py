@@ -273,9 +273,9 @@ def fetch_reply(
                 guard_next = False  # every hop is checked anyway / the caller allowed it
             elif checked:
                 guard_next = True  # checked addresses are public ones
-            elif reply.peer and not config.proxy:
-                guard_next = config.is_public(reply.peer)  # the address that redirected
-            else:
+            elif reply.peer and not config.proxy and config.is_public(reply.peer):
+                guard_next = True  # the address that redirected is public
+            else:  # a non-public peer may be a proxy (the environment's too): ask the names
                 guard_next = yield from _is_public_host(ctx, current)
             current = target
             continue

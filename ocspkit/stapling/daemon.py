@@ -12,6 +12,7 @@ stapler's plan does that — or write a file other than atomically.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Sequence
@@ -120,8 +121,9 @@ class DaemonOutput:
                 try:
                     self.reload()
                 except OutputError:
-                    for f in files:
-                        pending_marker(f).touch()
+                    for f in files:  # the reload's error is the one to report
+                        with contextlib.suppress(OSError):
+                            pending_marker(f).touch()
                     raise
                 for f in files:
                     pending_marker(f).unlink(missing_ok=True)

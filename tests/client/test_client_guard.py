@@ -385,3 +385,24 @@ def test_a_location_that_is_no_usable_url_is_refused_once(
     with pytest.raises(InvalidURLError):
         run(mode, lambda c: c.check(leaf.cert, ca.issuer, url=bad.url), config)
     assert len(bad.seen) == 1
+
+
+@MODES
+def test_a_redirect_through_the_environments_proxy_is_judged_by_the_names(
+    pki: tuple[CA, Responder], servers: Any, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """With ``http_proxy`` set, the address that answered is the proxy's (often a private
+    one): it says nothing of the responder, whose public name makes its redirect into the
+    private network refused, as before the proxy."""
+    ca, _ = pki
+    for key in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(key, raising=False)
+    proxy = servers("127.0.0.2", _redirect("http://127.0.0.3:9/admin"))  # relays a 307
+    monkeypatch.setenv("http_proxy", proxy.url)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    _names(monkeypatch, lambda name: ["127.0.0.1"] if name == "responder.test" else None)
+    leaf = ca.issue(f"envproxy-{mode}.test", ocsp_url="http://responder.test/")
+    config = ClientConfig(is_public=only_127_0_0_1_is_public, **BASE)
+    with pytest.raises(UnsafeURLError):
+        run(mode, lambda c: c.check(leaf.cert, ca.issuer), config)
+    assert [path for _, path in proxy.seen if "127.0.0.3" in path] == []
