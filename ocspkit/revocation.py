@@ -247,27 +247,32 @@ def revocation_flow(
             partitions: list[tuple[CRL, str, RevocationAttempt]] = []
             for url in urls:
                 found = yield from need_issuer()
-                got: CRL | None = None  # this URL's CRL, once fetched
+                crl: CRL | None = None  # this URL's CRL, once fetched
                 try:
-                    crl: CRL = yield AskCRL(url, found)
-                    got = crl
+                    crl = yield AskCRL(url, found)
                     checked = yield from _crl_answer(
                         cert, found, crl, url, now, policy, extra_certs, attempts
                     )
                 except OCSPError as exc:
                     attempts.append(RevocationAttempt(RevocationSource.CRL, url, exc))
-                    if got is not None and _reasons_partition(cert, got, url, exc):
-                        partitions.append((got, url, attempts[-1]))
+                    if crl is not None and _reasons_partition(cert, crl, url, exc):
+                        partitions.append((crl, url, attempts[-1]))
                     continue
                 return replace(checked, attempts=tuple(attempts))
-            if len(partitions) > 1:
-                found = yield from need_issuer()
-                joined = _joined(cert, found, partitions, now, policy, extra_certs)
-                if isinstance(joined, RevocationResult):
+            if len(partitions) > 1:  # together they may cover every reason (§6.3.3 (d))
+                (first, first_url, _), *rest = partitions
+                try:
+                    joined = crl_status(
+                        cert, (yield from need_issuer()), first, now=now, url=first_url,
+                        policy=policy, extra_certs=extra_certs,
+                        more_crls=[(other, where) for other, where, _ in rest],
+                    )  # fmt: skip
+                except OCSPError as exc:
+                    attempts.append(RevocationAttempt(RevocationSource.CRL, None, exc))
+                else:
                     used = [a for _, _, a in partitions]
                     left = tuple(a for a in attempts if all(a is not u for u in used))
                     return replace(joined, attempts=left)
-                attempts.append(RevocationAttempt(RevocationSource.CRL, None, joined))
     if fallback is not None:
         others = tuple(a for a in attempts if all(a is not u for u in unknowns))
         return replace(fallback, attempts=others)
@@ -344,26 +349,6 @@ def _reasons_partition(cert: x509.Certificate, crl: CRL, url: str, exc: OCSPErro
         and covers_some_reasons(cert, crl, url)
         and not delta_urls(cert, crl)
     )
-
-
-def _joined(
-    cert: x509.Certificate,
-    issuer: x509.Certificate,
-    partitions: Sequence[tuple[CRL, str, RevocationAttempt]],
-    now: datetime | None,
-    policy: ValidationPolicy,
-    extra_certs: Sequence[x509.Certificate],
-) -> RevocationResult | OCSPError:
-    """The answer of the reason partitions of ``cert``'s distribution points together (RFC
-    5280 §6.3.3: GOOD once the reasons they cover add up to all of them), or why not."""
-    (first, url, _), *rest = partitions
-    try:
-        return crl_status(
-            cert, issuer, first, now=now, url=url, policy=policy, extra_certs=extra_certs,
-            more_crls=[(crl, where) for crl, where, _ in rest],
-        )  # fmt: skip
-    except OCSPError as exc:
-        return exc
 
 
 def _older(delta: CRL, complete: CRL) -> bool:

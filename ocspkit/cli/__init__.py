@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import IO, Any, NoReturn
 
 from .._version import __version__
-from .common import CLIError, ExitCode, describe_error, exit_for_error, settled
+from .common import CLIError, ExitCode, describe_error, exit_for_error, settle, settled
 
 __all__ = ["COMMANDS", "UNUSED_OPTIONAL_IMPORTS", "ExitCode", "build_parser", "main", "run"]
 
@@ -187,7 +187,7 @@ def _main(argv: Sequence[str] | None) -> int:
         from .verbose import enable
 
         enable(int(args.verbose))
-    settled(reset=True)
+    settle(None)
     real = sys.stdout
     sys.stdout = _Output(real)
     try:

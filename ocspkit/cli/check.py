@@ -26,6 +26,7 @@ from .common import (
     exit_for_status,
     http_url,
     settle,
+    shown,
 )
 from .output import (
     Style,
@@ -136,6 +137,15 @@ def issuer_bundle(args: argparse.Namespace) -> list[x509.Certificate]:
     return load_cert_file(args.issuer, "issuer") if args.issuer else []
 
 
+def no_issuer(issuer_file: str | None, cert_file: str, cert: x509.Certificate) -> UsageError:
+    """The usage error for ``cert`` (read from ``cert_file``) whose issuer is in none of the
+    files given: the ``--issuer`` file, else the certificates after it in ``cert_file``."""
+    if issuer_file:
+        return UsageError(f"{shown(issuer_file)} holds no certificate that issued {subject(cert)}")
+    where = f"{shown(cert_file)} (after the certificate)"
+    return UsageError(f"no issuer of {subject(cert)} found in {where}: use --issuer")
+
+
 def run(args: argparse.Namespace) -> int:
     """``ocspkit check``."""
     from ..certs import crl_urls, ocsp_urls
@@ -144,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     extra = issuer_bundle(args)
     item = inputs(args.cert, extra)
     if args.issuer and item.issuer is None:
-        raise UsageError(f"{args.issuer} holds no certificate that issued {subject(item.cert)}")
+        raise no_issuer(args.issuer, args.cert, item.cert)
     urls: list[str] = [args.url] if args.url else list(ocsp_urls(item.cert))
     result: RevocationResult | None = None
     error: BaseException | None = None

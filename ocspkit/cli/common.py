@@ -13,7 +13,7 @@ import math
 import os
 import stat
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import (
     CertificateError,
@@ -73,23 +73,21 @@ class ExitCode(enum.IntEnum):
 
 
 _SETTLED: ContextVar[ExitCode | None] = ContextVar("ocspkit_cli_settled", default=None)
+_Code = TypeVar("_Code", ExitCode, None)
 
 
-def settle(code: ExitCode) -> ExitCode:
+def settle(code: _Code) -> _Code:
     """Record ``code`` as the command's exit code once its verdict is known, before its output
     is written: if the reader of the output goes away (``ocspkit check ... | head -n1``), the
-    command still exits with its verdict (1 for revoked), not 0. Returns ``code``."""
+    command still exits with its verdict (1 for revoked), not 0. ``None`` forgets it (a new
+    run begins). Returns ``code``."""
     _SETTLED.set(code)
     return code
 
 
-def settled(reset: bool = False) -> ExitCode | None:
-    """The code :func:`settle` recorded in this command run (None: no verdict yet); with
-    ``reset``, forget it (a new run begins)."""
-    code = _SETTLED.get()
-    if reset:
-        _SETTLED.set(None)
-    return code
+def settled() -> ExitCode | None:
+    """The code :func:`settle` recorded in this command run (None: no verdict yet)."""
+    return _SETTLED.get()
 
 
 class CLIError(Exception):
@@ -126,24 +124,19 @@ def seconds(text: str) -> float:
 
 
 def http_url(text: str) -> str:
-    """argparse type for ``--url``: an absolute http:// or https:// URL with a host."""
+    """argparse type for ``--url``: a URL the client would send to (its own rules: http or
+    https, a host, a valid port, no spaces or control characters), and not to port 0."""
     from urllib.parse import urlsplit
 
     from ..client.transfer import check_scheme
 
     try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a URL: {text!r} ({exc})") from None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise argparse.ArgumentTypeError(f"not an http:// or https:// URL: {text!r}")
-    if port == 0:
-        raise argparse.ArgumentTypeError(f"not a usable URL: {text!r} (port 0)")
-    try:
-        check_scheme(text)  # the client's own rules: no spaces or control characters, ...
+        check_scheme(text)  # parses the URL and its port: urlsplit below cannot fail
+        port = urlsplit(text).port
     except OCSPError as exc:
-        raise argparse.ArgumentTypeError(f"not a usable URL: {text!r} ({exc})") from None
+        raise argparse.ArgumentTypeError(f"not a usable http(s) URL: {text!r} ({exc})") from None
+    if port == 0:
+        raise argparse.ArgumentTypeError(f"not a usable http(s) URL: {text!r} (port 0)")
     return text
 
 

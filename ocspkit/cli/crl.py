@@ -366,7 +366,7 @@ def inspect_crl(args: argparse.Namespace, crl: CRL) -> int:
     certificate's answer from it (:func:`ocspkit.crl_status`), with ``check``'s exit code."""
     from ..crl_check import crl_status
     from ..models import RevocationResult
-    from .check import inputs, issuer_bundle
+    from .check import inputs, issuer_bundle, no_issuer
     from .common import exit_for_error, exit_for_status
     from .output import cert_json
 
@@ -378,12 +378,7 @@ def inspect_crl(args: argparse.Namespace, crl: CRL) -> int:
     item = inputs(args.cert, issuer_bundle(args)) if args.cert else None
     if item is not None:
         if item.issuer is None:
-            if args.issuer:
-                raise UsageError(
-                    f"{args.issuer} holds no certificate that issued {subject(item.cert)}"
-                )
-            where = f"{args.cert} (after the certificate)"
-            raise UsageError(f"no issuer of {subject(item.cert)} found in {where}: use --issuer")
+            raise no_issuer(args.issuer, args.cert, item.cert)
         try:
             result = crl_status(item.cert, item.issuer, crl)
             code = exit_for_status(result.status)

@@ -246,7 +246,7 @@ def _request_text(req: OCSPRequest) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """``ocspkit inspect``."""
     from ..models import ValidationResult
-    from .check import inputs, issuer_bundle
+    from .check import inputs, issuer_bundle, no_issuer
 
     value = _decode(read_file(args.file, MAX_FILE), args.file)
     if isinstance(value, CRL):
@@ -267,12 +267,7 @@ def run(args: argparse.Namespace) -> int:
 
         item = inputs(args.cert, issuer_bundle(args))
         if item.issuer is None:
-            if args.issuer:
-                raise UsageError(
-                    f"{args.issuer} holds no certificate that issued {subject(item.cert)}"
-                )
-            where = f"{args.cert} (after the certificate)"
-            raise UsageError(f"no issuer of {subject(item.cert)} found in {where}: use --issuer")
+            raise no_issuer(args.issuer, args.cert, item.cert)
         try:
             result = validate_response(value, item.cert, item.issuer)
             code = exit_for_status(result.status)

@@ -9,8 +9,6 @@ Must never write a response it did not validate, nor one a server may not staple
 from __future__ import annotations
 
 import argparse
-import os
-import stat
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,7 +37,6 @@ from .output import (
     error_json,
     result_json,
     result_rows,
-    subject,
 )
 
 if TYPE_CHECKING:
@@ -113,27 +110,16 @@ def _check_servable(result: ValidationResult, now: datetime, options: StaplerOpt
 
 
 def _out_path(args: argparse.Namespace) -> Path:
-    """``--out``, refused unless it is a regular file or a new name in an existing directory
-    (renaming the staple over a device, a FIFO or a socket would replace it) and unless it is
-    one of the inputs (the chain would be lost)."""
-    out = Path(args.out)
+    """``--out``, refused unless it is a regular file or a new name in an existing directory,
+    and none of the inputs (:func:`~ocspkit.stapling.outputs.staple_path_problem`)."""
+    from ..stapling.outputs import staple_path_problem
+
     if not args.out:
         raise UsageError("no --out file name given (an empty argument)")
-    try:
-        mode: int | None = os.stat(out).st_mode
-    except FileNotFoundError:
-        mode = None
-    except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-        raise UsageError(f"cannot use --out {shown(args.out)}: {reason}") from None
-    if mode is not None and stat.S_ISDIR(mode):
-        raise UsageError(f"--out is a directory: {shown(args.out)}")
-    if mode is not None and not stat.S_ISREG(mode):
-        raise UsageError(f"--out is not a regular file (a device, FIFO or socket): {args.out}")
-    if mode is not None:
-        for given in (args.chain, args.issuer):
-            if given and os.path.samefile(given, out):
-                raise UsageError(f"--out is the same file as the input {shown(given)}")
+    out = Path(args.out)
+    problem = staple_path_problem(out, (args.chain, args.issuer))
+    if problem is not None:
+        raise UsageError(f"--out: {problem}")
     if not out.parent.is_dir():
         raise UsageError(f"directory of --out does not exist: {shown(str(out.parent))}")
     return out
@@ -145,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
     from ..issuers import find_issuer
     from ..stapling.options import StaplerOptions
     from ..stapling.outputs import StapleFile
+    from .check import no_issuer
 
     certs = load_cert_file(args.chain, "chain")
     leaf, bundle = certs[0], list(certs[1:])
@@ -155,9 +142,7 @@ def run(args: argparse.Namespace) -> int:
         issuer = find_issuer(leaf, bundle)
     except IssuerNotFoundError:
         if args.issuer:
-            raise UsageError(
-                f"{shown(args.issuer)} holds no certificate that issued {subject(leaf)}"
-            ) from None
+            raise no_issuer(args.issuer, args.chain, leaf) from None
         issuer = None
     written = False
     error: BaseException | None = None

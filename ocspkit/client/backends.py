@@ -34,7 +34,7 @@ import contextlib
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -103,6 +103,34 @@ def _clamp(timeout: float | None, error: type[Exception]) -> float | None:
     return remaining if timeout is None else min(timeout, remaining)
 
 
+#: What a lookup thread reports: the addresses, or the :class:`OSError` it failed with.
+_Report = Callable[[tuple[str, ...], OSError | None], None]
+
+
+def _lookup_in_thread(host: str, port: int, report: _Report) -> None:
+    """Resolve ``host`` in a daemon thread holding one of the :data:`MAX_LOOKUPS` slots (the
+    caller has taken it; the thread gives it back) and ``report`` the outcome from there."""
+
+    def work() -> None:
+        addresses: tuple[str, ...] = ()
+        error: OSError | None = None
+        try:
+            addresses = getaddrinfo_addresses(host, port)
+        except OSError as exc:
+            error = exc
+        except Exception as exc:  # UnicodeError (bad IDNA), ...
+            error = OSError(f"cannot resolve {host}: {exc}")
+        finally:
+            _LOOKUP_SLOTS.release()
+        report(addresses, error)
+
+    try:
+        threading.Thread(target=work, name="ocspkit-resolve", daemon=True).start()
+    except BaseException:
+        _LOOKUP_SLOTS.release()
+        raise
+
+
 def resolve_within(host: str, port: int, timeout: float) -> tuple[str, ...]:
     """The addresses of ``host`` within ``timeout`` seconds.
 
@@ -115,31 +143,19 @@ def resolve_within(host: str, port: int, timeout: float) -> tuple[str, ...]:
     started = time.monotonic()
     if not _LOOKUP_SLOTS.acquire(timeout=max(0.0, timeout)):
         raise TimeoutError(f"resolving {host} timed out (too many lookups pending)")
-    box: dict[str, Any] = {}
+    box: list[tuple[tuple[str, ...], OSError | None]] = []
     done = threading.Event()
 
-    def work() -> None:
-        try:
-            box["addresses"] = getaddrinfo_addresses(host, port)
-        except Exception as exc:  # OSError, UnicodeError (bad IDNA), ...
-            box["error"] = exc
-        finally:
-            _LOOKUP_SLOTS.release()
-            done.set()
+    def report(addresses: tuple[str, ...], error: OSError | None) -> None:
+        box.append((addresses, error))
+        done.set()
 
-    try:
-        threading.Thread(target=work, name="ocspkit-resolve", daemon=True).start()
-    except BaseException:
-        _LOOKUP_SLOTS.release()
-        raise
+    _lookup_in_thread(host, port, report)
     if not done.wait(max(0.0, timeout - (time.monotonic() - started))):
         raise TimeoutError(f"resolving {host} timed out")
-    if "error" in box:
-        error: Exception = box["error"]
-        if isinstance(error, OSError):
-            raise error
-        raise OSError(f"cannot resolve {host}: {error}") from error
-    addresses: tuple[str, ...] = box["addresses"]
+    addresses, error = box[0]
+    if error is not None:
+        raise error
     return addresses
 
 
@@ -159,33 +175,19 @@ async def aresolve_within(host: str, port: int, timeout: float) -> tuple[str, ..
         await asyncio.sleep(0.01)
     answer: asyncio.Future[tuple[str, ...]] = loop.create_future()
 
-    def deliver(addresses: tuple[str, ...] | None, error: Exception | None) -> None:
-        if answer.done():
+    def deliver(addresses: tuple[str, ...], error: OSError | None) -> None:
+        if answer.done():  # timed out or cancelled meanwhile: nobody waits
             return
         if error is not None:
             answer.set_exception(error)
         else:
-            answer.set_result(addresses or ())
+            answer.set_result(addresses)
 
-    def work() -> None:
-        addresses: tuple[str, ...] | None = None
-        error: Exception | None = None
-        try:
-            addresses = getaddrinfo_addresses(host, port)
-        except OSError as exc:
-            error = exc
-        except Exception as exc:  # UnicodeError (bad IDNA), ...
-            error = OSError(f"cannot resolve {host}: {exc}")
-        finally:
-            _LOOKUP_SLOTS.release()
+    def report(addresses: tuple[str, ...], error: OSError | None) -> None:
         with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
             loop.call_soon_threadsafe(deliver, addresses, error)
 
-    try:
-        threading.Thread(target=work, name="ocspkit-resolve", daemon=True).start()
-    except BaseException:
-        _LOOKUP_SLOTS.release()
-        raise
+    _lookup_in_thread(host, port, report)
     try:  # a timeout or a cancellation cancels ``answer``: a late result is dropped unseen
         return await asyncio.wait_for(answer, max(0.0, end - loop.time()))
     except asyncio.TimeoutError:

@@ -166,18 +166,29 @@ def refuse_metadata_host(url: str) -> None:
     """Raise :class:`~ocspkit.UnsafeURLError` if ``url``'s host is a cloud metadata address in
     any spelling (``169.254.169.254``, ``0xa9fea9fe``, ``2852039166``, ``[::ffff:...]``) or a
     metadata host name: before any request, since a proxy would fetch it where the connection
-    rule (which sees only the proxy's address) cannot."""
+    rule (which sees only the proxy's address) cannot. Judged once per authority (every GET
+    URL is new, its authority is not)."""
+    rest = url.partition("//")[2]
+    ends = [i for i in (rest.find(c) for c in "/?#") if i >= 0]  # where urlsplit ends it
+    problem = _metadata_host_problem(rest[: min(ends)] if ends else rest)
+    if problem is not None:
+        raise UnsafeURLError(problem, url=url)
+
+
+@functools.lru_cache(maxsize=1024)
+def _metadata_host_problem(netloc: str) -> str | None:
     try:
-        host = (urlsplit(url).hostname or "").rstrip(".").lower()
+        host = (urlsplit(f"//{netloc}").hostname or "").rstrip(".").lower()
     except ValueError:
-        return  # the URL is refused as malformed elsewhere
+        return None  # the URL is refused as malformed elsewhere
+    if host in METADATA_NAMES:
+        return f"refusing to connect to cloud metadata host {host}"
     address = host
     if _parse(host) is None:
         try:  # the legacy IPv4 spellings inet_aton reads (and resolvers with it)
             address = socket.inet_ntoa(socket.inet_aton(host))
         except (OSError, UnicodeError, ValueError):
-            address = ""
-    if host in METADATA_NAMES:
-        raise UnsafeURLError(f"refusing to connect to cloud metadata host {host}", url=url)
-    if address and is_metadata_address(address):
-        raise UnsafeURLError(f"refusing to connect to cloud metadata address {address}", url=url)
+            return None
+    if is_metadata_address(address):
+        return f"refusing to connect to cloud metadata address {address}"
+    return None

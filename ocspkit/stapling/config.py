@@ -14,13 +14,10 @@ Apache's ``SSLStapling*`` directives one to one (``docs/howto-daemon.rst``).
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import math
-import os
 import re
 import shlex
-import stat
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +32,7 @@ from ..errors import ConfigError, OCSPError
 from ..policy import ValidationPolicy
 from ..refresh import RefreshSchedule
 from .options import StaplerOptions
+from .outputs import staple_path_problem
 
 __all__ = [
     "CertificateConfig",
@@ -394,23 +392,11 @@ def _stem(chain: Path) -> str:
 
 
 def _staple_path(value: object, key: str, root: Path, inputs: Sequence[Path]) -> Path:
-    """A staple file's path: new, or a regular file that is none of the certificate's files
-    (the staple is renamed over it: a device, FIFO or socket, or the chain, would be lost)."""
+    """A staple file's path: new, or a regular file that is none of the certificate's files."""
     path = _path(value, key, root)
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return path
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot use {str(path)!r}: {exc}", key=key) from None
-    if not stat.S_ISREG(mode):
-        raise ConfigError(f"{str(path)!r} is not a regular file (a device, FIFO, socket or "
-                          "directory would be replaced by the staple)", key=key)  # fmt: skip
-    for given in inputs:
-        with contextlib.suppress(OSError):
-            if os.path.samefile(given, path):
-                raise ConfigError(f"{str(path)!r} is the certificate's {given.name}: the "
-                                  "staple would replace it", key=key)  # fmt: skip
+    problem = staple_path_problem(path, inputs)
+    if problem is not None:
+        raise ConfigError(problem, key=key)
     return path
 
 

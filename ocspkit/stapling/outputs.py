@@ -24,7 +24,7 @@ import socket
 import stat
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
@@ -111,8 +111,9 @@ class StapleFile:
         Something other than a regular file at the path (a device, FIFO, socket or directory,
         which the rename would replace) is an :class:`~ocspkit.stapling.OutputError`."""
         try:
-            if not regular_or_absent(self.path):
-                raise OutputError(f"staple file {str(self.path)!r} is not a regular file")
+            problem = staple_path_problem(self.path)
+            if problem is not None:
+                raise OutputError(f"staple file: {problem}")
             if der is not None:
                 atomic_write(self.path, der, mode=self.mode)
             elif self.missing == "empty":
@@ -132,14 +133,28 @@ class StapleFile:
         return f"{type(self).__name__}({str(self.path)!r})"
 
 
-def regular_or_absent(path: Path) -> bool:
-    """True if nothing is at ``path``, or a regular file (a symbolic link is followed)."""
+def staple_path_problem(
+    path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str] | None] = ()
+) -> str | None:
+    """Why a staple must not be renamed over ``path`` (None: nothing is there, or a regular
+    file that is none of ``inputs``): a directory, device, FIFO or socket there would be
+    replaced, and so would an input (the certificate chain). A symbolic link is followed."""
+    shown = repr(os.fspath(path))
     try:
-        return stat.S_ISREG(os.stat(path).st_mode)
+        mode = os.stat(path).st_mode
     except FileNotFoundError:
-        return True
-    except (OSError, ValueError):
-        return False
+        return None
+    except (OSError, ValueError) as exc:
+        return f"cannot use {shown}: {exc.strerror if isinstance(exc, OSError) else exc}"
+    if stat.S_ISDIR(mode):
+        return f"{shown} is a directory"
+    if not stat.S_ISREG(mode):
+        return f"{shown} is not a regular file (a device, FIFO or socket would be replaced)"
+    for given in inputs:
+        with contextlib.suppress(OSError, ValueError):
+            if given and os.path.samefile(given, path):
+                return f"{shown} is the same file as the input {os.fspath(given)!r}"
+    return None
 
 
 def _process_name_matches(pid: int, name: str) -> bool | None:
